@@ -1,0 +1,167 @@
+#!/usr/bin/env node
+import meow from 'meow';
+import {startLarve, type Larve} from './larve.js';
+import {createLogger} from './log.js';
+import {OptionError, resolveOptions, type LarveInput, type LogLevel} from './options.js';
+import {RegistrationError} from './drone/registration.js';
+
+const flags = {
+	queen: {type: 'boolean', default: false},
+	queenHost: {type: 'string'},
+	port: {type: 'string'},
+	host: {type: 'string'},
+	advertise: {type: 'string'},
+	name: {type: 'string'},
+	heartbeatInterval: {type: 'string'},
+	maxRetry: {type: 'string'},
+	retryDelay: {type: 'string'},
+	heartbeatTimeout: {type: 'string'},
+	registerTimeout: {type: 'string'},
+	logLevel: {type: 'string'},
+	logFile: {type: 'string'},
+} as const;
+
+const cli = meow(`
+	Usage
+	  $ hive-larve --queen [--tui] [--local-drones N]      a queen (the control plane)
+	  $ hive-larve --queen-host HOST:PORT [--port N]         a drone (a worker)
+	  $ hive-larve --tui --queen-host HOST:PORT              the dashboard of a running queen
+
+	Options
+	  --queen                     run as queen (default: drone)
+	  --queen-host HOST:PORT      drone: the queen to register with (required)
+	  --port N                    port to listen on; 0 picks a free port (default 8080)
+	  --host ADDR                 address to bind (default 127.0.0.1)
+	  --advertise HOST:PORT       drone: the address the queen should call (default: the bound one)
+	  --name NAME                 drone: a stable name (default: assigned by the queen)
+	  --heartbeat-interval SECS   queen: pause between heartbeat sweeps (default 2)
+	  --max-retry N               queen: failed attempts in a row before eviction (default 3)
+	  --retry-delay SECS          queen: pause between two attempts on one drone (default 0.5)
+	  --heartbeat-timeout SECS    queen: time limit of one attempt (default 1)
+	  --register-timeout SECS     drone: how long to keep trying to register at start (default 30)
+	  --log-level LEVEL           fatal, error, warn, info, debug, trace (default info)
+	  --log-file PATH             where logs go while the dashboard is shown (default hive-larve.log)
+	  --version, --help
+
+	Examples
+	  $ hive-larve --queen
+	  $ hive-larve --queen-host 127.0.0.1:8080 --port 5001
+	  $ curl -X POST localhost:8080/submit_task -H 'Content-Type: application/json' -d '{"text": "hello"}'
+`, {
+	importMeta: import.meta,
+	allowUnknownFlags: true,
+	flags,
+});
+
+const knownFlags = new Set([...Object.keys(flags), 'help', 'version']);
+
+function fail(message: string, code: number): never {
+	process.stderr.write(`hive-larve: ${message}\n`);
+	process.exit(code);
+}
+
+function integer(flag: string, value: string | undefined): number | undefined {
+	if (value === undefined) {
+		return undefined;
+	}
+
+	if (!/^\d+$/.test(value.trim())) {
+		throw new OptionError(`${flag} must be a whole number, got '${value}'`);
+	}
+
+	return Number(value);
+}
+
+function seconds(flag: string, value: string | undefined): number | undefined {
+	if (value === undefined) {
+		return undefined;
+	}
+
+	const number = Number(value);
+	if (value.trim() === '' || !Number.isFinite(number) || number < 0) {
+		throw new OptionError(`${flag} must be a number of seconds (decimals allowed, e.g. 0.2), got '${value}'`);
+	}
+
+	return Math.round(number * 1000);
+}
+
+function toInput(flags: typeof cli.flags): LarveInput {
+	for (const flag of Object.keys(cli.unnormalizedFlags)) {
+		if (!knownFlags.has(flag)) {
+			throw new OptionError(`unknown flag --${flag.replaceAll(/[A-Z]/g, letter => `-${letter.toLowerCase()}`)} (see --help)`);
+		}
+	}
+
+	if (cli.input.length > 0) {
+		throw new OptionError(`unexpected argument '${cli.input[0]}' (see --help)`);
+	}
+
+	return {
+		mode: flags.queen ? 'queen' : 'drone',
+		queenHost: flags.queenHost,
+		port: integer('--port', flags.port),
+		host: flags.host,
+		advertise: flags.advertise,
+		name: flags.name,
+		heartbeatIntervalMs: seconds('--heartbeat-interval', flags.heartbeatInterval),
+		maxRetry: integer('--max-retry', flags.maxRetry),
+		retryDelayMs: seconds('--retry-delay', flags.retryDelay),
+		heartbeatTimeoutMs: seconds('--heartbeat-timeout', flags.heartbeatTimeout),
+		registerTimeoutMs: seconds('--register-timeout', flags.registerTimeout),
+		logLevel: flags.logLevel as LogLevel | undefined,
+		logFile: flags.logFile,
+	};
+}
+
+async function main(): Promise<void> {
+	let options;
+	try {
+		options = resolveOptions(toInput(cli.flags));
+	} catch (error: unknown) {
+		if (error instanceof OptionError) {
+			fail(error.message, 2);
+		}
+
+		throw error;
+	}
+
+	const log = createLogger(options.logLevel, {kind: 'stderr'});
+	let larve: Larve;
+	try {
+		larve = await startLarve(options, {log});
+	} catch (error: unknown) {
+		if (error instanceof RegistrationError) {
+			log.error({err: error.message}, 'Could not register to queen');
+			fail(error.message, 1);
+		}
+
+		const code = (error as {code?: string}).code;
+		if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+			fail(`cannot listen on ${options.host}:${options.port}: ${code}`, 1);
+		}
+
+		throw error;
+	}
+
+	let stopping = false;
+	const stop = (signal: NodeJS.Signals) => {
+		if (stopping) {
+			log.warn({signal}, 'second signal: exiting now');
+			process.exit(1);
+		}
+
+		stopping = true;
+		log.info({signal}, 'stopping');
+		larve.stop().then(() => {
+			process.exit(0);
+		}, (error: unknown) => {
+			log.error({err: error}, 'could not stop cleanly');
+			process.exit(1);
+		});
+	};
+
+	process.on('SIGINT', stop);
+	process.on('SIGTERM', stop);
+}
+
+await main();

@@ -1,0 +1,73 @@
+import type {HttpClient} from './http.js';
+import {call} from './http.js';
+import type {Health} from './drone-client.js';
+
+export type RegisterAnswer = {readonly result: string; readonly name: string; readonly heartbeatIntervalMs?: number};
+
+export type TaskView = {
+	readonly id: string;
+	readonly text: string;
+	readonly state: string;
+	readonly drone: string | null;
+	readonly submittedAt: string;
+	readonly updatedAt: string;
+	readonly attempts: number;
+	readonly error: string | null;
+};
+
+export type SubmitAnswer = {readonly result: string; readonly task: TaskView};
+
+export type DroneView = {
+	readonly name: string;
+	readonly address: string;
+	readonly state: string;
+	readonly registeredAt: string;
+	readonly lastSeen: string | null;
+	readonly lastSeenAgoMs: number | null;
+	readonly failedAttempts: number;
+	readonly tasksDone: number;
+	readonly lastError: string | null;
+};
+
+export type DronesAnswer = {readonly drones: DroneView[]; readonly maxRetry: number; readonly heartbeatIntervalMs: number};
+
+/** What drones and the dashboard say to a queen. The only place that builds queen URLs. */
+export type QueenClient = {
+	readonly baseUrl: string;
+	healthz(): Promise<Health>;
+	register(address: string, name?: string): Promise<RegisterAnswer>;
+	deregister(address: string): Promise<{result: string}>;
+	submitTask(text: string): Promise<SubmitAnswer>;
+	drones(): Promise<DronesAnswer>;
+	tasks(limit?: number): Promise<{tasks: TaskView[]}>;
+	/** The URL of `GET /events`, for a streaming reader. */
+	eventsUrl(since?: number): string;
+};
+
+export function createQueenClient(queenHost: string, http: HttpClient): QueenClient {
+	const baseUrl = `http://${queenHost}`;
+	return {
+		baseUrl,
+		async healthz() {
+			return call(http.got.get(`${baseUrl}/healthz`), `GET ${baseUrl}/healthz`);
+		},
+		async register(address, name) {
+			return call(http.got.post(`${baseUrl}/register`, {json: name === undefined ? {address} : {address, name}}), `POST ${baseUrl}/register`);
+		},
+		async deregister(address) {
+			return call(http.got.post(`${baseUrl}/deregister`, {json: {address}}), `POST ${baseUrl}/deregister`);
+		},
+		async submitTask(text) {
+			return call(http.got.post(`${baseUrl}/submit_task`, {json: {text}}), `POST ${baseUrl}/submit_task`);
+		},
+		async drones() {
+			return call(http.got.get(`${baseUrl}/drones`), `GET ${baseUrl}/drones`);
+		},
+		async tasks(limit = 100) {
+			return call(http.got.get(`${baseUrl}/tasks`, {searchParams: {limit}}), `GET ${baseUrl}/tasks`);
+		},
+		eventsUrl(since) {
+			return since === undefined ? `${baseUrl}/events` : `${baseUrl}/events?since=${since}`;
+		},
+	};
+}

@@ -1,0 +1,144 @@
+import {setTimeout as sleep} from 'node:timers/promises';
+import {CallError} from '../client/http.js';
+import type {QueenClient} from '../client/queen-client.js';
+import type {Logger} from '../log.js';
+
+export type RegistrationOptions = {
+	/** The address the queen should call. */
+	readonly address: string;
+	readonly requestedName: string | undefined;
+	/** How long to keep trying at start. */
+	readonly timeoutMs: number;
+};
+
+/** The drone gave up registering at start: the CLI prints the seed's words and exits non-zero. */
+export class RegistrationError extends Error {
+	override readonly name = 'RegistrationError';
+	readonly code = 'ERR_HIVE_REGISTER';
+}
+
+/**
+A drone's membership of its queen, as Nomad's client keeps its node registered: register at start with
+backoff, notice when the queen has stopped calling (an eviction, a restarted queen) and register again
+under the same name, and say goodbye on stop.
+*/
+export class Registration {
+	readonly #queen: QueenClient;
+	readonly #log: Logger;
+	readonly #options: RegistrationOptions;
+	#name: string | undefined;
+	#heartbeatIntervalMs = 2000;
+	#lastQueenContact = Date.now();
+	#watchdog: NodeJS.Timeout | undefined;
+	#registering = false;
+	readonly #abort = new AbortController();
+
+	constructor(queen: QueenClient, log: Logger, options: RegistrationOptions) {
+		this.#queen = queen;
+		this.#log = log;
+		this.#options = options;
+		this.#name = options.requestedName;
+	}
+
+	get name(): string | undefined {
+		return this.#name;
+	}
+
+	/** Registers, retrying with backoff until `timeoutMs` has passed; then throws a `RegistrationError`. */
+	async register(): Promise<string> {
+		const deadline = Date.now() + this.#options.timeoutMs;
+		let delayMs = 100;
+		for (let attempt = 1; ; attempt++) {
+			try {
+				// eslint-disable-next-line no-await-in-loop -- one attempt after another
+				return await this.#registerOnce();
+			} catch (error: unknown) {
+				const message = error instanceof Error ? error.message : String(error);
+				// The queen answered and said no: trying again will not change its mind.
+				const final = error instanceof CallError && error.code === 'ERR_HIVE_REFUSED' && error.status !== undefined && error.status < 500 && error.status !== 429;
+				if (final || Date.now() + delayMs > deadline || this.#abort.signal.aborted) {
+					throw new RegistrationError(`Could not register to queen ${this.#queen.baseUrl}: ${message}`);
+				}
+
+				this.#log.info({attempt, err: message, retryInMs: delayMs}, 'queen not reachable yet; retrying');
+				// eslint-disable-next-line no-await-in-loop
+				await sleep(delayMs * (0.5 + (Math.random() / 2)), undefined, {signal: this.#abort.signal}).catch(() => undefined);
+				delayMs = Math.min(delayMs * 2, 2000);
+			}
+		}
+	}
+
+	/** The queen called: its heartbeat or a task. */
+	noteQueenContact(): void {
+		this.#lastQueenContact = Date.now();
+	}
+
+	/**
+	Registers again when the queen has not called for 2.5 heartbeat intervals: it has evicted this
+	drone or forgotten it. The drone keeps its name, so it comes back as itself.
+	*/
+	watch(): void {
+		const check = async () => {
+			const silentMs = Date.now() - this.#lastQueenContact;
+			if (silentMs > this.#heartbeatIntervalMs * 2.5 && !this.#registering) {
+				this.#log.warn({silentMs}, 'no heartbeat from the queen; registering again');
+				try {
+					await this.#registerOnce();
+				} catch (error: unknown) {
+					this.#log.warn({err: error instanceof Error ? error.message : String(error)}, 'could not register again; will retry');
+				}
+			}
+
+			this.#scheduleWatch(check);
+		};
+
+		this.#scheduleWatch(check);
+	}
+
+	/** Stops watching, and tells the queen this drone is leaving (bounded: the queen may be gone). */
+	async leave(): Promise<void> {
+		this.stop();
+		if (this.#name === undefined) {
+			return;
+		}
+
+		try {
+			await this.#queen.deregister(this.#options.address);
+			this.#log.info({queen: this.#queen.baseUrl}, 'left the queen');
+		} catch (error: unknown) {
+			this.#log.warn({err: error instanceof Error ? error.message : String(error)}, 'could not tell the queen this drone is leaving');
+		}
+	}
+
+	stop(): void {
+		clearTimeout(this.#watchdog);
+		this.#watchdog = undefined;
+		this.#abort.abort();
+	}
+
+	#scheduleWatch(check: () => Promise<void>): void {
+		if (this.#abort.signal.aborted) {
+			return;
+		}
+
+		this.#watchdog = setTimeout(check, Math.max(50, this.#heartbeatIntervalMs / 2));
+		this.#watchdog.unref();
+	}
+
+	async #registerOnce(): Promise<string> {
+		this.#registering = true;
+		try {
+			const answer = await this.#queen.register(this.#options.address, this.#name);
+			this.#name = answer.name;
+			if (typeof answer.heartbeatIntervalMs === 'number' && answer.heartbeatIntervalMs > 0) {
+				this.#heartbeatIntervalMs = answer.heartbeatIntervalMs;
+			}
+
+			this.#lastQueenContact = Date.now();
+			this.#log.info({queen: this.#queen.baseUrl, name: answer.name}, `Registered to ${this.#queen.baseUrl}`);
+			return answer.name;
+		} finally {
+			this.#registering = false;
+		}
+	}
+}

@@ -1,0 +1,39 @@
+import Koa from 'koa';
+import bodyParser from 'koa-bodyparser';
+import type Router from '@koa/router';
+import type {Logger} from '../log.js';
+import {HiveError, jsonErrors} from './errors.js';
+
+
+export const bodyLimit = '1mb';
+
+/**
+The Koa app both modes share: JSON errors, a 1 MiB JSON body parser, the mode's router, 405 for a
+known path with a wrong method. It does not listen; `larve.ts` does.
+*/
+export function createApp(router: Router, log: Logger): Koa {
+	const app = new Koa();
+	app.silent = true;
+	app.on('error', (error: Error) => {
+		log.debug({err: error}, 'request error');
+	});
+	app.use(jsonErrors(log));
+	app.use(bodyParser({
+		enableTypes: ['json'],
+		// `curl -d` sends form-urlencoded; a JSON body is still a JSON body.
+		extendTypes: {json: ['application/json', 'application/*+json', 'application/x-www-form-urlencoded', 'text/plain']},
+		jsonLimit: bodyLimit,
+		strict: true,
+	}));
+	app.use(router.routes());
+	// Sets 405 (or 501) and `Allow`; `jsonErrors` gives the answer its JSON body.
+	app.use(router.allowedMethods());
+	return app;
+}
+
+/** Registers a route that answers 400 with the seed's message: an endpoint of the other mode. */
+export function refuse(router: Router, path: string, message: string): void {
+	router.post(path, () => {
+		throw new HiveError(400, message, 'ERR_HIVE_WRONG_MODE');
+	});
+}

@@ -1,0 +1,77 @@
+import type Koa from 'koa';
+import type {Logger} from '../log.js';
+
+/** An error a client is meant to see: its status and message become `{"error": message}`. */
+export class HiveError extends Error {
+	override readonly name = 'HiveError';
+
+	constructor(
+		readonly status: number,
+		message: string,
+		readonly code = 'ERR_HIVE',
+	) {
+		super(message);
+	}
+}
+
+type HttpishError = Error & {status?: unknown; statusCode?: unknown; type?: unknown; expose?: unknown};
+
+/** What a client sees of an error: the message of 4xx errors, never a stack, never internals of a 5xx. */
+function toResponse(error: HttpishError): {status: number; message: string} {
+	const rawStatus = Number(error.status ?? error.statusCode);
+	const status = Number.isInteger(rawStatus) && rawStatus >= 400 && rawStatus <= 599 ? rawStatus : 500;
+	if (error instanceof HiveError) {
+		return {status, message: error.message};
+	}
+
+	// Body-parser errors (co-body / raw-body) carry a `type`; their own messages are terse.
+	switch (error.type) {
+		case 'entity.too.large': {
+			return {status: 413, message: 'request body is larger than 1 MiB'};
+		}
+
+		case 'entity.parse.failed': {
+			return {status: 400, message: 'request body is not valid JSON'};
+		}
+
+		case 'encoding.unsupported':
+		case 'charset.unsupported': {
+			return {status: 415, message: error.message};
+		}
+
+		default:
+	}
+
+	if (error instanceof SyntaxError && status === 400) {
+		return {status, message: `request body is not valid JSON (${error.message})`};
+	}
+
+	return status < 500 && error.expose !== false ? {status, message: error.message} : {status, message: 'internal error'};
+}
+
+/** Koa middleware: every error and every unmatched path answers `{"error": ...}`. */
+export function jsonErrors(log: Logger): Koa.Middleware {
+	return async (ctx, next) => {
+		try {
+			await next();
+			if (ctx.body === undefined || ctx.body === null) {
+				if (ctx.status === 404) {
+					ctx.status = 404;
+					ctx.body = {error: `no such endpoint: ${ctx.method} ${ctx.path}`};
+				} else if (ctx.status === 405 || ctx.status === 501) {
+					const status = ctx.status;
+					ctx.body = {error: `method ${ctx.method} not allowed on ${ctx.path} (allowed: ${ctx.response.get('Allow')})`};
+					ctx.status = status;
+				}
+			}
+		} catch (error: unknown) {
+			const {status, message} = toResponse(error as HttpishError);
+			if (status >= 500) {
+				log.error({err: error, method: ctx.method, path: ctx.path}, 'request failed');
+			}
+
+			ctx.status = status;
+			ctx.body = {error: message};
+		}
+	};
+}

@@ -1,0 +1,55 @@
+import {PassThrough} from 'node:stream';
+import type Koa from 'koa';
+
+export type EventStream = {
+	send(id: number, data: unknown): void;
+	readonly closed: boolean;
+	close(): void;
+};
+
+/**
+Turns a request into a Server-Sent Events stream. `onClose` runs once, when the client goes or the
+server ends the stream. A comment every 15 s keeps proxies from closing an idle stream.
+*/
+export function openEventStream(ctx: Koa.Context, onClose: () => void): EventStream {
+	const stream = new PassThrough();
+	ctx.req.socket.setTimeout(0);
+	ctx.req.socket.setNoDelay(true);
+	ctx.set({
+		'Content-Type': 'text/event-stream; charset=utf-8',
+		'Cache-Control': 'no-cache',
+		Connection: 'keep-alive',
+		'X-Accel-Buffering': 'no',
+	});
+	ctx.status = 200;
+	ctx.body = stream;
+	stream.write(': hive events\n\n');
+
+	let closed = false;
+	const keepAlive = setInterval(() => stream.write(': keep-alive\n\n'), 15_000);
+	keepAlive.unref();
+	const close = (): void => {
+		if (closed) {
+			return;
+		}
+
+		closed = true;
+		clearInterval(keepAlive);
+		stream.end();
+		onClose();
+	};
+
+	ctx.req.on('close', close);
+	ctx.res.on('close', close);
+	return {
+		send(id, data) {
+			if (!closed) {
+				stream.write(`id: ${id}\ndata: ${JSON.stringify(data)}\n\n`);
+			}
+		},
+		get closed() {
+			return closed;
+		},
+		close,
+	};
+}

@@ -1,0 +1,153 @@
+/**
+The options of one larve, their defaults and their validation: the one place that knows them.
+The CLI turns flags into a `LarveInput`; tests build one directly. `resolveOptions` fills defaults and
+throws an `OptionError` naming the option and the bad value.
+*/
+
+export type Mode = 'queen' | 'drone';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export const logLevels: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export type LarveOptions = {
+	readonly mode: Mode;
+	/** Address to bind. @default '127.0.0.1' */
+	readonly host: string;
+	/** Port to listen on; 0 picks a free one. @default 8080 */
+	readonly port: number;
+	/** Drone: the queen to register with, `host:port`. Required for a drone. */
+	readonly queenHost: string | undefined;
+	/** Drone: the address the queen should call. @default the bound host:port */
+	readonly advertise: string | undefined;
+	/** Drone: a stable name. @default assigned by the queen */
+	readonly name: string | undefined;
+	/** Queen: pause between heartbeat sweeps, in ms. @default 2000 */
+	readonly heartbeatIntervalMs: number;
+	/** Queen: failed attempts in a row before a drone is evicted. @default 3 */
+	readonly maxRetry: number;
+	/** Queen: pause between two attempts on one drone, in ms. @default 500 */
+	readonly retryDelayMs: number;
+	/** Queen: time limit of one heartbeat attempt, in ms. @default 1000 */
+	readonly heartbeatTimeoutMs: number;
+	/** Queen: heartbeat checks in flight at once. @default 256 */
+	readonly heartbeatConcurrency: number;
+	/** Queen: time limit of one `/do_task` call to a drone, in ms. @default 2000 */
+	readonly dispatchTimeoutMs: number;
+	/** Queen: finished tasks kept in memory. @default 10000 */
+	readonly taskHistory: number;
+	/** Drone: how long to keep trying to register at start, in ms. @default 30000 */
+	readonly registerTimeoutMs: number;
+	/** Queen: drones to start on this machine as child processes. @default 0 */
+	readonly localDrones: number;
+	/** Queen: show the dashboard. @default false */
+	readonly tui: boolean;
+	readonly logLevel: LogLevel;
+	/** Where logs go while the dashboard is shown. @default 'hive-larve.log' */
+	readonly logFile: string | undefined;
+};
+
+export type LarveInput = Partial<LarveOptions> & {readonly mode: Mode};
+
+export const defaults = {
+	host: '127.0.0.1',
+	port: 8080,
+	heartbeatIntervalMs: 2000,
+	maxRetry: 3,
+	retryDelayMs: 500,
+	heartbeatTimeoutMs: 1000,
+	heartbeatConcurrency: 256,
+	dispatchTimeoutMs: 2000,
+	taskHistory: 10_000,
+	registerTimeoutMs: 30_000,
+	localDrones: 0,
+	tui: false,
+	logLevel: 'info',
+} as const satisfies Partial<LarveOptions>;
+
+/** A bad option: the CLI prints its message on one line and exits with status 2. */
+export class OptionError extends TypeError {
+	override readonly name = 'OptionError';
+	readonly code = 'ERR_HIVE_BAD_OPTION';
+}
+
+export type HostPort = {readonly host: string; readonly port: number};
+
+/** Parses `host:port` (or `[v6]:port`); undefined when it is not one. */
+export function parseHostPort(value: string): HostPort | undefined {
+	const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value.trim());
+	if (!match) {
+		return undefined;
+	}
+
+	const port = Number(match[2]);
+	if (port < 1 || port > 65_535) {
+		return undefined;
+	}
+
+	return {host: match[1]!, port};
+}
+
+/** The `host:port` form of a bound address, bracketing IPv6. */
+export function formatHostPort(host: string, port: number): string {
+	return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+function check(condition: boolean, message: string): void {
+	if (!condition) {
+		throw new OptionError(message);
+	}
+}
+
+const namePattern = /^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$/i;
+
+export function isValidName(name: string): boolean {
+	return namePattern.test(name);
+}
+
+export function resolveOptions(input: LarveInput): LarveOptions {
+	const options: LarveOptions = {
+		...defaults,
+		queenHost: undefined,
+		advertise: undefined,
+		name: undefined,
+		logFile: undefined,
+		...stripUndefined(input),
+		mode: input.mode,
+	};
+
+	check(options.mode === 'queen' || options.mode === 'drone', `mode must be queen or drone, got ${String(options.mode)}`);
+	check(Number.isInteger(options.port) && options.port >= 0 && options.port <= 65_535, `--port must be a whole number from 0 to 65535, got ${options.port}`);
+	check(options.host.length > 0, '--host must not be empty');
+	checkDuration('--heartbeat-interval', options.heartbeatIntervalMs, 1);
+	checkDuration('--retry-delay', options.retryDelayMs, 0);
+	checkDuration('--heartbeat-timeout', options.heartbeatTimeoutMs, 1);
+	checkDuration('dispatch timeout', options.dispatchTimeoutMs, 1);
+	checkDuration('--register-timeout', options.registerTimeoutMs, 0);
+	checkCount('--max-retry', options.maxRetry, 1);
+	checkCount('heartbeat concurrency', options.heartbeatConcurrency, 1);
+	checkCount('--task-history', options.taskHistory, 0);
+	checkCount('--local-drones', options.localDrones, 0);
+	check(logLevels.includes(options.logLevel), `--log-level must be one of ${logLevels.join(', ')}, got ${options.logLevel}`);
+
+	if (options.mode === 'drone') {
+		check(options.queenHost !== undefined, 'a drone needs --queen-host HOST:PORT (or start a queen with --queen)');
+		check(parseHostPort(options.queenHost!) !== undefined, `--queen-host must be HOST:PORT, got ${options.queenHost}`);
+		check(options.advertise === undefined || parseHostPort(options.advertise) !== undefined, `--advertise must be HOST:PORT, got ${options.advertise}`);
+		check(options.name === undefined || isValidName(options.name), `--name must be letters, digits, '.', '-' or '_' (at most 64), got ${options.name}`);
+		check(options.localDrones === 0, '--local-drones needs --queen');
+	}
+
+	return options;
+}
+
+function checkDuration(flag: string, ms: number, minimum: number): void {
+	check(Number.isFinite(ms) && ms >= minimum && ms <= 86_400_000, `${flag} must be a number of seconds${minimum > 0 ? ' above 0' : ''}, got ${ms / 1000}`);
+}
+
+function checkCount(flag: string, value: number, minimum: number): void {
+	check(Number.isInteger(value) && value >= minimum && value <= 1_000_000, `${flag} must be a whole number of at least ${minimum}, got ${value}`);
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+	return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

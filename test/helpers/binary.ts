@@ -1,0 +1,54 @@
+import {spawn, type ChildProcess} from 'node:child_process';
+import {fileURLToPath} from 'node:url';
+import type {TestContext} from 'node:test';
+import {waitFor} from './wait.js';
+
+/** The built `hive-larve` entry point, as `npm install -g` would run it. */
+export const cliPath = fileURLToPath(new URL('../../source/cli.js', import.meta.url));
+
+export type Spawned = {
+	readonly child: ChildProcess;
+	stdout: string;
+	stderr: string;
+	/** The JSON log lines seen on standard error so far. */
+	logs(): Array<Record<string, unknown>>;
+	/** Resolves with the exit code (or signal name). */
+	readonly exited: Promise<number | string>;
+	/** The URL from the "listening" log line. */
+	url(): Promise<string>;
+};
+
+/** Spawns the real binary; kills it when the test ends if it is still running. */
+export function spawnLarve(t: TestContext | undefined, args: readonly string[], env: NodeJS.ProcessEnv = {}): Spawned {
+	const child = spawn(process.execPath, [cliPath, ...args], {env: {...process.env, ...env}, stdio: ['ignore', 'pipe', 'pipe']});
+	const spawned: Spawned = {
+		child,
+		stdout: '',
+		stderr: '',
+		logs() {
+			return this.stderr.split('\n').filter(line => line.startsWith('{')).map(line => JSON.parse(line) as Record<string, unknown>);
+		},
+		exited: new Promise(resolve => {
+			child.on('exit', (code, signal) => {
+				resolve(code ?? signal ?? -1);
+			});
+		}),
+		async url() {
+			const line = await waitFor(() => this.logs().find(entry => typeof entry.url === 'string' && String(entry.msg).includes('listening')), `the listening line of hive-larve ${args.join(' ')} (stderr: ${this.stderr})`);
+			return line.url as string;
+		},
+	};
+	child.stdout!.on('data', (chunk: Buffer) => {
+		spawned.stdout += chunk.toString();
+	});
+	child.stderr!.on('data', (chunk: Buffer) => {
+		spawned.stderr += chunk.toString();
+	});
+	t?.after(async () => {
+		if (child.exitCode === null && child.signalCode === null) {
+			child.kill('SIGKILL');
+			await spawned.exited;
+		}
+	});
+	return spawned;
+}

@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import {test} from 'node:test';
+import {request, startDrone, startQueen} from '../helpers/larves.js';
+
+test('malformed, missing, wrongly typed and oversized bodies get a 400 or 413 JSON error on both modes', async t => {
+	const queen = await startQueen(t);
+	const drone = await startDrone(t, queen);
+	const cases: Array<[string, {raw?: string; body?: unknown}, number, RegExp]> = [
+		[`${queen.url}/submit_task`, {raw: '{"text": '}, 400, /not valid JSON/],
+		[`${queen.url}/submit_task`, {body: {}}, 400, /^text is required$/],
+		[`${queen.url}/submit_task`, {body: {text: 5}}, 400, /^text must be a string$/],
+		[`${queen.url}/submit_task`, {body: {text: ''}}, 400, /^text must not be empty$/],
+		[`${queen.url}/submit_task`, {body: ['text']}, 400, /JSON object/],
+		[`${queen.url}/submit_task`, {raw: 'null'}, 400, /JSON|object/],
+		[`${queen.url}/register`, {body: {address: 'nohost'}}, 400, /^address must be host:port$/],
+		[`${queen.url}/register`, {body: {address: 5}}, 400, /^address must be a string$/],
+		[`${queen.url}/register`, {body: {address: '127.0.0.1:1', name: 'no spaces'}}, 400, /^name must be/],
+		[`${drone.url}/do_task`, {raw: '{{'}, 400, /not valid JSON/],
+		[`${drone.url}/do_task`, {body: {text: null}}, 400, /^text must be a string$/],
+		[`${drone.url}/do_task`, {body: {txt: 'hello'}}, 400, /^text is required$/],
+		[`${drone.url}/do_task`, {body: {text: 'x'.repeat(2 * 1024 * 1024)}}, 413, /larger than 1 MiB/],
+		[`${queen.url}/submit_task`, {body: {text: 'x'.repeat(2 * 1024 * 1024)}}, 413, /larger than 1 MiB/],
+	];
+	for (const [url, init, status, message] of cases) {
+		// eslint-disable-next-line no-await-in-loop
+		const answer = await request(url, init);
+		const label = `${url} ${init.raw ?? JSON.stringify(init.body).slice(0, 40)}`;
+		assert.equal(answer.status, status, label);
+		assert.match(answer.body.error, message, label);
+		assert.doesNotMatch(JSON.stringify(answer.body), /at .*\.(js|ts):\d+/, `no stack trace: ${label}`);
+	}
+
+	assert.equal(drone.stdout.text, '', 'a refused task prints nothing');
+	const health = await request(`${queen.url}/healthz`);
+	assert.equal(health.status, 200, 'the queen is still up');
+	assert.deepEqual(health.body.drones, {[drone.address]: drone.name}, 'and lost nothing');
+});
+
+test('unknown paths are 404 and wrong methods 405, as JSON', async t => {
+	const queen = await startQueen(t);
+	const drone = await startDrone(t, queen);
+	for (const base of [queen.url, drone.url]) {
+		// eslint-disable-next-line no-await-in-loop
+		const missing = await request(`${base}/no/such/path`);
+		assert.equal(missing.status, 404);
+		assert.match(missing.body.error, /no such endpoint: GET \/no\/such\/path/);
+		// eslint-disable-next-line no-await-in-loop
+		const wrong = await request(`${base}/healthz`, {method: 'DELETE'});
+		assert.equal(wrong.status, 405);
+		assert.match(wrong.body.error, /method DELETE not allowed on \/healthz/);
+		assert.match(wrong.headers.get('allow') ?? '', /GET/);
+	}
+
+	const getSubmit = await request(`${queen.url}/submit_task`);
+	assert.equal(getSubmit.status, 405);
+});
+
+test('each mode refuses the other mode\'s endpoints with the seed\'s messages', async t => {
+	const queen = await startQueen(t);
+	const drone = await startDrone(t, queen);
+	const cases: Array<[string, unknown, string]> = [
+		[`${queen.url}/do_task`, {text: 'hello'}, 'In queen mode, not taking tasks'],
+		[`${drone.url}/submit_task`, {text: 'hello'}, 'In drone mode, not scheduling tasks'],
+		[`${drone.url}/register`, {address: '127.0.0.1:5001'}, 'In drone mode, not taking registration'],
+	];
+	for (const [url, body, message] of cases) {
+		// eslint-disable-next-line no-await-in-loop
+		const answer = await request(url, {body});
+		assert.equal(answer.status, 400, url);
+		assert.deepEqual(answer.body, {error: message});
+	}
+});

@@ -1,3 +1,4 @@
+import type {Readable} from 'node:stream';
 import type {HttpClient} from './http.js';
 import {call} from './http.js';
 import type {Health} from './drone-client.js';
@@ -13,6 +14,19 @@ export type TaskView = {
 	readonly updatedAt: string;
 	readonly attempts: number;
 	readonly error: string | null;
+	// Fields of the task lifecycle (HIVE.md section 5); absent on a queen that does not have them yet.
+	readonly kind?: string;
+	readonly command?: string;
+	readonly reason?: string | null;
+	readonly result?: TaskResult | null;
+};
+
+export type TaskResult = {
+	readonly exitCode?: number | null;
+	readonly stdout?: string;
+	readonly stderr?: string;
+	readonly durationMs?: number;
+	readonly [key: string]: unknown;
 };
 
 export type SubmitAnswer = {readonly result: string; readonly task: TaskView};
@@ -27,6 +41,10 @@ export type DroneView = {
 	readonly failedAttempts: number;
 	readonly tasksDone: number;
 	readonly lastError: string | null;
+	// Capacity and labels (HIVE.md section 5); absent on a queen that does not have them yet.
+	readonly slots?: number;
+	readonly running?: number;
+	readonly labels?: Readonly<Record<string, string>>;
 };
 
 export type DronesAnswer = {readonly drones: DroneView[]; readonly maxRetry: number; readonly heartbeatIntervalMs: number};
@@ -40,12 +58,23 @@ export type QueenClient = {
 	submitTask(text: string): Promise<SubmitAnswer>;
 	drones(): Promise<DronesAnswer>;
 	tasks(limit?: number): Promise<{tasks: TaskView[]}>;
+	task(id: string): Promise<{task: TaskView}>;
 	/** The URL of `GET /events`, for a streaming reader. */
 	eventsUrl(since?: number): string;
+	/** `GET /events` as a raw Server-Sent Events stream (no time limit); `since` replays the backlog after that id. */
+	openEvents(since?: number): Readable;
 };
 
-export function createQueenClient(queenHost: string, http: HttpClient): QueenClient {
+export type QueenClientOptions = {
+	/** The hive's join secret, sent as `Authorization: Bearer <token>` on every request. */
+	readonly token?: string;
+};
+
+export function createQueenClient(queenHost: string, client: HttpClient, options: QueenClientOptions = {}): QueenClient {
 	const baseUrl = `http://${queenHost}`;
+	const http: HttpClient = options.token === undefined
+		? client
+		: {got: client.got.extend({headers: {authorization: `Bearer ${options.token}`}}), close: () => client.close()};
 	return {
 		baseUrl,
 		async healthz() {
@@ -66,8 +95,15 @@ export function createQueenClient(queenHost: string, http: HttpClient): QueenCli
 		async tasks(limit = 100) {
 			return call(http.got.get(`${baseUrl}/tasks`, {searchParams: {limit}}), `GET ${baseUrl}/tasks`);
 		},
+		async task(id) {
+			return call(http.got.get(`${baseUrl}/tasks/${encodeURIComponent(id)}`), `GET ${baseUrl}/tasks/${id}`);
+		},
 		eventsUrl(since) {
 			return since === undefined ? `${baseUrl}/events` : `${baseUrl}/events?since=${since}`;
+		},
+		openEvents(since) {
+			// An event stream stays open: only the connection and the first byte have a time limit.
+			return http.got.stream(this.eventsUrl(since), {timeout: {request: undefined, connect: 5000, response: 10_000}});
 		},
 	};
 }

@@ -49,15 +49,16 @@ export function DroneTable(props: Props) {
 	const shown = drones.slice(offset, offset + rows);
 	const cols = columns(shown, props);
 	const fixed = cols.reduce((sum, column) => sum + column.width + 1, 0);
-	const errorWidth = Math.max(0, width - fixed);
+	// The last error takes what is left, if that is enough to read one.
+	const errorWidth = width - fixed >= 10 ? width - fixed : 0;
 	const range = drones.length === 0 ? '' : `  ${offset + 1}-${offset + shown.length} of ${drones.length}`;
 	const filterText = filtering || filter ? `  /${filter}${filtering ? '▏' : ''}  (${drones.length} of ${total} match)` : '';
 	const title = `Drones ${total}${filterText}${range}`;
 	const cell = (column: Column, value: string) => column.right ? fitRight(value, column.width) : fit(value, column.width);
 	return (
-		<Box flexDirection="column" height={rows + 2}>
+		<Box flexDirection="column" height={rows + 2} width={width}>
 			<Text wrap="truncate" bold inverse={focused}>{fit(title, width)}</Text>
-			<Text wrap="truncate" dimColor>{fit(`${cols.map(column => cell(column, column.title)).join(' ')} ${errorWidth > 0 ? 'LAST ERROR' : ''}`, width)}</Text>
+			<Text wrap="truncate" dimColor>{fit(`${cols.map(column => cell(column, column.title)).join(' ')} ${fit('LAST ERROR', errorWidth)}`, width)}</Text>
 			{shown.map(drone => {
 				const failedColor = drone.failedAttempts === 0 ? undefined : (props.maxRetry !== undefined && drone.failedAttempts >= props.maxRetry ? 'red' : 'yellow');
 				return (

@@ -3,7 +3,7 @@ import {useMemo, useRef, useState} from 'react';
 import type {QueenClient, TaskView} from '../client/queen-client.js';
 import {DroneTable} from './DroneTable.js';
 import {EventLog} from './EventLog.js';
-import {fit} from './format.js';
+import {errorText, fit} from './format.js';
 import {Header} from './Header.js';
 import {HelpOverlay} from './HelpOverlay.js';
 import type {DroneRow, HiveStore} from './hive-store.js';
@@ -150,6 +150,5 @@ export function filterDrones(drones: readonly DroneRow[], filter: string): reado
 
 /** An error's message without the request line the client puts first. */
 function reason(error: unknown): string {
-	const message = error instanceof Error ? error.message : String(error);
-	return message.replace(/^[A-Z]+ \S+: /, '');
+	return errorText(error instanceof Error ? error.message : String(error));
 }

@@ -1,5 +1,5 @@
 import {Box, Text} from 'ink';
-import {age, fit, fitRight} from './format.js';
+import {age, errorText, fit, fitRight} from './format.js';
 import type {DroneRow} from './hive-store.js';
 
 type Props = {
@@ -68,7 +68,7 @@ export function DroneTable(props: Props) {
 							const color = column.title === 'STATE' ? stateColor[drone.state] : (column.title === 'FAILED' ? failedColor : undefined);
 							return <Text key={column.title} color={color}>{value} </Text>;
 						})}
-						<Text color="red">{fit(drone.lastError ?? '', errorWidth)}</Text>
+						<Text color="red">{fit(errorText(drone.lastError ?? ''), errorWidth)}</Text>
 					</Text>
 				);
 			})}

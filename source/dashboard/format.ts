@@ -51,3 +51,8 @@ export function scrollWindow(count: number, rows: number, selected: number, offs
 
 	return Math.min(Math.max(0, start), maxOffset);
 }
+
+/** An error as people read it: without the request line the HTTP client puts first (`GET http://…: `). */
+export function errorText(message: string): string {
+	return message.replace(/^[A-Z]+ \S+: /, '');
+}

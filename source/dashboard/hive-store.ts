@@ -1,6 +1,7 @@
 import type {StreamEvent} from '../client/event-stream.js';
 import {readEventStream} from '../client/event-stream.js';
 import type {DronesAnswer, DroneView, QueenClient, TaskView} from '../client/queen-client.js';
+import {errorText} from './format.js';
 
 /**
 The dashboard's picture of the hive, outside React. Snapshots (`GET /drones`, `GET /tasks`) and events
@@ -340,7 +341,7 @@ export function describeEvent(event: StreamEvent): LogEntry | undefined {
 		}
 
 		case 'heartbeat.failed': {
-			return entry('warn', `${String(event.drone)} heartbeat failed ${String(event.attempt)}/${String(event.maxRetry)}: ${String(event.error)}`);
+			return entry('warn', `${String(event.drone)} heartbeat failed ${String(event.attempt)}/${String(event.maxRetry)}: ${errorText(String(event.error))}`);
 		}
 
 		case 'heartbeat.recovered': {

@@ -109,3 +109,7 @@ test('sweeps go to the header, not the log; unknown events are logged by type', 
 	assert.equal(describeEvent(event('queen.something'))?.text, 'queen.something');
 	assert.equal(describeEvent(event('task.failed', {task: task('0123456789', {state: 'failed', error: 'no drone accepted'})}))?.text, 'task 01234567 failed: no drone accepted');
 });
+
+test('a failed heartbeat reads without the request line', () => {
+	assert.equal(describeEvent(event('heartbeat.failed', {drone: 'drone-0', address: 'x:1', attempt: 1, maxRetry: 3, error: 'GET http://x:1/healthz: timed out'}))?.text, 'drone-0 heartbeat failed 1/3: timed out');
+});

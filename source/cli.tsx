@@ -2,9 +2,11 @@
 import meow from 'meow';
 import {startLarve, type Larve} from './larve.js';
 import {createLogger} from './log.js';
-import {OptionError, parseLabels, resolveOptions, type LarveInput, type LogLevel} from './options.js';
+import {defaultLogFile, OptionError, parseLabels, resolveOptions, type LarveInput, type LogLevel} from './options.js';
 import type {SchedulerName} from './queen/scheduler.js';
 import {RegistrationError} from './drone/registration.js';
+import {runDashboard} from './dashboard/index.js';
+import {version} from './version.js';
 
 const flags = {
 	queen: {type: 'boolean', default: false},
@@ -28,6 +30,8 @@ const flags = {
 	label: {type: 'string', isMultiple: true},
 	logLevel: {type: 'string'},
 	logFile: {type: 'string'},
+	tui: {type: 'boolean', default: false},
+	localDrones: {type: 'string'},
 } as const;
 
 const cli = meow(`
@@ -57,6 +61,9 @@ const cli = meow(`
 	  --label KEY=VALUE           drone: a label for task selectors (repeatable)
 	  --register-timeout SECS     drone: how long to keep trying to register at start (default 30)
 	  --log-level LEVEL           fatal, error, warn, info, debug, trace (default info)
+	  --tui                       show the live dashboard (needs a terminal); with --queen-host and
+	                              no --queen, attach it to that queen
+	  --local-drones N            queen: also start N drones on this machine (default 0)
 	  --log-file PATH             where logs go while the dashboard is shown (default hive-larve.log)
 	  --version, --help
 
@@ -137,6 +144,8 @@ function toInput(flags: typeof cli.flags): LarveInput {
 		labels: flags.label === undefined ? undefined : parseLabels(flags.label),
 		logLevel: flags.logLevel as LogLevel | undefined,
 		logFile: flags.logFile,
+		tui: flags.tui,
+		localDrones: integer('--local-drones', flags.localDrones),
 	};
 }
 
@@ -152,7 +161,20 @@ async function main(): Promise<void> {
 		throw error;
 	}
 
-	const log = createLogger(options.logLevel, {kind: 'stderr'});
+	if (options.tui && (!process.stdin.isTTY || !process.stdout.isTTY)) {
+		fail('--tui needs a terminal (standard input and output must be a TTY)', 2);
+	}
+
+	// While the dashboard owns the screen, logs go to a file, never over it.
+	const log = options.tui
+		? createLogger(options.logLevel, {kind: 'file', path: options.logFile ?? defaultLogFile})
+		: createLogger(options.logLevel, {kind: 'stderr'});
+	if (options.tui && options.mode === 'drone') {
+		// `--tui --queen-host HOST:PORT`: the dashboard alone, attached to a queen that runs elsewhere.
+		await runDashboard({queenUrl: `http://${options.queenHost!}`, version});
+		process.exit(0);
+	}
+
 	let larve: Larve;
 	try {
 		larve = await startLarve(options, {log});
@@ -189,6 +211,15 @@ async function main(): Promise<void> {
 
 	process.on('SIGINT', stop);
 	process.on('SIGTERM', stop);
+	// A local drone (`--local-drones`) has a channel to its queen's process: when that goes, so does it.
+	process.on('disconnect', () => {
+		stop('SIGTERM');
+	});
+
+	if (options.tui) {
+		await runDashboard({queenUrl: larve.url, version});
+		stop('SIGINT');
+	}
 }
 
 await main();

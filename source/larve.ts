@@ -2,6 +2,7 @@ import http from 'node:http';
 import type {AddressInfo} from 'node:net';
 import type {Writable} from 'node:stream';
 import {once} from 'node:events';
+import {fileURLToPath} from 'node:url';
 import {createDroneClient} from './client/drone-client.js';
 import {createHttpClient, type HttpClient} from './client/http.js';
 import {createQueenClient} from './client/queen-client.js';
@@ -12,10 +13,11 @@ import {createDroneRouter, queenUserAgentPrefix} from './drone/routes.js';
 import {createApp} from './http/app.js';
 import type {EventStream} from './http/sse.js';
 import {createLogger, type Logger} from './log.js';
-import {formatHostPort, resolveOptions, type LarveInput, type LarveOptions, type Mode} from './options.js';
+import {defaultLogFile, formatHostPort, resolveOptions, type LarveInput, type LarveOptions, type Mode} from './options.js';
 import {Dispatcher} from './queen/dispatcher.js';
 import {HeartbeatMonitor} from './queen/heartbeat.js';
 import {Hive} from './queen/hive.js';
+import {startLocalDrones} from './queen/local-drones.js';
 import {createQueenRouter} from './queen/routes.js';
 import {version} from './version.js';
 
@@ -40,6 +42,8 @@ export type LarveIo = {
 	readonly stdout?: Writable;
 	/** How long in-flight requests may take to finish on stop. @default 5000 */
 	readonly graceMs?: number;
+	/** The entry point `--local-drones` runs. @default the built cli.js next to this file */
+	readonly cliPath?: string;
 };
 
 /** Starts one larve: the Koa app of its mode, listening; a drone also registers with its queen. */
@@ -79,6 +83,15 @@ async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Prom
 	ready = true;
 	const url = `http://${address}`;
 	log.info({mode: 'queen', name: 'queen', url}, `queen listening on ${url}`);
+	const localDrones = options.localDrones > 0
+		? startLocalDrones({
+			count: options.localDrones,
+			queenAddress: address,
+			cliPath: io.cliPath ?? fileURLToPath(new URL('cli.js', import.meta.url)),
+			logLevel: options.logLevel,
+			output: options.tui ? {logFile: options.logFile ?? defaultLogFile} : 'inherit',
+		}, log)
+		: undefined;
 
 	return {
 		mode: 'queen',
@@ -89,6 +102,8 @@ async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Prom
 		log,
 		hive,
 		stop: once_(async () => {
+			// Local drones first, so that they can still tell the queen they leave.
+			await localDrones?.stop();
 			ready = false;
 			heartbeat.stop();
 			dispatcher.stop();

@@ -86,6 +86,9 @@ export const defaults = {
 	logLevel: 'info',
 } as const satisfies Partial<LarveOptions>;
 
+/** Where logs go while the dashboard is shown, unless `--log-file` says otherwise. */
+export const defaultLogFile = 'hive-larve.log';
+
 /** A bad option: the CLI prints its message on one line and exits with status 2. */
 export class OptionError extends TypeError {
 	override readonly name = 'OptionError';
@@ -172,6 +175,11 @@ export function resolveOptions(input: LarveInput): LarveOptions {
 	check(schedulerNames.includes(options.scheduler), `--scheduler must be one of ${schedulerNames.join(', ')}, got ${options.scheduler}`);
 	checkCount('--local-drones', options.localDrones, 0);
 	check(logLevels.includes(options.logLevel), `--log-level must be one of ${logLevels.join(', ')}, got ${options.logLevel}`);
+
+	if (options.tui && options.mode === 'drone') {
+		// `--tui --queen-host HOST:PORT` attaches a dashboard to that queen; it is no drone.
+		check(options.queenHost !== undefined, '--tui needs --queen, or --queen-host HOST:PORT to attach to a running queen');
+	}
 
 	if (options.mode === 'drone') {
 		check(options.queenHost !== undefined, 'a drone needs --queen-host HOST:PORT (or start a queen with --queen)');

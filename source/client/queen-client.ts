@@ -1,3 +1,4 @@
+import type {Readable} from 'node:stream';
 import type {HttpClient} from './http.js';
 import {call} from './http.js';
 import type {Health} from './drone-client.js';
@@ -20,6 +21,9 @@ export type TaskView = {
 	readonly error: string | null;
 	readonly result: CommandResult | null;
 };
+
+/** What a drone reports of a command task. */
+export type TaskResult = CommandResult;
 
 export type CommandResult = {
 	readonly exitCode: number | null;
@@ -71,12 +75,23 @@ export type QueenClient = {
 	reportResult(id: string, report: ResultReport): Promise<{result: string}>;
 	drones(): Promise<DronesAnswer>;
 	tasks(query?: {state?: string; limit?: number; offset?: number}): Promise<{tasks: TaskView[]; total: number}>;
+	task(id: string): Promise<{task: TaskView}>;
 	/** The URL of `GET /events`, for a streaming reader. */
 	eventsUrl(since?: number): string;
+	/** `GET /events` as a raw Server-Sent Events stream (no time limit); `since` replays the backlog after that id. */
+	openEvents(since?: number): Readable;
 };
 
-export function createQueenClient(queenHost: string, http: HttpClient): QueenClient {
+export type QueenClientOptions = {
+	/** The hive's join secret, sent as `Authorization: Bearer <token>` on every request. */
+	readonly token?: string;
+};
+
+export function createQueenClient(queenHost: string, client: HttpClient, options: QueenClientOptions = {}): QueenClient {
 	const baseUrl = `http://${queenHost}`;
+	const http: HttpClient = options.token === undefined
+		? client
+		: {got: client.got.extend({headers: {authorization: `Bearer ${options.token}`}}), close: () => client.close()};
 	return {
 		baseUrl,
 		async healthz() {
@@ -101,8 +116,15 @@ export function createQueenClient(queenHost: string, http: HttpClient): QueenCli
 		async tasks(query = {}) {
 			return call(http.got.get(`${baseUrl}/tasks`, {searchParams: query}), `GET ${baseUrl}/tasks`);
 		},
+		async task(id) {
+			return call(http.got.get(`${baseUrl}/tasks/${encodeURIComponent(id)}`), `GET ${baseUrl}/tasks/${id}`);
+		},
 		eventsUrl(since) {
 			return since === undefined ? `${baseUrl}/events` : `${baseUrl}/events?since=${since}`;
+		},
+		openEvents(since) {
+			// An event stream stays open: only the connection and the first byte have a time limit.
+			return http.got.stream(this.eventsUrl(since), {timeout: {request: undefined, connect: 5000, response: 10_000}});
 		},
 	};
 }

@@ -1,0 +1,78 @@
+import {Box, Text} from 'ink';
+import {age, errorText, fit, fitRight} from './format.js';
+import type {DroneRow} from './hive-store.js';
+
+type Props = {
+	/** The drones to show (already filtered). */
+	readonly drones: readonly DroneRow[];
+	/** All drones, filtered or not: the title counts them. */
+	readonly total: number;
+	readonly maxRetry: number | undefined;
+	readonly now: number;
+	readonly width: number;
+	/** Data rows available (the title and column header come on top). */
+	readonly rows: number;
+	/** First drone shown. */
+	readonly offset: number;
+	readonly focused: boolean;
+	readonly filter: string;
+	readonly filtering: boolean;
+};
+
+const stateColor: Record<string, string> = {ready: 'green', suspect: 'yellow'};
+
+type Column = {readonly title: string; readonly width: number; readonly right?: boolean; readonly cell: (drone: DroneRow) => string};
+
+function columns(drones: readonly DroneRow[], props: Props): Column[] {
+	const list: Column[] = [
+		{title: 'NAME', width: 12, cell: drone => drone.name},
+		{title: 'ADDRESS', width: 21, cell: drone => drone.address},
+		{title: 'STATE', width: 7, cell: drone => drone.state},
+		{title: 'SEEN', width: 6, right: true, cell: drone => age(drone.lastSeenAt === undefined ? undefined : props.now - drone.lastSeenAt)},
+		{title: 'FAILED', width: 6, right: true, cell: drone => `${drone.failedAttempts}/${props.maxRetry ?? '?'}`},
+		{title: 'TASKS', width: 6, right: true, cell: drone => String(drone.tasksDone)},
+	];
+	if (drones.some(drone => drone.slots !== undefined)) {
+		list.push({title: 'RUN/SLOTS', width: 9, right: true, cell: drone => drone.slots === undefined ? '-' : `${drone.running ?? 0}/${drone.slots}`});
+	}
+
+	if (drones.some(drone => drone.labels !== undefined && Object.keys(drone.labels).length > 0)) {
+		list.push({title: 'LABELS', width: 16, cell: drone => Object.entries(drone.labels ?? {}).map(([key, value]) => `${key}=${value}`).join(',')});
+	}
+
+	return list;
+}
+
+/** The drone table: one row per drone, state by colour (and by word), failed attempts as n/m; it scrolls. */
+export function DroneTable(props: Props) {
+	const {drones, total, width, rows, offset, focused, filter, filtering} = props;
+	const shown = drones.slice(offset, offset + rows);
+	const cols = columns(shown, props);
+	const fixed = cols.reduce((sum, column) => sum + column.width + 1, 0);
+	// The last error takes what is left, if that is enough to read one.
+	const errorWidth = width - fixed >= 10 ? width - fixed : 0;
+	const range = drones.length === 0 ? '' : `  ${offset + 1}-${offset + shown.length} of ${drones.length}`;
+	const filterText = filtering || filter ? `  /${filter}${filtering ? '▏' : ''}  (${drones.length} of ${total} match)` : '';
+	const title = `Drones ${total}${filterText}${range}`;
+	const cell = (column: Column, value: string) => column.right ? fitRight(value, column.width) : fit(value, column.width);
+	return (
+		<Box flexDirection="column" height={rows + 2} width={width}>
+			<Text wrap="truncate" bold inverse={focused}>{fit(title, width)}</Text>
+			<Text wrap="truncate" dimColor>{fit(`${cols.map(column => cell(column, column.title)).join(' ')} ${fit('LAST ERROR', errorWidth)}`, width)}</Text>
+			{shown.map(drone => {
+				const failedColor = drone.failedAttempts === 0 ? undefined : (props.maxRetry !== undefined && drone.failedAttempts >= props.maxRetry ? 'red' : 'yellow');
+				return (
+					<Text key={drone.name} wrap="truncate">
+						{cols.map(column => {
+							const value = cell(column, column.cell(drone));
+							const color = column.title === 'STATE' ? stateColor[drone.state] : (column.title === 'FAILED' ? failedColor : undefined);
+							return <Text key={column.title} color={color}>{value} </Text>;
+						})}
+						<Text color="red">{fit(errorText(drone.lastError ?? ''), errorWidth)}</Text>
+					</Text>
+				);
+			})}
+			{total === 0 ? <Text dimColor>{fit('no drones yet: start one with  hive-larve --queen-host <this queen>', width)}</Text> : undefined}
+		</Box>
+	);
+}

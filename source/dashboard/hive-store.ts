@@ -1,0 +1,441 @@
+import type {StreamEvent} from '../client/event-stream.js';
+import {readEventStream} from '../client/event-stream.js';
+import type {DronesAnswer, DroneView, QueenClient, TaskView} from '../client/queen-client.js';
+import {errorText} from './format.js';
+
+/**
+The dashboard's picture of the hive, outside React. Snapshots (`GET /drones`, `GET /tasks`) and events
+(`GET /events`) are queued as they come and applied in one batch at most every `flushMs`; only then is a
+new immutable snapshot made and listeners told. React reads it with `useSyncExternalStore`, so a flood
+of events costs one render per flush, not one per event.
+*/
+
+/** `GET /drones` as the dashboard reads it: fields newer than the queen may be missing. */
+export type DronesSnapshot = Omit<DronesAnswer, 'drones'> & {readonly drones: ReadonlyArray<Omit<DroneRow, 'lastSeenAt'>>};
+
+/** A drone as the dashboard shows it; capacity and labels are optional, so it can attach to an older queen. */
+export type DroneRow = Omit<DroneView, 'slots' | 'running' | 'allowExec' | 'labels'> & Partial<Pick<DroneView, 'slots' | 'running' | 'allowExec' | 'labels'>> & {
+	/** When it last answered, on this machine's clock (the queen's may differ). */
+	readonly lastSeenAt: number | undefined;
+};
+
+export type LogTone = 'info' | 'good' | 'warn' | 'bad';
+
+export type LogEntry = {readonly id: number; readonly time: string; readonly tone: LogTone; readonly text: string};
+
+export type Sweep = {readonly checked: number; readonly failed: number; readonly durationMs: number};
+
+export type HiveSnapshot = {
+	readonly queenUrl: string;
+	/** The queen's version, from `/healthz`. */
+	readonly queenVersion: string | undefined;
+	readonly connected: boolean;
+	/** Why the dashboard cannot read the queen, if it cannot. */
+	readonly error: string | undefined;
+	/** When this snapshot was made (ages are computed against it). */
+	readonly now: number;
+	readonly startedAt: number;
+	/** Sorted by name (drone-2 before drone-10). */
+	readonly drones: readonly DroneRow[];
+	readonly readyDrones: number;
+	readonly maxRetry: number | undefined;
+	/** Newest first, at most `taskLimit`. */
+	readonly tasks: readonly TaskView[];
+	/** Oldest first, at most `logSize`. */
+	readonly log: readonly LogEntry[];
+	/** Tasks seen handed to a drone since the dashboard attached (including the queen's recent history). */
+	readonly dispatched: number;
+	/** Tasks dispatched per second over the last 10 s. */
+	readonly dispatchRate: number;
+	readonly lastSweep: Sweep | undefined;
+};
+
+export type HiveStoreOptions = {
+	readonly queenUrl: string;
+	/** Longest wait between an update and the snapshot that shows it. @default 100 */
+	readonly flushMs?: number;
+	/** Lines kept in the event log. @default 500 */
+	readonly logSize?: number;
+	/** Tasks kept. @default 1000 */
+	readonly taskLimit?: number;
+	readonly now?: () => number;
+};
+
+type Update =
+	| {readonly kind: 'event'; readonly event: StreamEvent}
+	| {readonly kind: 'drones'; readonly answer: DronesSnapshot; readonly fetchedAt: number}
+	| {readonly kind: 'tasks'; readonly tasks: readonly TaskView[]}
+	| {readonly kind: 'status'; readonly connected: boolean; readonly error: string | undefined; readonly queenVersion?: string};
+
+const rateWindowMs = 10_000;
+const collator = new Intl.Collator('en', {numeric: true});
+
+export class HiveStore {
+	readonly #flushMs: number;
+	readonly #logSize: number;
+	readonly #taskLimit: number;
+	readonly #now: () => number;
+	readonly #listeners = new Set<() => void>();
+	#pending: Update[] = [];
+	#timer: NodeJS.Timeout | undefined;
+
+	readonly #drones = new Map<string, DroneRow>();
+	/** Insertion order is oldest first. */
+	readonly #tasks = new Map<string, TaskView>();
+	#log: LogEntry[] = [];
+	#dispatchTimes: number[] = [];
+	#snapshot: HiveSnapshot;
+
+	constructor(options: HiveStoreOptions) {
+		this.#flushMs = options.flushMs ?? 100;
+		this.#logSize = options.logSize ?? 500;
+		this.#taskLimit = options.taskLimit ?? 1000;
+		this.#now = options.now ?? Date.now;
+		const now = this.#now();
+		this.#snapshot = {
+			queenUrl: options.queenUrl,
+			queenVersion: undefined,
+			connected: false,
+			error: undefined,
+			now,
+			startedAt: now,
+			drones: [],
+			readyDrones: 0,
+			maxRetry: undefined,
+			tasks: [],
+			log: [],
+			dispatched: 0,
+			dispatchRate: 0,
+			lastSweep: undefined,
+		};
+	}
+
+	// For useSyncExternalStore: stable references, a new snapshot only after a flush.
+	readonly subscribe = (listener: () => void): (() => void) => {
+		this.#listeners.add(listener);
+		return () => this.#listeners.delete(listener);
+	};
+
+	readonly getSnapshot = (): HiveSnapshot => this.#snapshot;
+
+	pushEvent(event: StreamEvent): void {
+		this.#queue({kind: 'event', event});
+	}
+
+	setDrones(answer: DronesSnapshot, fetchedAt = this.#now()): void {
+		this.#queue({kind: 'drones', answer, fetchedAt});
+	}
+
+	/** Tasks as `GET /tasks` gives them: newest first. */
+	setTasks(tasks: readonly TaskView[]): void {
+		this.#queue({kind: 'tasks', tasks});
+	}
+
+	setStatus(connected: boolean, error?: string, queenVersion?: string): void {
+		this.#queue({kind: 'status', connected, error, queenVersion});
+	}
+
+	/** A new snapshot even without updates (ages and uptime move on). */
+	tick(): void {
+		this.#queue(undefined);
+	}
+
+	/** Applies every queued update and tells listeners once. Normally run by the timer. */
+	flush(): void {
+		clearTimeout(this.#timer);
+		this.#timer = undefined;
+		const updates = this.#pending;
+		this.#pending = [];
+		let {connected, error, queenVersion, maxRetry, lastSweep, dispatched} = this.#snapshot;
+		let dronesChanged = false;
+		let tasksChanged = false;
+		const newLog: LogEntry[] = [];
+		for (const update of updates) {
+			switch (update.kind) {
+				case 'status': {
+					connected = update.connected;
+					error = update.error;
+					queenVersion = update.queenVersion ?? queenVersion;
+					break;
+				}
+
+				case 'drones': {
+					this.#drones.clear();
+					for (const drone of update.answer.drones) {
+						this.#drones.set(drone.name, {...drone, lastSeenAt: drone.lastSeenAgoMs === null ? undefined : update.fetchedAt - drone.lastSeenAgoMs});
+					}
+
+					maxRetry = update.answer.maxRetry;
+					dronesChanged = true;
+					break;
+				}
+
+				case 'tasks': {
+					for (const task of [...update.tasks].reverse()) {
+						dispatched += this.#upsertTask(task);
+					}
+
+					tasksChanged = true;
+					break;
+				}
+
+				case 'event': {
+					const {event} = update;
+					if (event.type.startsWith('task.') && isTask(event.task)) {
+						dispatched += this.#upsertTask(event.task, Date.parse(event.time));
+						tasksChanged = true;
+					} else if (event.type === 'heartbeat.sweep') {
+						lastSweep = {checked: Number(event.checked), failed: Number(event.failed), durationMs: Number(event.durationMs)};
+					} else {
+						dronesChanged = this.#applyDroneEvent(event) || dronesChanged;
+						if (event.type === 'heartbeat.failed' && typeof event.maxRetry === 'number') {
+							maxRetry = event.maxRetry;
+						}
+					}
+
+					const entry = describeEvent(event);
+					if (entry) {
+						newLog.push(entry);
+					}
+
+					break;
+				}
+			}
+		}
+
+		const now = this.#now();
+		this.#dispatchTimes = this.#dispatchTimes.filter(time => time > now - rateWindowMs);
+		let log = this.#snapshot.log;
+		if (newLog.length > 0) {
+			this.#log = [...this.#log, ...newLog].slice(-this.#logSize);
+			log = this.#log;
+		}
+
+		const drones = dronesChanged ? [...this.#drones.values()].sort((a, b) => collator.compare(a.name, b.name)) : this.#snapshot.drones;
+		this.#snapshot = {
+			...this.#snapshot,
+			connected,
+			error,
+			queenVersion,
+			now,
+			drones,
+			readyDrones: dronesChanged ? drones.filter(drone => drone.state === 'ready').length : this.#snapshot.readyDrones,
+			maxRetry,
+			tasks: tasksChanged ? [...this.#tasks.values()].reverse() : this.#snapshot.tasks,
+			log,
+			dispatched,
+			dispatchRate: this.#dispatchTimes.length / (rateWindowMs / 1000),
+			lastSweep,
+		};
+		for (const listener of this.#listeners) {
+			listener();
+		}
+	}
+
+	/** Stops the flush timer (the dashboard is closing). */
+	close(): void {
+		clearTimeout(this.#timer);
+		this.#timer = undefined;
+		this.#pending = [];
+	}
+
+	#queue(update: Update | undefined): void {
+		if (update) {
+			this.#pending.push(update);
+		}
+
+		this.#timer ??= setTimeout(() => {
+			this.flush();
+		}, this.#flushMs);
+	}
+
+	/** Returns 1 when this is the first time the task is seen with a drone (a dispatch). */
+	#upsertTask(task: TaskView, time?: number): number {
+		const previous = this.#tasks.get(task.id);
+		if (previous) {
+			this.#tasks.set(task.id, {...previous, ...task});
+		} else {
+			this.#tasks.set(task.id, task);
+			if (this.#tasks.size > this.#taskLimit) {
+				this.#tasks.delete(this.#tasks.keys().next().value!);
+			}
+		}
+
+		if (task.drone && !previous?.drone) {
+			if (time !== undefined) {
+				this.#dispatchTimes.push(time);
+			}
+
+			return 1;
+		}
+
+		return 0;
+	}
+
+	#applyDroneEvent(event: StreamEvent): boolean {
+		const name = typeof event.drone === 'string' ? event.drone : undefined;
+		if (name === undefined) {
+			return false;
+		}
+
+		const drone = this.#drones.get(name);
+		const now = this.#now();
+		switch (event.type) {
+			case 'drone.registered': {
+				const address = String(event.address);
+				this.#drones.set(name, drone
+					? {...drone, address, state: 'ready', failedAttempts: 0, lastError: null, lastSeenAt: now}
+					: {name, address, state: 'ready', registeredAt: event.time, lastSeen: event.time, lastSeenAgoMs: 0, failedAttempts: 0, tasksDone: 0, lastError: null, lastSeenAt: now});
+				return true;
+			}
+
+			case 'drone.left':
+			case 'drone.evicted': {
+				return this.#drones.delete(name);
+			}
+
+			case 'heartbeat.failed': {
+				if (drone) {
+					this.#drones.set(name, {...drone, state: 'suspect', failedAttempts: Number(event.attempt), lastError: String(event.error)});
+				}
+
+				return drone !== undefined;
+			}
+
+			case 'heartbeat.recovered': {
+				if (drone) {
+					this.#drones.set(name, {...drone, state: 'ready', failedAttempts: 0, lastError: null, lastSeenAt: now});
+				}
+
+				return drone !== undefined;
+			}
+
+			default: {
+				return false;
+			}
+		}
+	}
+}
+
+function isTask(value: unknown): value is TaskView {
+	return typeof value === 'object' && value !== null && typeof (value as {id?: unknown}).id === 'string';
+}
+
+/** A task's short name in the log: the start of its id. */
+export function shortId(id: string): string {
+	return id.slice(0, 8);
+}
+
+/** What the event log says about an event; undefined for those it leaves to other panes. */
+export function describeEvent(event: StreamEvent): LogEntry | undefined {
+	const time = clockTime(event.time);
+	const entry = (tone: LogTone, text: string): LogEntry => ({id: event.id, time, tone, text});
+	const task = isTask(event.task) ? event.task : undefined;
+	switch (event.type) {
+		case 'drone.registered': {
+			return entry('good', `${String(event.drone)} registered${event.again ? ' again' : ''} at ${String(event.address)}`);
+		}
+
+		case 'drone.left': {
+			return entry('info', `${String(event.drone)} left (${String(event.address)})`);
+		}
+
+		case 'drone.evicted': {
+			return entry('bad', `${String(event.drone)} evicted: ${String(event.reason)}`);
+		}
+
+		case 'heartbeat.failed': {
+			return entry('warn', `${String(event.drone)} heartbeat failed ${String(event.attempt)}/${String(event.maxRetry)}: ${errorText(String(event.error))}`);
+		}
+
+		case 'heartbeat.recovered': {
+			return entry('good', `${String(event.drone)} answers heartbeats again`);
+		}
+
+		case 'heartbeat.sweep': {
+			return undefined;
+		}
+
+		default: {
+			if (task) {
+				// Task outcomes that need attention; the task list shows the rest.
+				if (event.type === 'task.failed' || event.type === 'task.lost') {
+					return entry('bad', `task ${shortId(task.id)} ${task.state}: ${task.error ?? task.reason ?? ''}`.trimEnd());
+				}
+
+				return undefined;
+			}
+
+			return entry('info', event.type);
+		}
+	}
+}
+
+/** `HH:MM:SS` of an ISO time, on this machine's clock. */
+export function clockTime(iso: string): string {
+	const date = new Date(iso);
+	if (Number.isNaN(date.getTime())) {
+		return '--:--:--';
+	}
+
+	return [date.getHours(), date.getMinutes(), date.getSeconds()].map(part => String(part).padStart(2, '0')).join(':');
+}
+
+export type HiveFeed = {stop(): void};
+
+/**
+Feeds a store from a queen: `/healthz` and `GET /tasks` once, `GET /drones` every `refreshMs` (for the
+heartbeat ages), and `GET /events` from the start of the queen's backlog, reconnecting after a drop.
+*/
+export function feedHiveStore(store: HiveStore, client: QueenClient, options: {readonly refreshMs?: number} = {}): HiveFeed {
+	let stopped = false;
+	const reader = readEventStream({
+		open: since => client.openEvents(since),
+		since: 0,
+		onEvent(event) {
+			store.pushEvent(event);
+		},
+		onStatus(status) {
+			store.setStatus(status.connected, status.error);
+		},
+	});
+
+	const refresh = async (): Promise<void> => {
+		try {
+			store.setDrones(await client.drones());
+			store.setStatus(true);
+		} catch (error: unknown) {
+			store.setStatus(false, error instanceof Error ? error.message : String(error));
+		}
+	};
+
+	void (async () => {
+		try {
+			const health = await client.healthz();
+			store.setStatus(true, undefined, health.version);
+			store.setTasks((await client.tasks({limit: 1000})).tasks);
+		} catch (error: unknown) {
+			store.setStatus(false, error instanceof Error ? error.message : String(error));
+		}
+	})();
+	void refresh();
+	let refreshing = false;
+	const timer = setInterval(() => {
+		if (stopped || refreshing) {
+			return;
+		}
+
+		refreshing = true;
+		void refresh().finally(() => {
+			refreshing = false;
+		});
+	}, options.refreshMs ?? 1000);
+
+	return {
+		stop() {
+			stopped = true;
+			clearInterval(timer);
+			reader.close();
+		},
+	};
+}

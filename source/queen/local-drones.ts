@@ -1,0 +1,87 @@
+import {spawn, type ChildProcess} from 'node:child_process';
+import {once} from 'node:events';
+import fs from 'node:fs';
+import path from 'node:path';
+import type {Logger} from '../log.js';
+import type {LogLevel} from '../options.js';
+
+export type LocalDronesOptions = {
+	readonly count: number;
+	/** `host:port` of the queen they register with. */
+	readonly queenAddress: string;
+	/** The `hive-larve` entry point to run (the same binary as the queen). */
+	readonly cliPath: string;
+	readonly logLevel: LogLevel;
+	/**
+	Where their output goes. `inherit`: the queen's own stdout and stderr. `{logFile}` (the dashboard owns
+	the screen): logs appended to the log file, and each drone's stdout — what its tasks print — to
+	`<logFile>.<n>.out` next to it.
+	*/
+	readonly output: 'inherit' | {readonly logFile: string};
+	/** How long a drone may take to leave after SIGTERM before it is killed. @default 5000 */
+	readonly stopGraceMs?: number;
+};
+
+export type LocalDrones = {
+	readonly pids: readonly number[];
+	/** Where each drone's stdout goes, when it is a file. */
+	readonly outputFiles: readonly string[];
+	/** SIGTERM (they leave the queen), then SIGKILL for any still there after the grace period. */
+	stop(): Promise<void>;
+};
+
+/**
+Starts `count` drones on this machine as child processes of the same binary: the one-command local hive.
+Each has an IPC channel to the queen's process, so a drone whose queen dies without stopping it exits too.
+*/
+export function startLocalDrones(options: LocalDronesOptions, log: Logger): LocalDrones {
+	const children: ChildProcess[] = [];
+	const outputFiles: string[] = [];
+	const files: number[] = [];
+	for (let index = 0; index < options.count; index++) {
+		let stdio: Array<'inherit' | 'ignore' | 'ipc' | number>;
+		if (options.output === 'inherit') {
+			stdio = ['ignore', 'inherit', 'inherit', 'ipc'];
+		} else {
+			fs.mkdirSync(path.dirname(path.resolve(options.output.logFile)), {recursive: true});
+			const outputFile = `${options.output.logFile}.${index}.out`;
+			const out = fs.openSync(outputFile, 'a');
+			const err = fs.openSync(options.output.logFile, 'a');
+			files.push(out, err);
+			outputFiles.push(outputFile);
+			stdio = ['ignore', out, err, 'ipc'];
+		}
+
+		const child = spawn(process.execPath, [options.cliPath, '--queen-host', options.queenAddress, '--port', '0', '--log-level', options.logLevel], {stdio});
+		child.on('error', error => {
+			log.error({err: error}, 'could not start a local drone');
+		});
+		child.on('exit', (code, signal) => {
+			log.info({pid: child.pid, code, signal}, 'local drone exited');
+		});
+		children.push(child);
+	}
+
+	// The children hold their own copies of the descriptors.
+	for (const fd of files) {
+		fs.closeSync(fd);
+	}
+
+	const pids = children.map(child => child.pid).filter((pid): pid is number => pid !== undefined);
+	log.info({pids, outputFiles}, `started ${options.count} local drone(s)`);
+	return {
+		pids,
+		outputFiles,
+		async stop() {
+			const running = children.filter(child => child.exitCode === null && child.signalCode === null);
+			await Promise.all(running.map(async child => {
+				const exited = once(child, 'exit');
+				child.kill('SIGTERM');
+				const timer = setTimeout(() => child.kill('SIGKILL'), options.stopGraceMs ?? 5000);
+				await exited;
+				clearTimeout(timer);
+			}));
+			log.info({pids}, 'local drones stopped');
+		},
+	};
+}

@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import {test} from 'node:test';
+import {Box} from 'ink';
+import {render} from 'ink-testing-library';
+import type {ReactNode} from 'react';
+import {DroneTable} from '../../source/dashboard/DroneTable.js';
+import {EventLog} from '../../source/dashboard/EventLog.js';
+import {Header} from '../../source/dashboard/Header.js';
+import {HiveStore} from '../../source/dashboard/hive-store.js';
+import {Prompt} from '../../source/dashboard/Prompt.js';
+import {TaskDetail} from '../../source/dashboard/TaskDetail.js';
+import {TaskList} from '../../source/dashboard/TaskList.js';
+import {drone, event, t0, task} from './fixtures.js';
+import {plain} from './frame.js';
+
+process.env.TZ = 'UTC';
+
+function frame(node: ReactNode): string {
+	const {lastFrame, unmount} = render(<Box flexDirection="column">{node}</Box>);
+	const text = plain(lastFrame());
+	unmount();
+	return text;
+}
+
+test('Header: queen, version, uptime, connection; drones ready/total, tasks dispatched and rate, last sweep', () => {
+	let now = t0;
+	const store = new HiveStore({queenUrl: 'http://127.0.0.1:8080', now: () => now, flushMs: 60_000});
+	store.setDrones({drones: [drone(0), drone(1, {state: 'suspect', failedAttempts: 2})], maxRetry: 3, heartbeatIntervalMs: 1000}, t0);
+	store.pushEvent(event('heartbeat.sweep', {checked: 2, failed: 1, durationMs: 4}));
+	store.pushEvent(event('task.dispatched', {task: task('a')}));
+	store.setStatus(true, undefined, '0.1.0');
+	now += 65_000;
+	store.flush();
+	assert.equal(frame(<Header hive={store.getSnapshot()} version="9.9.9" width={80}/>), [
+		'Hive  queen http://127.0.0.1:8080  v0.1.0  up 1m05s  ● connected',
+		'drones 1/2 ready  tasks 1 dispatched, 0.0/s  sweep 2 checked, 1 failed, 4ms',
+	].join('\n'));
+	store.setStatus(false, 'ECONNREFUSED');
+	store.flush();
+	assert.match(frame(<Header hive={store.getSnapshot()} version="9.9.9" width={80}/>), /^Hive {2}queen http:\/\/127\.0\.0\.1:8080 {2}v0\.1\.0 {2}up 1m05s {2}○ ECONNREFUSED$/m);
+	store.close();
+});
+
+test('DroneTable: state as a word (colour is extra), heartbeat age, failed attempts as n/m, last error', () => {
+	const drones = [drone(0), drone(1, {state: 'suspect', failedAttempts: 2, lastError: 'ECONNREFUSED'})];
+	assert.equal(frame(<DroneTable drones={drones} total={2} maxRetry={3} now={t0 + 1500} width={80} rows={3} offset={0} focused={false} filter="" filtering={false}/>), [
+		'Drones 2  1-2 of 2',
+		'NAME         ADDRESS               STATE     SEEN FAILED  TASKS LAST ERROR',
+		'drone-0      127.0.0.1:5000        ready     1.5s    0/3      0',
+		'drone-1      127.0.0.1:5001        suspect   1.5s    2/3      0 ECONNREFUSED',
+		'',
+	].join('\n'));
+});
+
+test('DroneTable: with hundreds of drones it shows a window of rows and the title still counts them all', () => {
+	const many = Array.from({length: 300}, (_, index) => drone(index));
+	assert.equal(frame(<DroneTable drones={many} total={300} maxRetry={3} now={t0 + 12_000} width={66} rows={3} offset={297} focused filter="" filtering={false}/>), [
+		'Drones 300  298-300 of 300',
+		'NAME         ADDRESS               STATE     SEEN FAILED  TASKS',
+		'drone-297    127.0.0.1:5297        ready      12s    0/3      0',
+		'drone-298    127.0.0.1:5298        ready      12s    0/3      0',
+		'drone-299    127.0.0.1:5299        ready      12s    0/3      0',
+	].join('\n'));
+});
+
+test('DroneTable: a filter says how many match of how many; slots and labels show only when drones have them', () => {
+	const drones = [drone(7, {slots: 4, running: 1, labels: {zone: 'a'}})];
+	assert.equal(frame(<DroneTable drones={drones} total={12} maxRetry={3} now={t0} width={100} rows={1} offset={0} focused={false} filter="7" filtering/>), [
+		'Drones 12  /7▏  (1 of 12 match)  1-1 of 1',
+		'NAME         ADDRESS               STATE     SEEN FAILED  TASKS RUN/SLOTS LABELS',
+		'drone-7      127.0.0.1:5007        ready     0.0s    0/3      0       1/4 zone=a',
+	].join('\n'));
+});
+
+test('TaskList: time, id, text (or command), drone, state and outcome; the selected row can be shown', () => {
+	const tasks = [
+		task('0123456789ab', {text: 'hello', state: 'succeeded'}),
+		{...task('fedcba9876', {command: 'uname -a', state: 'failed', drone: null, error: 'no drone'}), text: undefined as unknown as string},
+	];
+	const {lastFrame, unmount} = render(<TaskList tasks={tasks} width={80} rows={2} offset={0} selected={1} focused/>);
+	assert.equal(plain(lastFrame()), [
+		'Tasks  1-2 of 2  (Enter: details)',
+		'TIME     ID       TASK                    DRONE        STATE      OUTCOME',
+		'12:00:00 01234567 hello                   drone-0      succeeded',
+		'12:00:00 fedcba98 $ uname -a              -            failed     no drone',
+	].join('\n'));
+	unmount();
+});
+
+test('EventLog: the newest lines that fit', () => {
+	const entries = [1, 2, 3].map(id => ({id, time: '12:00:0' + id, tone: 'info' as const, text: `line ${id}`}));
+	assert.equal(frame(<EventLog entries={entries} width={40} rows={2}/>), 'Events (last 2)\n12:00:02 line 2\n12:00:03 line 3');
+});
+
+test('Prompt: the line being typed, then the outcome of the last task or the keys', () => {
+	assert.equal(frame(<Prompt value="hello" cursor={5} focused width={80} outcome={undefined}/>), '› hello\nEnter submit  ↑↓ history  Tab focus  / filter  ? keys  Ctrl-C quit');
+	assert.equal(frame(<Prompt value="" cursor={0} focused width={80} outcome={{tone: 'bad', text: '✗ "hi": no drone registered'}}/>), '›\n✗ "hi": no drone registered');
+});
+
+test('TaskDetail: the record, then the output of a command task', () => {
+	const record = {...task('abc', {kind: 'command', command: 'echo hi', state: 'succeeded', result: {exitCode: 0, stdout: 'hi\nthere\n', stderr: '', durationMs: 12, signal: null, timedOut: false}}), text: undefined as unknown as string};
+	assert.equal(frame(<TaskDetail task={record} width={60} rows={14}/>), [
+		'Task abc  (Esc: back)',
+		'id         abc',
+		'kind       command',
+		'command    echo hi',
+		'state      succeeded',
+		'drone      drone-0',
+		'submitted  2030-01-01T12:00:00.000Z',
+		'updated    2030-01-01T12:00:00.000Z',
+		'attempts   1',
+		'exit code  0',
+		'duration   12 ms',
+		'── stdout ──',
+		'hi',
+		'there',
+	].join('\n'));
+});

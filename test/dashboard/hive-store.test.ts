@@ -1,0 +1,115 @@
+import assert from 'node:assert/strict';
+import {test} from 'node:test';
+import {HiveStore, describeEvent} from '../../source/dashboard/hive-store.js';
+import {droneView, event, t0, task} from './fixtures.js';
+
+function store(options: {logSize?: number; taskLimit?: number} = {}) {
+	let now = t0;
+	const hive = new HiveStore({queenUrl: 'http://127.0.0.1:8080', flushMs: 60_000, now: () => now, ...options});
+	return {hive, advance(ms: number) {
+		now += ms;
+	}};
+}
+
+test('updates show only after a flush, and a flush tells listeners once however many events came', () => {
+	const {hive} = store();
+	let calls = 0;
+	hive.subscribe(() => {
+		calls++;
+	});
+	const before = hive.getSnapshot();
+	for (let index = 0; index < 1000; index++) {
+		hive.pushEvent(event('drone.registered', {drone: `drone-${index}`, address: `127.0.0.1:${6000 + index}`, again: false}));
+	}
+
+	assert.equal(hive.getSnapshot(), before);
+	assert.equal(calls, 0);
+	hive.flush();
+	assert.equal(calls, 1);
+	assert.equal(hive.getSnapshot().drones.length, 1000);
+	assert.equal(hive.getSnapshot().readyDrones, 1000);
+	hive.close();
+});
+
+test('drone events: registration, failed attempts, recovery, eviction and departure', () => {
+	const {hive} = store();
+	hive.setDrones({drones: [droneView(0), droneView(1), droneView(2)], maxRetry: 3, heartbeatIntervalMs: 2000});
+	hive.pushEvent(event('heartbeat.failed', {drone: 'drone-1', address: '127.0.0.1:5001', attempt: 2, maxRetry: 3, error: 'ECONNREFUSED'}));
+	hive.pushEvent(event('drone.evicted', {drone: 'drone-2', address: '127.0.0.1:5002', reason: '3 failed heartbeats'}));
+	hive.pushEvent(event('drone.registered', {drone: 'drone-10', address: '127.0.0.1:5010', again: false}));
+	hive.flush();
+	const snapshot = hive.getSnapshot();
+	assert.deepEqual(snapshot.drones.map(drone => [drone.name, drone.state, drone.failedAttempts]), [
+		['drone-0', 'ready', 0],
+		['drone-1', 'suspect', 2],
+		['drone-10', 'ready', 0],
+	]);
+	assert.equal(snapshot.readyDrones, 2);
+	assert.equal(snapshot.maxRetry, 3);
+	assert.deepEqual(snapshot.log.map(entry => entry.text), [
+		'drone-1 heartbeat failed 2/3: ECONNREFUSED',
+		'drone-2 evicted: 3 failed heartbeats',
+		'drone-10 registered at 127.0.0.1:5010',
+	]);
+
+	hive.pushEvent(event('heartbeat.recovered', {drone: 'drone-1', address: '127.0.0.1:5001'}));
+	hive.pushEvent(event('drone.left', {drone: 'drone-0', address: '127.0.0.1:5000'}));
+	hive.flush();
+	assert.deepEqual(hive.getSnapshot().drones.map(drone => [drone.name, drone.state, drone.failedAttempts]), [['drone-1', 'ready', 0], ['drone-10', 'ready', 0]]);
+	hive.close();
+});
+
+test('every task.* event upserts the task by id, whatever its type, and a dispatch is counted once', () => {
+	const {hive} = store();
+	hive.pushEvent(event('task.submitted', {task: task('a', {state: 'pending', drone: null})}));
+	hive.pushEvent(event('task.pending', {task: task('b', {state: 'pending', drone: null, kind: 'command', command: 'uname -a', reason: 'no drone with room'})}));
+	hive.pushEvent(event('task.dispatched', {task: task('a')}));
+	hive.pushEvent(event('task.running', {task: task('a', {state: 'running'})}));
+	hive.pushEvent(event('task.succeeded', {task: task('a', {state: 'succeeded', result: {exitCode: 0, stdout: 'Linux\n', stderr: '', durationMs: 3, signal: null, timedOut: false}})}));
+	hive.flush();
+	const {tasks, dispatched} = hive.getSnapshot();
+	assert.deepEqual(tasks.map(item => [item.id, item.state]), [['b', 'pending'], ['a', 'succeeded']]);
+	assert.equal(tasks[1]!.result?.stdout, 'Linux\n');
+	assert.equal(tasks[0]!.command, 'uname -a');
+	assert.equal(dispatched, 1);
+	hive.close();
+});
+
+test('the event log and the task list are bounded', () => {
+	const {hive} = store({logSize: 5, taskLimit: 3});
+	for (let index = 0; index < 20; index++) {
+		hive.pushEvent(event('drone.left', {drone: `drone-${index}`, address: 'x:1'}));
+		hive.pushEvent(event('task.dispatched', {task: task(`t${index}`)}));
+	}
+
+	hive.flush();
+	const snapshot = hive.getSnapshot();
+	assert.deepEqual(snapshot.log.map(entry => entry.text), ['drone-15 left (x:1)', 'drone-16 left (x:1)', 'drone-17 left (x:1)', 'drone-18 left (x:1)', 'drone-19 left (x:1)']);
+	assert.deepEqual(snapshot.tasks.map(item => item.id), ['t19', 't18', 't17']);
+	assert.equal(snapshot.dispatched, 20);
+	hive.close();
+});
+
+test('heartbeat ages come from GET /drones on this machine\'s clock; GET /tasks arrives newest first', () => {
+	const {hive, advance} = store();
+	hive.setDrones({drones: [droneView(0, {lastSeenAgoMs: 1500}), droneView(1, {lastSeen: null, lastSeenAgoMs: null})], maxRetry: 5, heartbeatIntervalMs: 2000});
+	hive.setTasks([task('new'), task('old')]);
+	advance(500);
+	hive.flush();
+	const snapshot = hive.getSnapshot();
+	assert.equal(snapshot.now - snapshot.drones[0]!.lastSeenAt!, 2000);
+	assert.equal(snapshot.drones[1]!.lastSeenAt, undefined);
+	assert.deepEqual(snapshot.tasks.map(item => item.id), ['new', 'old']);
+	assert.equal(snapshot.maxRetry, 5);
+	hive.close();
+});
+
+test('sweeps go to the header, not the log; unknown events are logged by type', () => {
+	assert.equal(describeEvent(event('heartbeat.sweep', {checked: 3, failed: 0, durationMs: 2})), undefined);
+	assert.equal(describeEvent(event('queen.something'))?.text, 'queen.something');
+	assert.equal(describeEvent(event('task.failed', {task: task('0123456789', {state: 'failed', error: 'no drone accepted'})}))?.text, 'task 01234567 failed: no drone accepted');
+});
+
+test('a failed heartbeat reads without the request line', () => {
+	assert.equal(describeEvent(event('heartbeat.failed', {drone: 'drone-0', address: 'x:1', attempt: 1, maxRetry: 3, error: 'GET http://x:1/healthz: timed out'}))?.text, 'drone-0 heartbeat failed 1/3: timed out');
+});

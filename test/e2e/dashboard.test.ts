@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import {test} from 'node:test';
+import {spawnLarve} from '../helpers/binary.js';
+import {hasTmux, isRunning, runInTerminal} from '../helpers/tmux.js';
+import {waitFor} from '../helpers/wait.js';
+
+const fast = ['--heartbeat-interval', '0.2', '--retry-delay', '0.1', '--heartbeat-timeout', '0.3'];
+const skip = hasTmux ? false : 'tmux is not installed';
+
+test('a queen with the dashboard in a real terminal: drones come, a task typed at the prompt is printed by a drone and shown, a killed drone is evicted, Ctrl-C exits 0', {skip}, async t => {
+	const terminal = runInTerminal(t, ['--queen', '--tui', '--port', '0', '--local-drones', '0', ...fast]);
+	const queenUrl = await terminal.queenUrl();
+	await terminal.waitForScreen(`queen ${queenUrl}`);
+	const queenHost = queenUrl.replace('http://', '');
+	const drones = [spawnLarve(t, ['--queen-host', queenHost, '--port', '0']), spawnLarve(t, ['--queen-host', queenHost, '--port', '0'])];
+	await Promise.all(drones.map(async drone => drone.url()));
+	await terminal.waitForScreen('drones 2/2 ready');
+	await terminal.waitForScreen(/drone-0 +127\.0\.0\.1:\d+ +ready/);
+	await terminal.waitForScreen(/drone-1 +127\.0\.0\.1:\d+ +ready/);
+
+	terminal.type('hello from the prompt');
+	await terminal.waitForScreen('› hello from the prompt');
+	terminal.press('Enter');
+	const printedBy = await waitFor(() => drones.findIndex(drone => drone.stdout === 'hello from the prompt\n') + 1, 'a drone to print the task') - 1;
+	const screen = await terminal.waitForScreen(/✓ "hello from the prompt" → drone-\d/);
+	const name = /✓ "hello from the prompt" → (drone-\d)/.exec(screen)![1]!;
+	await terminal.waitForScreen(new RegExp(`hello from the prompt +${name} +(dispatched|succeeded)`));
+
+	// The other drone dies without a word: heartbeats fail, the queen evicts it, the dashboard shows it.
+	const victim = drones[1 - printedBy]!;
+	const victimName = name === 'drone-0' ? 'drone-1' : 'drone-0';
+	victim.child.kill('SIGKILL');
+	await terminal.waitForScreen(new RegExp(`${victimName} heartbeat failed 1/3`));
+	await terminal.waitForScreen(`${victimName} evicted`);
+	await terminal.waitForScreen('drones 1/1 ready');
+
+	// Logs went to the log file, never over the screen.
+	assert.ok(terminal.logs().some(entry => entry.mode === 'queen'));
+	assert.doesNotMatch(terminal.screen(), /"level":/);
+
+	terminal.press('C-c');
+	assert.equal(await terminal.exited(), 0);
+});
+
+test('--local-drones 2: the dashboard shows two drones of this machine, and Ctrl-C stops them', {skip}, async t => {
+	const terminal = runInTerminal(t, ['--queen', '--tui', '--port', '0', '--local-drones', '2', ...fast], {width: 80, height: 24});
+	await terminal.queenUrl();
+	await terminal.waitForScreen('drones 2/2 ready');
+	const pids = await waitFor(() => {
+		const found = terminal.logs().filter(entry => entry.mode === 'drone' && typeof entry.url === 'string').map(entry => entry.pid as number);
+		return found.length === 2 ? found : undefined;
+	}, 'the two local drones\' listening lines in the log file');
+	assert.ok(pids.every(pid => isRunning(pid)));
+
+	// Their task output goes to a file, not over the dashboard.
+	terminal.type('quiet please');
+	await terminal.waitForScreen('› quiet please');
+	terminal.press('Enter');
+	await terminal.waitForScreen(/✓ "quiet please" → drone-\d/);
+	assert.doesNotMatch(terminal.screen(), /^quiet please$/m);
+
+	terminal.press('C-c');
+	assert.equal(await terminal.exited(), 0);
+	await waitFor(() => pids.every(pid => !isRunning(pid)), 'the local drones to be gone');
+});
+
+test('the dashboard attaches to a queen elsewhere with --tui --queen-host, and ? shows the keys', {skip}, async t => {
+	const queen = spawnLarve(t, ['--queen', '--port', '0', ...fast]);
+	const queenUrl = await queen.url();
+	const terminal = runInTerminal(t, ['--tui', '--queen-host', queenUrl.replace('http://', '')], {width: 200, height: 60});
+	await terminal.waitForScreen(`queen ${queenUrl}`);
+	await terminal.waitForScreen('● connected');
+	terminal.press('?');
+	await terminal.waitForScreen('Keys  (Esc or ? to close)');
+	terminal.press('Escape');
+	await terminal.waitForScreen('Drones 0');
+	terminal.press('C-c');
+	assert.equal(await terminal.exited(), 0);
+	// The queen it showed runs on.
+	assert.equal(queen.child.exitCode, null);
+});
+
+test('--tui without a terminal exits 2 with one line', async t => {
+	const larve = spawnLarve(t, ['--queen', '--tui', '--port', '0']);
+	assert.equal(await larve.exited, 2);
+	assert.equal(larve.stderr, 'hive-larve: --tui needs a terminal (standard input and output must be a TTY)\n');
+});

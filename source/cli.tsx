@@ -30,6 +30,7 @@ const flags = {
 	label: {type: 'string', isMultiple: true},
 	logLevel: {type: 'string'},
 	logFile: {type: 'string'},
+	token: {type: 'string'},
 	tui: {type: 'boolean', default: false},
 	localDrones: {type: 'string'},
 } as const;
@@ -60,6 +61,8 @@ const cli = meow(`
 	  --task-timeout SECS         drone: kill a command task after this long (default: never)
 	  --label KEY=VALUE           drone: a label for task selectors (repeatable)
 	  --register-timeout SECS     drone: how long to keep trying to register at start (default 30)
+	  --token TOKEN               the hive's join secret (or HIVE_TOKEN); needed by /register,
+	                              /submit_task and the other queen endpoints, and by a drone's /do_task
 	  --log-level LEVEL           fatal, error, warn, info, debug, trace (default info)
 	  --tui                       show the live dashboard (needs a terminal); with --queen-host and
 	                              no --queen, attach it to that queen
@@ -144,6 +147,7 @@ function toInput(flags: typeof cli.flags): LarveInput {
 		labels: flags.label === undefined ? undefined : parseLabels(flags.label),
 		logLevel: flags.logLevel as LogLevel | undefined,
 		logFile: flags.logFile,
+		token: flags.token ?? (process.env.HIVE_TOKEN || undefined),
 		tui: flags.tui,
 		localDrones: integer('--local-drones', flags.localDrones),
 	};
@@ -171,7 +175,7 @@ async function main(): Promise<void> {
 		: createLogger(options.logLevel, {kind: 'stderr'});
 	if (options.tui && options.mode === 'drone') {
 		// `--tui --queen-host HOST:PORT`: the dashboard alone, attached to a queen that runs elsewhere.
-		await runDashboard({queenUrl: `http://${options.queenHost!}`, version});
+		await runDashboard({queenUrl: `http://${options.queenHost!}`, version, token: options.token});
 		process.exit(0);
 	}
 
@@ -217,7 +221,7 @@ async function main(): Promise<void> {
 	});
 
 	if (options.tui) {
-		await runDashboard({queenUrl: larve.url, version});
+		await runDashboard({queenUrl: larve.url, version, token: larve.token});
 		stop('SIGINT');
 	}
 }

@@ -11,6 +11,7 @@ import {reportResult} from './drone/reporter.js';
 import {Registration} from './drone/registration.js';
 import {createDroneRouter, queenUserAgentPrefix} from './drone/routes.js';
 import {createApp} from './http/app.js';
+import {newToken} from './http/auth.js';
 import type {EventStream} from './http/sse.js';
 import {createLogger, type Logger} from './log.js';
 import {defaultLogFile, formatHostPort, resolveOptions, type LarveInput, type LarveOptions, type Mode} from './options.js';
@@ -32,6 +33,8 @@ export type Larve = {
 	readonly log: Logger;
 	/** The queen's state; undefined on a drone. */
 	readonly hive: Hive | undefined;
+	/** The join token in force (made by a queen with `--local-drones` and no `--token`). */
+	readonly token: string | undefined;
 	/** Stops taking requests, finishes what is in flight (at most `graceMs`), leaves the queen. */
 	stop(): Promise<void>;
 };
@@ -55,8 +58,10 @@ export async function startLarve(input: LarveInput, io: LarveIo = {}): Promise<L
 
 async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Promise<Larve> {
 	let ready = false;
+	// A one-command local hive is closed by default: its drones and dashboard get a token made here.
+	const token = options.token ?? (options.localDrones > 0 ? newToken() : undefined);
 	const hive = new Hive({taskHistory: options.taskHistory, maxPending: options.maxPending, taskRetries: options.taskRetries});
-	const client = createHttpClient({userAgent: `${queenUserAgentPrefix}${version}`, timeoutMs: options.dispatchTimeoutMs});
+	const client = createHttpClient({userAgent: `${queenUserAgentPrefix}${version}`, timeoutMs: options.dispatchTimeoutMs, token});
 	const droneClient = createDroneClient(client);
 	const heartbeat = new HeartbeatMonitor(hive, droneClient, log, {
 		intervalMs: options.heartbeatIntervalMs,
@@ -74,6 +79,13 @@ async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Prom
 		isReady: () => ready,
 		heartbeatIntervalMs: options.heartbeatIntervalMs,
 		maxRetry: options.maxRetry,
+		token,
+		async verifyDrone(droneAddress) {
+			const health = await droneClient.healthz(droneAddress, options.heartbeatTimeoutMs);
+			if (health.mode !== 'Mode.DRONE') {
+				throw new Error(`it answers as ${String(health.mode)}, not as a drone`);
+			}
+		},
 		streams,
 	});
 	const server = await listen(createApp(router, log).callback(), options);
@@ -82,13 +94,18 @@ async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Prom
 	dispatcher.start();
 	ready = true;
 	const url = `http://${address}`;
-	log.info({mode: 'queen', name: 'queen', url}, `queen listening on ${url}`);
+	log.info({mode: 'queen', name: 'queen', url, token: token === undefined ? 'none' : (options.token === undefined ? 'made for the local drones' : 'set')}, `queen listening on ${url}`);
+	if (token === undefined) {
+		log.warn('no --token: anyone who can reach this queen can register drones and submit tasks');
+	}
+
 	const localDrones = options.localDrones > 0
 		? startLocalDrones({
 			count: options.localDrones,
 			queenAddress: address,
 			cliPath: io.cliPath ?? fileURLToPath(new URL('cli.js', import.meta.url)),
 			logLevel: options.logLevel,
+			token,
 			output: options.tui ? {logFile: options.logFile ?? defaultLogFile} : 'inherit',
 		}, log)
 		: undefined;
@@ -101,6 +118,7 @@ async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Prom
 		name: 'queen',
 		log,
 		hive,
+		token,
 		stop: once_(async () => {
 			// Local drones first, so that they can still tell the queen they leave.
 			await localDrones?.stop();
@@ -121,7 +139,7 @@ async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Prom
 async function startDrone(options: LarveOptions, log: Logger, io: LarveIo): Promise<Larve> {
 	let ready = false;
 	const executor = new Executor({stdout: io.stdout ?? process.stdout, taskTimeoutMs: options.taskTimeoutMs});
-	const client: HttpClient = createHttpClient({userAgent: `hive-drone/${version}`, timeoutMs: 2000});
+	const client: HttpClient = createHttpClient({userAgent: `hive-drone/${version}`, timeoutMs: 2000, token: options.token});
 	const queen = createQueenClient(options.queenHost!, client);
 	let registration: Registration | undefined;
 	const router = createDroneRouter({
@@ -129,6 +147,7 @@ async function startDrone(options: LarveOptions, log: Logger, io: LarveIo): Prom
 		version,
 		slots: options.slots,
 		allowExec: options.allowExec,
+		token: options.token,
 		isReady: () => ready,
 		name: () => registration?.name,
 		onQueenContact: () => registration?.noteQueenContact(),
@@ -167,7 +186,11 @@ async function startDrone(options: LarveOptions, log: Logger, io: LarveIo): Prom
 	ready = true;
 	const url = `http://${bound}`;
 	log.info({mode: 'drone', name, url, address, queen: queen.baseUrl, slots: options.slots, allowExec: options.allowExec}, `drone ${name} listening on ${url}`);
-	return {mode: 'drone', options, url, address, name, log, hive: undefined, stop};
+	if (options.token === undefined) {
+		log.warn({url}, `no --token: anyone who can reach ${url} can command this drone${options.allowExec ? ' and run commands on this machine' : ''}`);
+	}
+
+	return {mode: 'drone', options, url, address, name, log, hive: undefined, token: options.token, stop};
 }
 
 async function listen(handler: http.RequestListener, options: LarveOptions): Promise<http.Server> {

@@ -58,6 +58,8 @@ export type LarveOptions = {
 	readonly localDrones: number;
 	/** Queen: show the dashboard. @default false */
 	readonly tui: boolean;
+	/** The hive's join secret (`--token` or `HIVE_TOKEN`); undefined: an open hive. */
+	readonly token: string | undefined;
 	readonly logLevel: LogLevel;
 	/** Where logs go while the dashboard is shown. @default 'hive-larve.log' */
 	readonly logFile: string | undefined;
@@ -151,6 +153,7 @@ export function resolveOptions(input: LarveInput): LarveOptions {
 		advertise: undefined,
 		name: undefined,
 		logFile: undefined,
+		token: undefined,
 		slots: availableParallelism(),
 		labels: {},
 		...stripUndefined(input),
@@ -174,6 +177,7 @@ export function resolveOptions(input: LarveInput): LarveOptions {
 	checkDuration('--task-timeout', options.taskTimeoutMs, 0);
 	check(schedulerNames.includes(options.scheduler), `--scheduler must be one of ${schedulerNames.join(', ')}, got ${options.scheduler}`);
 	checkCount('--local-drones', options.localDrones, 0);
+	check(options.token === undefined || /^\S{1,512}$/.test(options.token), '--token must be 1 to 512 characters without spaces');
 	check(logLevels.includes(options.logLevel), `--log-level must be one of ${logLevels.join(', ')}, got ${options.logLevel}`);
 
 	if (options.tui && options.mode === 'drone') {

@@ -25,6 +25,8 @@ export type HttpClientOptions = {
 	/** Sent as `User-Agent`; a drone recognises its queen's heartbeats by it. */
 	readonly userAgent: string;
 	readonly timeoutMs: number;
+	/** The hive's join token, sent as `Authorization: Bearer` on every call. */
+	readonly token?: string | undefined;
 	/** Sockets kept per peer. @default 64 */
 	readonly maxSockets?: number;
 };
@@ -38,7 +40,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
 		timeout: {request: options.timeoutMs},
 		throwHttpErrors: false,
 		responseType: 'json',
-		headers: {'user-agent': options.userAgent},
+		headers: {'user-agent': options.userAgent, ...(options.token === undefined ? {} : {authorization: `Bearer ${options.token}`})},
 	});
 	return {
 		got: instance,

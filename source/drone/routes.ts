@@ -1,5 +1,6 @@
 import Router from '@koa/router';
 import {refuse} from '../http/app.js';
+import {requireToken} from '../http/auth.js';
 import {HiveError} from '../http/errors.js';
 import {parseBody, taskBody} from '../http/schemas.js';
 import type {Executor} from './executor.js';
@@ -13,6 +14,8 @@ export type DroneDeps = {
 	readonly name: () => string | undefined;
 	/** Called when the queen reaches this drone (its heartbeat or a task). */
 	readonly onQueenContact: () => void;
+	/** The join token `/do_task` needs: only the queen may command this drone. */
+	readonly token: string | undefined;
 	/** Runs a command task and reports its end to the queen. */
 	readonly runCommand: (id: string, command: string) => void;
 };
@@ -41,7 +44,7 @@ export function createDroneRouter(deps: DroneDeps): Router {
 		};
 	});
 
-	router.post('/do_task', ctx => {
+	router.post('/do_task', requireToken(deps.token), ctx => {
 		const task = parseBody(ctx, taskBody);
 		fromQueen(ctx.get('user-agent'));
 		if (task.kind === 'text') {

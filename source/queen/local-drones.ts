@@ -12,6 +12,8 @@ export type LocalDronesOptions = {
 	/** The `hive-larve` entry point to run (the same binary as the queen). */
 	readonly cliPath: string;
 	readonly logLevel: LogLevel;
+	/** The hive's token, handed over in the environment (not argv, which `ps` shows). */
+	readonly token?: string | undefined;
 	/**
 	Where their output goes. `inherit`: the queen's own stdout and stderr. `{logFile}` (the dashboard owns
 	the screen): logs appended to the log file, and each drone's stdout — what its tasks print — to
@@ -52,7 +54,7 @@ export function startLocalDrones(options: LocalDronesOptions, log: Logger): Loca
 			stdio = ['ignore', out, err, 'ipc'];
 		}
 
-		const child = spawn(process.execPath, [options.cliPath, '--queen-host', options.queenAddress, '--port', '0', '--log-level', options.logLevel], {stdio});
+		const child = spawn(process.execPath, [options.cliPath, '--queen-host', options.queenAddress, '--port', '0', '--log-level', options.logLevel], {stdio, env: options.token === undefined ? process.env : {...process.env, HIVE_TOKEN: options.token}});
 		child.on('error', error => {
 			log.error({err: error}, 'could not start a local drone');
 		});

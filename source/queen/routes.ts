@@ -1,5 +1,6 @@
 import Router from '@koa/router';
 import {refuse} from '../http/app.js';
+import {requireToken} from '../http/auth.js';
 import {HiveError} from '../http/errors.js';
 import {deregisterBody, parseBody, registerBody, resultBody, taskBody} from '../http/schemas.js';
 import {openEventStream, type EventStream} from '../http/sse.js';
@@ -13,6 +14,10 @@ export type QueenDeps = {
 	readonly isReady: () => boolean;
 	readonly heartbeatIntervalMs: number;
 	readonly maxRetry: number;
+	/** The join token every endpoint but `/healthz` needs; undefined: an open hive. */
+	readonly token: string | undefined;
+	/** Calls a registering address back; throws when no drone answers there. */
+	readonly verifyDrone: (address: string) => Promise<void>;
 	/** Open event streams, so that a stopping queen can end them. */
 	readonly streams: Set<EventStream>;
 };
@@ -21,6 +26,7 @@ export type QueenDeps = {
 export function createQueenRouter(deps: QueenDeps): Router {
 	const {hive, dispatcher} = deps;
 	const router = new Router();
+	const auth = requireToken(deps.token);
 
 	router.get('/healthz', ctx => {
 		ctx.body = {
@@ -32,18 +38,25 @@ export function createQueenRouter(deps: QueenDeps): Router {
 		};
 	});
 
-	router.post('/register', ctx => {
-		const {drone} = hive.registerDrone(parseBody(ctx, registerBody));
+	router.post('/register', auth, async ctx => {
+		const spec = parseBody(ctx, registerBody);
+		try {
+			await deps.verifyDrone(spec.address);
+		} catch (error: unknown) {
+			throw new HiveError(422, `no drone answers at ${spec.address}: ${error instanceof Error ? error.message : String(error)}`, 'ERR_HIVE_NOT_A_DRONE');
+		}
+
+		const {drone} = hive.registerDrone(spec);
 		ctx.body = {result: 'OK', name: drone.name, heartbeatIntervalMs: deps.heartbeatIntervalMs};
 	});
 
-	router.post('/deregister', ctx => {
+	router.post('/deregister', auth, ctx => {
 		const {address} = parseBody(ctx, deregisterBody);
 		const drone = hive.deregisterDrone(address);
 		ctx.body = {result: 'OK', name: drone?.name ?? null};
 	});
 
-	router.post('/submit_task', async ctx => {
+	router.post('/submit_task', auth, async ctx => {
 		const spec = parseBody(ctx, taskBody);
 		const wait = ctx.query.wait === 'true' || ctx.query.wait === '1';
 		let submitted: Task;
@@ -69,7 +82,7 @@ export function createQueenRouter(deps: QueenDeps): Router {
 		ctx.body = {result: 'OK', task: taskJson(task)};
 	});
 
-	router.get('/drones', ctx => {
+	router.get('/drones', auth, ctx => {
 		const now = Date.now();
 		ctx.body = {
 			drones: hive.drones().map(drone => droneJson(drone, now)),
@@ -78,7 +91,7 @@ export function createQueenRouter(deps: QueenDeps): Router {
 		};
 	});
 
-	router.get('/tasks', ctx => {
+	router.get('/tasks', auth, ctx => {
 		const limit = wholeNumber(ctx.query.limit, 'limit', 100, 1, 10_000);
 		const offset = wholeNumber(ctx.query.offset, 'offset', 0, 0, Number.MAX_SAFE_INTEGER);
 		const state = ctx.query.state;
@@ -90,7 +103,7 @@ export function createQueenRouter(deps: QueenDeps): Router {
 		ctx.body = {tasks: page.tasks.map(task => taskJson(task)), total: page.total};
 	});
 
-	router.get('/tasks/:id', ctx => {
+	router.get('/tasks/:id', auth, ctx => {
 		const task = hive.task(ctx.params.id!);
 		if (!task) {
 			throw new HiveError(404, `no task with id ${ctx.params.id}`, 'ERR_HIVE_NO_TASK');
@@ -99,7 +112,7 @@ export function createQueenRouter(deps: QueenDeps): Router {
 		ctx.body = {task: taskJson(task)};
 	});
 
-	router.post('/tasks/:id/result', ctx => {
+	router.post('/tasks/:id/result', auth, ctx => {
 		const report = parseBody(ctx, resultBody);
 		const {drone, succeeded, error, ...result} = report;
 		const task = hive.taskFinished(ctx.params.id!, drone, {succeeded, result, error: error ?? (succeeded ? undefined : describeExit(result))});
@@ -113,7 +126,7 @@ export function createQueenRouter(deps: QueenDeps): Router {
 		ctx.body = {result: 'OK'};
 	});
 
-	router.get('/events', ctx => {
+	router.get('/events', auth, ctx => {
 		const since = ctx.query.since ?? ctx.get('Last-Event-ID');
 		const sinceId = since === '' || since === undefined ? undefined : Number(since);
 		if (sinceId !== undefined && (!Number.isInteger(sinceId) || sinceId < 0)) {

@@ -13,33 +13,61 @@ export async function deadAddress(): Promise<string> {
 	return `127.0.0.1:${port}`;
 }
 
-export type StuckServer = {
+export type FakeDrone = {
 	readonly address: string;
-	/** Requests it has received and not answered. */
+	/** Requests it holds without an answer (after `hang`). */
 	readonly held: http.ServerResponse[];
+	/** Stops answering: every request from now on is held, as by a drone hung mid-call. */
+	hang(): void;
 	/** Answers every held request with a 500. */
 	release(): void;
+	/** Closes its port and connections: a crashed drone. */
+	die(): Promise<void>;
 };
 
-/** A server that takes requests and never answers them: a drone hung in the middle of a call. */
-export async function stuckServer(t: TestContext): Promise<StuckServer> {
+/**
+A server that answers `/healthz` as a drone (so a queen accepts its registration) until the test makes
+it hang or die: what a drone that goes wrong looks like from the queen, on demand.
+*/
+export async function fakeDrone(t: TestContext): Promise<FakeDrone> {
 	const held: http.ServerResponse[] = [];
-	const server = http.createServer((_request, response) => {
-		held.push(response);
+	let hanging = false;
+	const server = http.createServer((request, response) => {
+		if (hanging) {
+			held.push(response);
+			return;
+		}
+
+		if (request.url === '/healthz') {
+			response.writeHead(200, {'content-type': 'application/json'}).end('{"status":"Status.READY","mode":"Mode.DRONE","version":"fake"}');
+			return;
+		}
+
+		response.writeHead(500, {'content-type': 'application/json'}).end('{"error":"fake drone"}');
 	});
 	server.listen(0, '127.0.0.1');
 	await once(server, 'listening');
-	t.after(() => {
+	const die = async () => {
 		server.closeAllConnections();
-		server.close();
+		await new Promise(resolve => server.close(resolve));
+	};
+
+	t.after(async () => {
+		if (server.listening) {
+			await die();
+		}
 	});
 	return {
 		address: `127.0.0.1:${(server.address() as net.AddressInfo).port}`,
 		held,
+		hang() {
+			hanging = true;
+		},
 		release() {
 			for (const response of held.splice(0)) {
 				response.writeHead(500).end('{"error":"stuck"}');
 			}
 		},
+		die,
 	};
 }

@@ -2,13 +2,14 @@ import assert from 'node:assert/strict';
 import {test} from 'node:test';
 import {followEvents} from '../helpers/events.js';
 import {request, startDrone, startQueen} from '../helpers/larves.js';
-import {deadAddress} from '../helpers/servers.js';
+import {fakeDrone} from '../helpers/servers.js';
 
 test('a drone that stops answering is evicted after --max-retry failed attempts in a row', async t => {
 	const queen = await startQueen(t, {maxRetry: 4});
 	const events = await followEvents(t, queen.url);
-	const dead = await deadAddress();
-	const name = (await request(`${queen.url}/register`, {body: {address: dead}})).body.name as string;
+	const doomed = await fakeDrone(t);
+	const name = (await request(`${queen.url}/register`, {body: {address: doomed.address}})).body.name as string;
+	await doomed.die();
 	const evicted = await events.waitFor(event => event.type === 'drone.evicted' && event.drone === name, 'the eviction');
 	const failures = events.events.filter(event => event.type === 'heartbeat.failed' && event.drone === name);
 	assert.deepEqual(failures.map(event => `${event.attempt}/${event.maxRetry}`), ['1/4', '2/4', '3/4', '4/4']);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import {test} from 'node:test';
 import {followEvents} from '../helpers/events.js';
 import {request, startDrone, startQueen} from '../helpers/larves.js';
-import {deadAddress, stuckServer} from '../helpers/servers.js';
+import {fakeDrone} from '../helpers/servers.js';
 import {waitFor} from '../helpers/wait.js';
 import {version} from '../../source/version.js';
 
@@ -18,13 +18,14 @@ test('the queen\'s /healthz is the seed\'s, with the drone map', async t => {
 
 test('/register answers the name, and registering an address again keeps it', async t => {
 	const queen = await startQueen(t);
-	const first = await request(`${queen.url}/register`, {body: {address: '127.0.0.1:5001'}});
+	const [one, two] = [await fakeDrone(t), await fakeDrone(t)];
+	const first = await request(`${queen.url}/register`, {body: {address: one.address}});
 	assert.equal(first.status, 200);
 	assert.equal(first.body.result, 'OK');
 	assert.equal(first.body.name, 'drone-0');
-	const again = await request(`${queen.url}/register`, {body: {address: '127.0.0.1:5001'}});
+	const again = await request(`${queen.url}/register`, {body: {address: one.address}});
 	assert.equal(again.body.name, 'drone-0');
-	const second = await request(`${queen.url}/register`, {body: {address: '127.0.0.1:5002'}});
+	const second = await request(`${queen.url}/register`, {body: {address: two.address}});
 	assert.equal(second.body.name, 'drone-1');
 });
 
@@ -70,8 +71,10 @@ test('a dead drone fails over: every submit succeeds on the live one, and the de
 	const queen = await startQueen(t);
 	const events = await followEvents(t, queen.url);
 	const live = await startDrone(t, queen);
-	const dead = await deadAddress();
-	const registered = await request(`${queen.url}/register`, {body: {address: dead}});
+	const doomed = await fakeDrone(t);
+	const registered = await request(`${queen.url}/register`, {body: {address: doomed.address}});
+	const dead = doomed.address;
+	await doomed.die();
 	for (let index = 0; index < 20; index++) {
 		// eslint-disable-next-line no-await-in-loop
 		const answer = await request(`${queen.url}/submit_task`, {body: {text: `task ${index}`}});
@@ -89,8 +92,9 @@ test('a dead drone fails over: every submit succeeds on the live one, and the de
 test('a drone that hangs mid-call stalls nothing: register, healthz, heartbeats and other submits go on', async t => {
 	const queen = await startQueen(t, {dispatchTimeoutMs: 60_000});
 	const events = await followEvents(t, queen.url);
-	const stuck = await stuckServer(t);
+	const stuck = await fakeDrone(t);
 	const stuckName = (await request(`${queen.url}/register`, {body: {address: stuck.address}})).body.name as string;
+	stuck.hang();
 
 	// The only drone hangs on this task's /do_task: the seed's queen would hold its lock from here on.
 	const hanging = request(`${queen.url}/submit_task`, {body: {text: 'first'}});

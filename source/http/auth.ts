@@ -1,0 +1,40 @@
+import {createHash, randomBytes, timingSafeEqual} from 'node:crypto';
+import type Koa from 'koa';
+import {HiveError} from './errors.js';
+
+/** A fresh join token: what `--local-drones` makes when the queen was given none. */
+export function newToken(): string {
+	return randomBytes(24).toString('base64url');
+}
+
+function digest(value: string): Buffer {
+	return createHash('sha256').update(value).digest();
+}
+
+/**
+Koa middleware: the request needs `Authorization: Bearer <token>`. Compared in constant time (on
+digests, so that the length does not show either); a refusal says what is missing, never the token.
+With no token the hive is open, and the middleware lets everything through.
+*/
+export function requireToken(token: string | undefined): Koa.Middleware {
+	if (token === undefined) {
+		return async (_ctx, next) => next();
+	}
+
+	const expected = digest(token);
+	return async (ctx, next) => {
+		const header = ctx.get('authorization');
+		const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+		if (!match) {
+			ctx.set('WWW-Authenticate', 'Bearer realm="hive"');
+			throw new HiveError(401, 'this hive needs a token: send Authorization: Bearer <token> (the --token of the hive)', 'ERR_HIVE_UNAUTHORIZED');
+		}
+
+		if (!timingSafeEqual(digest(match[1]!), expected)) {
+			ctx.set('WWW-Authenticate', 'Bearer realm="hive", error="invalid_token"');
+			throw new HiveError(401, 'wrong token', 'ERR_HIVE_UNAUTHORIZED');
+		}
+
+		await next();
+	};
+}

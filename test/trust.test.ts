@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import {test} from 'node:test';
+import {spawnLarve} from './helpers/binary.js';
+import {request, startDrone, startQueen} from './helpers/larves.js';
+import {deadAddress, fakeDrone} from './helpers/servers.js';
+import {waitFor} from './helpers/wait.js';
+
+const token = 'hive-secret-7f3a9c';
+const bearer = (value: string) => ({authorization: `Bearer ${value}`});
+
+test('a queen with a token refuses every endpoint but /healthz without it, or with a wrong one', async t => {
+	const queen = await startQueen(t, {token});
+	const fake = await fakeDrone(t);
+	const endpoints: Array<[string, string, unknown]> = [
+		['POST', '/register', {address: fake.address}],
+		['POST', '/deregister', {address: fake.address}],
+		['POST', '/submit_task', {text: 'hello'}],
+		['POST', '/tasks/x/result', {drone: 'd', succeeded: true, exitCode: 0, signal: null, stdout: '', stderr: '', durationMs: 1, timedOut: false}],
+		['GET', '/drones', undefined],
+		['GET', '/tasks', undefined],
+		['GET', '/tasks/x', undefined],
+		['GET', '/events', undefined],
+	];
+	for (const [method, path, body] of endpoints) {
+		for (const headers of [{}, bearer('wrong'), bearer(`${token}x`), {authorization: token}]) {
+			// eslint-disable-next-line no-await-in-loop
+			const answer = await request(`${queen.url}${path}`, {method, body, headers});
+			assert.equal(answer.status, 401, `${method} ${path} with ${JSON.stringify(headers)}`);
+			assert.match(answer.body.error, /token/);
+			assert.ok(!JSON.stringify(answer.body).includes(token), 'the token is not in the error');
+		}
+	}
+
+	const health = await request(`${queen.url}/healthz`);
+	assert.equal(health.status, 200);
+	assert.ok(!JSON.stringify(health.body).includes(token));
+	const registered = await request(`${queen.url}/register`, {body: {address: fake.address}, headers: bearer(token)});
+	assert.equal(registered.status, 200);
+});
+
+test('drones with the token join and take tasks; the queen hands the token on', async t => {
+	const queen = await startQueen(t, {token});
+	const drone = await startDrone(t, queen, {token});
+	const submitted = await request(`${queen.url}/submit_task`, {body: {text: 'with a token'}, headers: bearer(token)});
+	assert.equal(submitted.status, 200);
+	assert.equal(submitted.body.task.drone, drone.name);
+	assert.deepEqual(drone.stdout.lines, ['with a token']);
+});
+
+test('a drone with a token takes /do_task only from its queen', async t => {
+	const queen = await startQueen(t, {token});
+	const drone = await startDrone(t, queen, {token});
+	const anonymous = await request(`${drone.url}/do_task`, {body: {text: 'pwned'}});
+	assert.equal(anonymous.status, 401);
+	const wrong = await request(`${drone.url}/do_task`, {body: {text: 'pwned'}, headers: bearer('guess')});
+	assert.equal(wrong.status, 401);
+	assert.equal(drone.stdout.text, '', 'nothing ran');
+	const health = await request(`${drone.url}/healthz`);
+	assert.equal(health.status, 200);
+	assert.ok(!JSON.stringify(health.body).includes(token));
+});
+
+test('a registration is refused when no drone answers at the address', async t => {
+	const queen = await startQueen(t);
+	const nowhere = await request(`${queen.url}/register`, {body: {address: await deadAddress()}});
+	assert.equal(nowhere.status, 422);
+	assert.match(nowhere.body.error, /no drone answers at 127\.0\.0\.1:\d+/);
+	// Pointing the queen at another service (here: the queen itself) is refused too.
+	const notADrone = await request(`${queen.url}/register`, {body: {address: queen.address}});
+	assert.equal(notADrone.status, 422);
+	assert.match(notADrone.body.error, /not as a drone/);
+	assert.deepEqual((await request(`${queen.url}/healthz`)).body.drones, {});
+});
+
+test('a drone with a stale token cannot join, and says so', async t => {
+	const queen = spawnLarve(t, ['--queen', '--port', '0'], {HIVE_TOKEN: 'the-new-token'});
+	const queenHost = (await queen.url()).replace('http://', '');
+	const stale = spawnLarve(t, ['--queen-host', queenHost, '--port', '0', '--register-timeout', '2'], {HIVE_TOKEN: 'the-old-token'});
+	assert.equal(await stale.exited, 1);
+	assert.match(stale.stderr, /Could not register to queen .*wrong token/);
+	const fresh = spawnLarve(t, ['--queen-host', queenHost, '--port', '0', '--token', 'the-new-token']);
+	await fresh.url();
+});
+
+test('the token never shows in logs, even at trace level', async t => {
+	const secret = 'do-not-log-this-9b2e';
+	const queen = spawnLarve(t, ['--queen', '--port', '0', '--log-level', 'trace', '--token', secret]);
+	const queenUrl = await queen.url();
+	const drone = spawnLarve(t, ['--queen-host', queenUrl.replace('http://', ''), '--port', '0', '--log-level', 'trace'], {HIVE_TOKEN: secret});
+	await drone.url();
+	await request(`${queenUrl}/submit_task`, {body: {text: 'hi'}, headers: bearer(secret)});
+	await request(`${queenUrl}/submit_task`, {body: {text: 'hi'}, headers: bearer('wrong')});
+	await waitFor(() => drone.stdout === 'hi\n', 'the task');
+	for (const larve of [queen, drone]) {
+		larve.child.kill('SIGTERM');
+		// eslint-disable-next-line no-await-in-loop
+		await larve.exited;
+		assert.ok(!larve.stderr.includes(secret), 'the token is in the logs');
+	}
+});
+
+test('a larve without a token warns that anyone can command it', async t => {
+	const queen = spawnLarve(t, ['--queen', '--port', '0']);
+	const queenUrl = await queen.url();
+	const drone = spawnLarve(t, ['--queen-host', queenUrl.replace('http://', ''), '--port', '0']);
+	await drone.url();
+	await waitFor(() => drone.logs().some(entry => entry.level === 40 && /anyone who can reach .* can command this drone/.test(String(entry.msg))), 'the drone\'s warning');
+	assert.ok(queen.logs().some(entry => entry.level === 40 && /no --token/.test(String(entry.msg))));
+});
+
+test('--local-drones closes the hive with a token of its own: anonymous submits are refused', async t => {
+	const queen = spawnLarve(t, ['--queen', '--port', '0', '--local-drones', '1']);
+	const queenUrl = await queen.url();
+	await waitFor(async () => Object.keys((await request(`${queenUrl}/healthz`)).body.drones).length === 1, 'the local drone');
+	const anonymous = await request(`${queenUrl}/submit_task`, {body: {text: 'hello'}});
+	assert.equal(anonymous.status, 401);
+	assert.ok(!queen.stderr.includes('"token":"') || queen.logs().every(entry => entry.token === undefined || entry.token === 'made for the local drones'));
+	queen.child.kill('SIGTERM');
+	assert.equal(await queen.exited, 0);
+});

@@ -1,5 +1,4 @@
-import type {HttpClient} from './http.js';
-import {call} from './http.js';
+import {CallError, call, type HttpClient} from './http.js';
 
 export type Health = {
 	readonly status: string;
@@ -12,19 +11,130 @@ export type Health = {
 /** A task as the queen hands it to a drone; a seed drone reads `text` alone. */
 export type DoTaskRequest = {readonly id?: string; readonly text: string} | {readonly id: string; readonly command: string};
 
+export type DoTaskAnswer = {readonly result: string; readonly state?: string};
+
 /** What the queen says to drones. The only place that builds drone URLs. */
 export type DroneClient = {
 	healthz(address: string, timeoutMs: number): Promise<Health>;
-	doTask(address: string, task: DoTaskRequest, timeoutMs: number): Promise<{result: string}>;
+	/**
+	Hands one task to a drone. Calls made in the same event-loop turn to the same drone go as one
+	`POST /do_tasks`; a drone that does not know it (the seed's) gets `POST /do_task` per task.
+	*/
+	doTask(address: string, task: DoTaskRequest, timeoutMs: number): Promise<DoTaskAnswer>;
 };
 
+type Waiting = {
+	readonly task: DoTaskRequest;
+	readonly timeoutMs: number;
+	resolve(answer: DoTaskAnswer): void;
+	reject(error: Error): void;
+};
+
+/** Tasks larger than this go alone, so that a batch stays well under the drone's 1 MiB body limit. */
+const aloneAboveBytes = 64 * 1024;
+const maxBatchBytes = 512 * 1024;
+const maxBatchTasks = 256;
+
 export function createDroneClient(http: HttpClient): DroneClient {
+	const waiting = new Map<string, Waiting[]>();
+	/** Drones that answered 404 to `/do_tasks`: they only speak the seed's `/do_task`. */
+	const seedDrones = new Set<string>();
+	let flushScheduled = false;
+
+	const single = async (address: string, task: DoTaskRequest, timeoutMs: number): Promise<DoTaskAnswer> =>
+		call(http.got.post(`http://${address}/do_task`, {json: task, timeout: {request: timeoutMs}}), `POST http://${address}/do_task`);
+
+	const sendBatch = async (address: string, batch: Waiting[]): Promise<void> => {
+		const what = `POST http://${address}/do_tasks`;
+		let answer: {results: Array<{status: number; error?: string; result?: string; state?: string}>};
+		try {
+			answer = await call(http.got.post(`http://${address}/do_tasks`, {
+				json: {tasks: batch.map(each => each.task)},
+				timeout: {request: Math.max(...batch.map(each => each.timeoutMs))},
+			}), what);
+		} catch (error: unknown) {
+			if (error instanceof CallError && (error.status === 404 || error.status === 405)) {
+				seedDrones.add(address);
+				for (const each of batch) {
+					single(address, each.task, each.timeoutMs).then(each.resolve, each.reject);
+				}
+
+				return;
+			}
+
+			for (const each of batch) {
+				each.reject(error as Error);
+			}
+
+			return;
+		}
+
+		for (const [index, each] of batch.entries()) {
+			const result = answer.results?.[index];
+			if (!result) {
+				each.reject(new CallError(`${what}: no result for task ${index}`, 'ERR_HIVE_REFUSED', 502));
+			} else if (result.status >= 200 && result.status <= 299) {
+				each.resolve({result: result.result ?? 'OK', ...(result.state === undefined ? {} : {state: result.state})});
+			} else {
+				each.reject(new CallError(`${what}: ${result.error ?? `HTTP ${result.status}`}`, 'ERR_HIVE_REFUSED', result.status));
+			}
+		}
+	};
+
+	const flush = (): void => {
+		flushScheduled = false;
+		for (const [address, queue] of waiting) {
+			waiting.delete(address);
+			let batch: Waiting[] = [];
+			let bytes = 0;
+			for (const each of queue) {
+				const size = taskBytes(each.task);
+				if (batch.length >= maxBatchTasks || bytes + size > maxBatchBytes) {
+					void sendBatch(address, batch);
+					batch = [];
+					bytes = 0;
+				}
+
+				batch.push(each);
+				bytes += size;
+			}
+
+			if (batch.length === 1) {
+				const [only] = batch;
+				single(address, only!.task, only!.timeoutMs).then(only!.resolve, only!.reject);
+			} else if (batch.length > 1) {
+				void sendBatch(address, batch);
+			}
+		}
+	};
+
 	return {
 		async healthz(address, timeoutMs) {
 			return call<Health>(http.got.get(`http://${address}/healthz`, {timeout: {request: timeoutMs}}), `GET http://${address}/healthz`);
 		},
 		async doTask(address, task, timeoutMs) {
-			return call(http.got.post(`http://${address}/do_task`, {json: task, timeout: {request: timeoutMs}}), `POST http://${address}/do_task`);
+			if (seedDrones.has(address) || taskBytes(task) > aloneAboveBytes) {
+				return single(address, task, timeoutMs);
+			}
+
+			return new Promise((resolve, reject) => {
+				let queue = waiting.get(address);
+				if (!queue) {
+					queue = [];
+					waiting.set(address, queue);
+				}
+
+				queue.push({task, timeoutMs, resolve, reject});
+				if (!flushScheduled) {
+					flushScheduled = true;
+					setImmediate(flush);
+				}
+			});
 		},
 	};
+}
+
+function taskBytes(task: DoTaskRequest): number {
+	// UTF-16 length × 3 bounds the UTF-8 size; cheap, and safe for the limit.
+	return 64 + (('text' in task ? task.text.length : task.command.length) * 3);
 }

@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import {refuse} from '../http/app.js';
 import {requireToken} from '../http/auth.js';
 import {HiveError} from '../http/errors.js';
-import {parseBody, taskBody} from '../http/schemas.js';
+import {parseBody, taskBatchBody, taskBody, type TaskBody} from '../http/schemas.js';
 import type {Executor} from './executor.js';
 
 export type DroneDeps = {
@@ -44,13 +44,11 @@ export function createDroneRouter(deps: DroneDeps): Router {
 		};
 	});
 
-	router.post('/do_task', requireToken(deps.token), ctx => {
-		const task = parseBody(ctx, taskBody);
-		fromQueen(ctx.get('user-agent'));
+	/** Takes one task: prints a text, starts a command; throws a `HiveError` when it cannot. */
+	const take = (task: TaskBody): {result: string; state?: string} => {
 		if (task.kind === 'text') {
 			deps.executor.print(task.text);
-			ctx.body = {result: 'OK'};
-			return;
+			return {result: 'OK'};
 		}
 
 		if (!deps.allowExec) {
@@ -70,7 +68,39 @@ export function createDroneRouter(deps: DroneDeps): Router {
 		}
 
 		deps.runCommand(task.id, task.command);
-		ctx.body = {result: 'OK', state: 'running'};
+		return {result: 'OK', state: 'running'};
+	};
+
+	router.post('/do_task', requireToken(deps.token), ctx => {
+		const task = parseBody(ctx, taskBody);
+		fromQueen(ctx.get('user-agent'));
+		ctx.body = take(task);
+	});
+
+	// Several tasks in one request: how the queen batches its calls to a drone under load. Each task
+	// gets its own outcome, in order, as if it had come alone to `/do_task`.
+	router.post('/do_tasks', requireToken(deps.token), ctx => {
+		const {tasks} = parseBody(ctx, taskBatchBody);
+		fromQueen(ctx.get('user-agent'));
+		ctx.body = {
+			results: tasks.map(raw => {
+				const parsed = taskBody.safeParse(raw);
+				if (!parsed.success) {
+					const issue = parsed.error.issues[0]!;
+					return {status: 400, error: `${issue.path.join('.') || 'task'} ${issue.message}`};
+				}
+
+				try {
+					return {status: 200, ...take(parsed.data)};
+				} catch (error: unknown) {
+					if (error instanceof HiveError) {
+						return {status: error.status, error: error.message};
+					}
+
+					throw error;
+				}
+			}),
+		};
 	});
 
 	refuse(router, '/submit_task', 'In drone mode, not scheduling tasks');

@@ -52,6 +52,11 @@ const task = z.object({
 export const taskBody = task;
 export type TaskBody = z.infer<typeof taskBody>;
 
+/** A batch for `/do_tasks`: each task is validated on its own, so one bad task does not sink the rest. */
+export const taskBatchBody = z.object({
+	tasks: z.array(z.unknown(), {error: 'must be an array of tasks'}).min(1, {error: 'must not be empty'}).max(1024, {error: 'has more than 1024 tasks'}),
+});
+
 export const registerBody = z.object({
 	address,
 	name: droneName.optional(),

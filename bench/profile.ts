@@ -99,6 +99,14 @@ export function categoryOf(module: string): string {
 		return 'node core (http, net, streams)';
 	}
 
+	if (/^\(native\) (writev|writeBuffer|writeUtf8String|writeLatin1String|writeAsciiString|readStart|shutdown|close)$/.test(module)) {
+		return 'socket syscalls (native writes)';
+	}
+
+	if (module.startsWith('node:internal/modules') || module === 'node:internal/vm') {
+		return 'module loading (startup)';
+	}
+
 	if (module.startsWith('(native)')) {
 		return module.includes('JSON') || module.includes('stringify') || module.includes('parse') ? 'JSON (native)' : 'native builtins';
 	}

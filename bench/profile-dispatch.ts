@@ -2,6 +2,7 @@ import {mkdirSync, readdirSync, rmSync} from 'node:fs';
 import path from 'node:path';
 import type {BenchContext, ScenarioOutcome, Table} from './context.js';
 import {load, startHive} from './dispatch.js';
+import {cpuMeter, farmPath, followEvents, spawnProc, spawnQueen, waitFor} from './procs.js';
 import {readProfile, summarizeProfile, type ProfileSummary} from './profile.js';
 import {round} from './stats.js';
 
@@ -12,6 +13,7 @@ and category (bench/profile.ts), and divided by the tasks dispatched: CPU µs pe
 */
 
 export type ProfileData = {
+	readonly heartbeat?: HeartbeatProfile;
 	readonly profilePath: string;
 	readonly tasks: number;
 	readonly tasksPerSecond: number;
@@ -67,5 +69,60 @@ export async function runProfile(context: BenchContext): Promise<ScenarioOutcome
 			rows: summary.byFunction.slice(0, 20).map(entry => [entry.name, round(entry.selfMs, 0), percent(entry.share)]),
 		},
 	];
-	return {data: {profilePath: relative, tasks, tasksPerSecond: round(tasksPerSecond, 0)!, activeUsPerTask: round(activeUsPerTask, 1)!, summary}, tables};
+	const heartbeat = await profileHeartbeats(context);
+	tables.push(heartbeat.table);
+	return {data: {heartbeat: heartbeat.data, profilePath: relative, tasks, tasksPerSecond: round(tasksPerSecond, 0)!, activeUsPerTask: round(activeUsPerTask, 1)!, summary}, tables};
+}
+
+export type HeartbeatProfile = {
+	readonly drones: number;
+	readonly checks: number;
+	readonly activeUsPerCheck: number;
+	readonly summary: ProfileSummary;
+};
+
+/** The queen under `--cpu-prof` heartbeating a 1,000-drone farm at defaults: CPU µs per heartbeat check. */
+async function profileHeartbeats(context: BenchContext): Promise<{data: HeartbeatProfile; table: Table}> {
+	const drones = 1000;
+	const dir = path.join(context.resultsDir, 'profile-heartbeat');
+	rmSync(dir, {recursive: true, force: true});
+	mkdirSync(dir, {recursive: true});
+	const windowS = context.quick ? 5 : 10;
+	context.progress(`profile: queen under --cpu-prof heartbeating ${drones} drones for ${windowS} s`);
+	const queen = await spawnQueen('queen (heartbeat profile)', [], {nodeFlags: ['--cpu-prof', '--cpu-prof-dir', dir]});
+	const farm = spawnProc(process.execPath, [farmPath, '--count', String(drones), '--queen', queen.address], {label: 'farm (profile)', stdout: 'keep'});
+	const events = await followEvents(queen.url, type => type === 'heartbeat.sweep');
+	let checks = 0;
+	try {
+		await waitFor(() => farm.jsonLines.some(line => line.type === 'registered'), 'the farm to register', 60_000, {pollMs: 100});
+		const meter = cpuMeter(queen.pid);
+		await waitFor(() => meter.stop().wallMs >= windowS * 1000, 'the profiling window', (windowS * 1000) + 5000, {pollMs: 100});
+		checks = events.events.reduce((sum, event) => sum + Number(event.checked), 0);
+	} finally {
+		events.close();
+		await farm.stop(2000);
+		await queen.stop();
+	}
+
+	const file = readdirSync(dir).find(name => name.endsWith('.cpuprofile'));
+	if (!file) {
+		throw new Error(`the queen wrote no .cpuprofile in ${dir}`);
+	}
+
+	const summary = summarizeProfile(readProfile(path.join(dir, file)), 30);
+	// Startup and registration are in the profile too; module loading is shown apart.
+	const activeUsPerCheck = checks > 0 ? (summary.activeMs * 1000) / checks : 0;
+	const perCheck = (ms: number) => (checks > 0 ? round((ms * 1000) / checks, 1) : undefined);
+	return {
+		data: {drones, checks, activeUsPerCheck: round(activeUsPerCheck, 1)!, summary},
+		table: {
+			title: `Profile: the queen heartbeating ${drones} drones (node --cpu-prof, defaults, ${checks} checks)`,
+			columns: ['category', 'self ms', 'share', 'µs/check'],
+			rows: summary.byCategory.map(entry => [entry.name, round(entry.selfMs, 0), `${round(entry.share * 100, 1)}%`, perCheck(entry.selfMs)]),
+			notes: [
+				`queen busy ${round(summary.activeMs, 0)} ms = ${round(activeUsPerCheck, 1)} µs per check (startup and ${drones} registrations included). Top functions: ${summary.byFunction.slice(0, 6).map(entry => `${entry.name} ${round(entry.share * 100, 1)}%`).join('; ')}.`,
+				`profile: ${path.relative(process.cwd(), path.join(dir, file))}`,
+			],
+		},
+	};
 }

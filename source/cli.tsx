@@ -2,7 +2,8 @@
 import meow from 'meow';
 import {startLarve, type Larve} from './larve.js';
 import {createLogger} from './log.js';
-import {OptionError, resolveOptions, type LarveInput, type LogLevel} from './options.js';
+import {OptionError, parseLabels, resolveOptions, type LarveInput, type LogLevel} from './options.js';
+import type {SchedulerName} from './queen/scheduler.js';
 import {RegistrationError} from './drone/registration.js';
 
 const flags = {
@@ -17,6 +18,14 @@ const flags = {
 	retryDelay: {type: 'string'},
 	heartbeatTimeout: {type: 'string'},
 	registerTimeout: {type: 'string'},
+	scheduler: {type: 'string'},
+	maxPending: {type: 'string'},
+	taskHistory: {type: 'string'},
+	taskRetries: {type: 'string'},
+	slots: {type: 'string'},
+	allowExec: {type: 'boolean'},
+	taskTimeout: {type: 'string'},
+	label: {type: 'string', isMultiple: true},
 	logLevel: {type: 'string'},
 	logFile: {type: 'string'},
 } as const;
@@ -38,6 +47,14 @@ const cli = meow(`
 	  --max-retry N               queen: failed attempts in a row before eviction (default 3)
 	  --retry-delay SECS          queen: pause between two attempts on one drone (default 0.5)
 	  --heartbeat-timeout SECS    queen: time limit of one attempt (default 1)
+	  --scheduler NAME            queen: least-loaded (default) or random (the seed's)
+	  --max-pending N             queen: tasks waiting for a drone, at most (default 10000; then 429)
+	  --task-history N            queen: finished tasks kept (default 10000)
+	  --task-retries N            queen: times a task is placed again after its drone is lost (default 2)
+	  --slots N                   drone: command tasks run at once (default: CPU count)
+	  --allow-exec                drone: run command tasks through /bin/sh -c (default off)
+	  --task-timeout SECS         drone: kill a command task after this long (default: never)
+	  --label KEY=VALUE           drone: a label for task selectors (repeatable)
 	  --register-timeout SECS     drone: how long to keep trying to register at start (default 30)
 	  --log-level LEVEL           fatal, error, warn, info, debug, trace (default info)
 	  --log-file PATH             where logs go while the dashboard is shown (default hive-larve.log)
@@ -46,6 +63,8 @@ const cli = meow(`
 	Examples
 	  $ hive-larve --queen
 	  $ hive-larve --queen-host 127.0.0.1:8080 --port 5001
+	  $ hive-larve --queen-host 127.0.0.1:8080 --port 5002 --allow-exec --label zone=a
+	  $ curl -X POST localhost:8080/submit_task -d '{"command": "uname -a"}'
 	  $ curl -X POST localhost:8080/submit_task -H 'Content-Type: application/json' -d '{"text": "hello"}'
 `, {
 	importMeta: import.meta,
@@ -108,6 +127,14 @@ function toInput(flags: typeof cli.flags): LarveInput {
 		retryDelayMs: seconds('--retry-delay', flags.retryDelay),
 		heartbeatTimeoutMs: seconds('--heartbeat-timeout', flags.heartbeatTimeout),
 		registerTimeoutMs: seconds('--register-timeout', flags.registerTimeout),
+		scheduler: flags.scheduler as SchedulerName | undefined,
+		maxPending: integer('--max-pending', flags.maxPending),
+		taskHistory: integer('--task-history', flags.taskHistory),
+		taskRetries: integer('--task-retries', flags.taskRetries),
+		slots: integer('--slots', flags.slots),
+		allowExec: flags.allowExec,
+		taskTimeoutMs: seconds('--task-timeout', flags.taskTimeout),
+		labels: flags.label === undefined ? undefined : parseLabels(flags.label),
 		logLevel: flags.logLevel as LogLevel | undefined,
 		logFile: flags.logFile,
 	};

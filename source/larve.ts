@@ -5,7 +5,8 @@ import {once} from 'node:events';
 import {createDroneClient} from './client/drone-client.js';
 import {createHttpClient, type HttpClient} from './client/http.js';
 import {createQueenClient} from './client/queen-client.js';
-import {createExecutor} from './drone/executor.js';
+import {Executor} from './drone/executor.js';
+import {reportResult} from './drone/reporter.js';
 import {Registration} from './drone/registration.js';
 import {createDroneRouter, queenUserAgentPrefix} from './drone/routes.js';
 import {createApp} from './http/app.js';
@@ -50,7 +51,7 @@ export async function startLarve(input: LarveInput, io: LarveIo = {}): Promise<L
 
 async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Promise<Larve> {
 	let ready = false;
-	const hive = new Hive({taskHistory: options.taskHistory});
+	const hive = new Hive({taskHistory: options.taskHistory, maxPending: options.maxPending, taskRetries: options.taskRetries});
 	const client = createHttpClient({userAgent: `${queenUserAgentPrefix}${version}`, timeoutMs: options.dispatchTimeoutMs});
 	const droneClient = createDroneClient(client);
 	const heartbeat = new HeartbeatMonitor(hive, droneClient, log, {
@@ -60,7 +61,7 @@ async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Prom
 		timeoutMs: options.heartbeatTimeoutMs,
 		concurrency: options.heartbeatConcurrency,
 	});
-	const dispatcher = new Dispatcher(hive, droneClient, heartbeat, log, {timeoutMs: options.dispatchTimeoutMs});
+	const dispatcher = new Dispatcher(hive, droneClient, heartbeat, log, {timeoutMs: options.dispatchTimeoutMs, scheduler: options.scheduler});
 	const streams = new Set<EventStream>();
 	const router = createQueenRouter({
 		hive,
@@ -74,6 +75,7 @@ async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Prom
 	const server = await listen(createApp(router, log).callback(), options);
 	const address = formatHostPort(options.host, (server.address() as AddressInfo).port);
 	heartbeat.start();
+	dispatcher.start();
 	ready = true;
 	const url = `http://${address}`;
 	log.info({mode: 'queen', name: 'queen', url}, `queen listening on ${url}`);
@@ -89,6 +91,7 @@ async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Prom
 		stop: once_(async () => {
 			ready = false;
 			heartbeat.stop();
+			dispatcher.stop();
 			for (const stream of streams) {
 				stream.close();
 			}
@@ -102,23 +105,33 @@ async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Prom
 
 async function startDrone(options: LarveOptions, log: Logger, io: LarveIo): Promise<Larve> {
 	let ready = false;
-	const executor = createExecutor(io.stdout ?? process.stdout);
+	const executor = new Executor({stdout: io.stdout ?? process.stdout, taskTimeoutMs: options.taskTimeoutMs});
 	const client: HttpClient = createHttpClient({userAgent: `hive-drone/${version}`, timeoutMs: 2000});
 	const queen = createQueenClient(options.queenHost!, client);
 	let registration: Registration | undefined;
 	const router = createDroneRouter({
 		executor,
 		version,
+		slots: options.slots,
+		allowExec: options.allowExec,
 		isReady: () => ready,
 		name: () => registration?.name,
 		onQueenContact: () => registration?.noteQueenContact(),
+		runCommand(id, command) {
+			void executor.run(id, command).then(async result => reportResult(queen, log, registration!.name!, id, result));
+		},
 	});
 	const server = await listen(createApp(router, log).callback(), options);
 	const bound = formatHostPort(options.host, (server.address() as AddressInfo).port);
 	const address = options.advertise ?? bound;
-	registration = new Registration(queen, log, {address, requestedName: options.name, timeoutMs: options.registerTimeoutMs});
+	registration = new Registration(queen, log, {
+		drone: {address, name: options.name, slots: options.slots, allowExec: options.allowExec, labels: options.labels},
+		timeoutMs: options.registerTimeoutMs,
+	});
 	const stop = once_(async () => {
 		ready = false;
+		// Running commands may finish and report; what is left when the grace ends is placed again by the queen.
+		await executor.stop(io.graceMs ?? 5000);
 		await registration!.leave();
 		await closeServer(server, io.graceMs ?? 5000);
 		client.close();
@@ -138,7 +151,7 @@ async function startDrone(options: LarveOptions, log: Logger, io: LarveIo): Prom
 	registration.watch();
 	ready = true;
 	const url = `http://${bound}`;
-	log.info({mode: 'drone', name, url, address, queen: queen.baseUrl}, `drone ${name} listening on ${url}`);
+	log.info({mode: 'drone', name, url, address, queen: queen.baseUrl, slots: options.slots, allowExec: options.allowExec}, `drone ${name} listening on ${url}`);
 	return {mode: 'drone', options, url, address, name, log, hive: undefined, stop};
 }
 

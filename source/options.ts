@@ -4,6 +4,9 @@ The CLI turns flags into a `LarveInput`; tests build one directly. `resolveOptio
 throws an `OptionError` naming the option and the bad value.
 */
 
+import {availableParallelism} from 'node:os';
+import {schedulerNames, type SchedulerName} from './queen/scheduler.js';
+
 export type Mode = 'queen' | 'drone';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -35,6 +38,20 @@ export type LarveOptions = {
 	readonly dispatchTimeoutMs: number;
 	/** Queen: finished tasks kept in memory. @default 10000 */
 	readonly taskHistory: number;
+	/** Queen: tasks waiting for a drone, at most; beyond, `/submit_task` answers 429. @default 10000 */
+	readonly maxPending: number;
+	/** Queen: times a task is placed again after its drone is lost. @default 2 */
+	readonly taskRetries: number;
+	/** Queen: how drones are chosen. @default 'least-loaded' */
+	readonly scheduler: SchedulerName;
+	/** Drone: command tasks run at once. @default the CPU count */
+	readonly slots: number;
+	/** Drone: run command tasks (`/bin/sh -c`). @default false */
+	readonly allowExec: boolean;
+	/** Drone: kill a command task after this long, in ms; 0: never. @default 0 */
+	readonly taskTimeoutMs: number;
+	/** Drone: labels a task's selector can match. @default {} */
+	readonly labels: Readonly<Record<string, string>>;
 	/** Drone: how long to keep trying to register at start, in ms. @default 30000 */
 	readonly registerTimeoutMs: number;
 	/** Queen: drones to start on this machine as child processes. @default 0 */
@@ -58,6 +75,11 @@ export const defaults = {
 	heartbeatConcurrency: 256,
 	dispatchTimeoutMs: 2000,
 	taskHistory: 10_000,
+	maxPending: 10_000,
+	taskRetries: 2,
+	scheduler: 'least-loaded',
+	allowExec: false,
+	taskTimeoutMs: 0,
 	registerTimeoutMs: 30_000,
 	localDrones: 0,
 	tui: false,
@@ -87,6 +109,21 @@ export function parseHostPort(value: string): HostPort | undefined {
 	return {host: match[1]!, port};
 }
 
+/** Parses `--label key=value` flags into labels. */
+export function parseLabels(values: readonly string[]): Record<string, string> {
+	const labels: Record<string, string> = {};
+	for (const value of values) {
+		const match = /^([a-z0-9]([a-z0-9._/-]{0,62}[a-z0-9])?)=(.{0,256})$/i.exec(value);
+		if (!match) {
+			throw new OptionError(`--label must be KEY=VALUE (letters, digits, . _ / - in the key), got '${value}'`);
+		}
+
+		labels[match[1]!] = match[3]!;
+	}
+
+	return labels;
+}
+
 /** The `host:port` form of a bound address, bracketing IPv6. */
 export function formatHostPort(host: string, port: number): string {
 	return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
@@ -111,6 +148,8 @@ export function resolveOptions(input: LarveInput): LarveOptions {
 		advertise: undefined,
 		name: undefined,
 		logFile: undefined,
+		slots: availableParallelism(),
+		labels: {},
 		...stripUndefined(input),
 		mode: input.mode,
 	};
@@ -126,6 +165,11 @@ export function resolveOptions(input: LarveInput): LarveOptions {
 	checkCount('--max-retry', options.maxRetry, 1);
 	checkCount('heartbeat concurrency', options.heartbeatConcurrency, 1);
 	checkCount('--task-history', options.taskHistory, 0);
+	checkCount('--max-pending', options.maxPending, 0);
+	checkCount('--task-retries', options.taskRetries, 0);
+	checkCount('--slots', options.slots, 1);
+	checkDuration('--task-timeout', options.taskTimeoutMs, 0);
+	check(schedulerNames.includes(options.scheduler), `--scheduler must be one of ${schedulerNames.join(', ')}, got ${options.scheduler}`);
 	checkCount('--local-drones', options.localDrones, 0);
 	check(logLevels.includes(options.logLevel), `--log-level must be one of ${logLevels.join(', ')}, got ${options.logLevel}`);
 

@@ -5,11 +5,12 @@ export type Health = {
 	readonly status: string;
 	readonly version: string;
 	readonly mode: string;
-	readonly name?: string;
+	readonly name?: string | null;
 	readonly drones?: Record<string, string>;
 };
 
-export type DoTaskRequest = {readonly text: string};
+/** A task as the queen hands it to a drone; a seed drone reads `text` alone. */
+export type DoTaskRequest = {readonly id?: string; readonly text: string} | {readonly id: string; readonly command: string};
 
 /** What the queen says to drones. The only place that builds drone URLs. */
 export type DroneClient = {

@@ -6,14 +6,39 @@ export type RegisterAnswer = {readonly result: string; readonly name: string; re
 
 export type TaskView = {
 	readonly id: string;
-	readonly text: string;
+	readonly kind: 'text' | 'command';
+	readonly text: string | null;
+	readonly command: string | null;
+	readonly selector: Record<string, string>;
 	readonly state: string;
 	readonly drone: string | null;
 	readonly submittedAt: string;
 	readonly updatedAt: string;
 	readonly attempts: number;
+	readonly retries: number;
+	readonly reason: string | null;
 	readonly error: string | null;
+	readonly result: CommandResult | null;
 };
+
+export type CommandResult = {
+	readonly exitCode: number | null;
+	readonly signal: string | null;
+	readonly stdout: string;
+	readonly stderr: string;
+	readonly durationMs: number;
+	readonly timedOut: boolean;
+};
+
+export type DroneSpecBody = {
+	readonly address: string;
+	readonly name?: string;
+	readonly slots?: number;
+	readonly allowExec?: boolean;
+	readonly labels?: Record<string, string>;
+};
+
+export type ResultReport = CommandResult & {readonly drone: string; readonly succeeded: boolean; readonly error?: string};
 
 export type SubmitAnswer = {readonly result: string; readonly task: TaskView};
 
@@ -27,6 +52,10 @@ export type DroneView = {
 	readonly failedAttempts: number;
 	readonly tasksDone: number;
 	readonly lastError: string | null;
+	readonly slots: number;
+	readonly running: number;
+	readonly allowExec: boolean;
+	readonly labels: Record<string, string>;
 };
 
 export type DronesAnswer = {readonly drones: DroneView[]; readonly maxRetry: number; readonly heartbeatIntervalMs: number};
@@ -35,11 +64,13 @@ export type DronesAnswer = {readonly drones: DroneView[]; readonly maxRetry: num
 export type QueenClient = {
 	readonly baseUrl: string;
 	healthz(): Promise<Health>;
-	register(address: string, name?: string): Promise<RegisterAnswer>;
+	register(drone: DroneSpecBody): Promise<RegisterAnswer>;
 	deregister(address: string): Promise<{result: string}>;
-	submitTask(text: string): Promise<SubmitAnswer>;
+	/** A string is a text task (the seed's body). */
+	submitTask(task: string | {text: string; selector?: Record<string, string>} | {command: string; selector?: Record<string, string>}, options?: {wait?: boolean}): Promise<SubmitAnswer>;
+	reportResult(id: string, report: ResultReport): Promise<{result: string}>;
 	drones(): Promise<DronesAnswer>;
-	tasks(limit?: number): Promise<{tasks: TaskView[]}>;
+	tasks(query?: {state?: string; limit?: number; offset?: number}): Promise<{tasks: TaskView[]; total: number}>;
 	/** The URL of `GET /events`, for a streaming reader. */
 	eventsUrl(since?: number): string;
 };
@@ -51,20 +82,24 @@ export function createQueenClient(queenHost: string, http: HttpClient): QueenCli
 		async healthz() {
 			return call(http.got.get(`${baseUrl}/healthz`), `GET ${baseUrl}/healthz`);
 		},
-		async register(address, name) {
-			return call(http.got.post(`${baseUrl}/register`, {json: name === undefined ? {address} : {address, name}}), `POST ${baseUrl}/register`);
+		async register(drone) {
+			return call(http.got.post(`${baseUrl}/register`, {json: drone}), `POST ${baseUrl}/register`);
 		},
 		async deregister(address) {
 			return call(http.got.post(`${baseUrl}/deregister`, {json: {address}}), `POST ${baseUrl}/deregister`);
 		},
-		async submitTask(text) {
-			return call(http.got.post(`${baseUrl}/submit_task`, {json: {text}}), `POST ${baseUrl}/submit_task`);
+		async submitTask(task, options = {}) {
+			const json = typeof task === 'string' ? {text: task} : task;
+			return call(http.got.post(`${baseUrl}/submit_task`, {json, searchParams: options.wait ? {wait: 'true'} : undefined}), `POST ${baseUrl}/submit_task`);
+		},
+		async reportResult(id, report) {
+			return call(http.got.post(`${baseUrl}/tasks/${encodeURIComponent(id)}/result`, {json: report}), `POST ${baseUrl}/tasks/${id}/result`);
 		},
 		async drones() {
 			return call(http.got.get(`${baseUrl}/drones`), `GET ${baseUrl}/drones`);
 		},
-		async tasks(limit = 100) {
-			return call(http.got.get(`${baseUrl}/tasks`, {searchParams: {limit}}), `GET ${baseUrl}/tasks`);
+		async tasks(query = {}) {
+			return call(http.got.get(`${baseUrl}/tasks`, {searchParams: query}), `GET ${baseUrl}/tasks`);
 		},
 		eventsUrl(since) {
 			return since === undefined ? `${baseUrl}/events` : `${baseUrl}/events?since=${since}`;

@@ -1,12 +1,11 @@
 import {setTimeout as sleep} from 'node:timers/promises';
 import {CallError} from '../client/http.js';
-import type {QueenClient} from '../client/queen-client.js';
+import type {DroneSpecBody, QueenClient} from '../client/queen-client.js';
 import type {Logger} from '../log.js';
 
 export type RegistrationOptions = {
-	/** The address the queen should call. */
-	readonly address: string;
-	readonly requestedName: string | undefined;
+	/** What the queen should know of this drone: the address to call, a name, slots, labels. */
+	readonly drone: DroneSpecBody;
 	/** How long to keep trying at start. */
 	readonly timeoutMs: number;
 };
@@ -37,7 +36,7 @@ export class Registration {
 		this.#queen = queen;
 		this.#log = log;
 		this.#options = options;
-		this.#name = options.requestedName;
+		this.#name = options.drone.name;
 	}
 
 	get name(): string | undefined {
@@ -103,7 +102,7 @@ export class Registration {
 		}
 
 		try {
-			await this.#queen.deregister(this.#options.address);
+			await this.#queen.deregister(this.#options.drone.address);
 			this.#log.info({queen: this.#queen.baseUrl}, 'left the queen');
 		} catch (error: unknown) {
 			this.#log.warn({err: error instanceof Error ? error.message : String(error)}, 'could not tell the queen this drone is leaving');
@@ -128,7 +127,7 @@ export class Registration {
 	async #registerOnce(): Promise<string> {
 		this.#registering = true;
 		try {
-			const answer = await this.#queen.register(this.#options.address, this.#name);
+			const answer = await this.#queen.register(this.#name === undefined ? this.#options.drone : {...this.#options.drone, name: this.#name});
 			this.#name = answer.name;
 			if (typeof answer.heartbeatIntervalMs === 'number' && answer.heartbeatIntervalMs > 0) {
 				this.#heartbeatIntervalMs = answer.heartbeatIntervalMs;

@@ -1,15 +1,20 @@
 import Router from '@koa/router';
 import {refuse} from '../http/app.js';
+import {HiveError} from '../http/errors.js';
 import {parseBody, taskBody} from '../http/schemas.js';
 import type {Executor} from './executor.js';
 
 export type DroneDeps = {
 	readonly executor: Executor;
 	readonly version: string;
+	readonly slots: number;
+	readonly allowExec: boolean;
 	readonly isReady: () => boolean;
 	readonly name: () => string | undefined;
 	/** Called when the queen reaches this drone (its heartbeat or a task). */
 	readonly onQueenContact: () => void;
+	/** Runs a command task and reports its end to the queen. */
+	readonly runCommand: (id: string, command: string) => void;
 };
 
 export const queenUserAgentPrefix = 'hive-queen/';
@@ -17,28 +22,52 @@ export const queenUserAgentPrefix = 'hive-queen/';
 /** The drone's endpoints: `/healthz` and `/do_task`; the queen's endpoints refuse with the seed's words. */
 export function createDroneRouter(deps: DroneDeps): Router {
 	const router = new Router();
-
-	router.get('/healthz', ctx => {
-		if (ctx.get('user-agent').startsWith(queenUserAgentPrefix)) {
+	const fromQueen = (userAgent: string) => {
+		if (userAgent.startsWith(queenUserAgentPrefix)) {
 			deps.onQueenContact();
 		}
+	};
 
+	router.get('/healthz', ctx => {
+		fromQueen(ctx.get('user-agent'));
 		ctx.body = {
 			status: deps.isReady() ? 'Status.READY' : 'Status.NOT_READY',
 			version: deps.version,
 			mode: 'Mode.DRONE',
 			name: deps.name() ?? null,
+			slots: deps.slots,
+			running: deps.executor.running,
+			allowExec: deps.allowExec,
 		};
 	});
 
 	router.post('/do_task', ctx => {
 		const task = parseBody(ctx, taskBody);
-		if (ctx.get('user-agent').startsWith(queenUserAgentPrefix)) {
-			deps.onQueenContact();
+		fromQueen(ctx.get('user-agent'));
+		if (task.kind === 'text') {
+			deps.executor.print(task.text);
+			ctx.body = {result: 'OK'};
+			return;
 		}
 
-		deps.executor.run(task);
-		ctx.body = {result: 'OK'};
+		if (!deps.allowExec) {
+			throw new HiveError(403, 'this drone does not run commands (start it with --allow-exec)', 'ERR_HIVE_NO_EXEC');
+		}
+
+		if (!deps.isReady()) {
+			throw new HiveError(503, 'this drone is stopping', 'ERR_HIVE_STOPPING');
+		}
+
+		if (task.id === undefined) {
+			throw new HiveError(400, 'id is required: command tasks come from the queen', 'ERR_HIVE_BAD_BODY');
+		}
+
+		if (deps.executor.running >= deps.slots) {
+			throw new HiveError(429, `no free slot: ${deps.executor.running} of ${deps.slots} in use`, 'ERR_HIVE_FULL');
+		}
+
+		deps.runCommand(task.id, task.command);
+		ctx.body = {result: 'OK', state: 'running'};
 	});
 
 	refuse(router, '/submit_task', 'In drone mode, not scheduling tasks');

@@ -6,26 +6,79 @@ import {HiveError} from './errors.js';
 /** The request bodies of the API, validated in one place; handlers get typed, valid input. */
 
 const stringError = {error: (issue: {input?: unknown}) => (issue.input === undefined ? 'is required' : 'must be a string')};
-const nonEmptyText = z.string(stringError).min(1, {error: 'must not be empty'});
-
-export const taskBody = z.object({
-	text: nonEmptyText,
-});
-export type TaskBody = z.infer<typeof taskBody>;
-
+const nonEmptyString = z.string(stringError).min(1, {error: 'must not be empty'});
 const address = z.string(stringError).refine(value => parseHostPort(value) !== undefined, {error: 'must be host:port'});
 const droneName = z.string(stringError).refine(isValidName, {error: "must be letters, digits, '.', '-' or '_' (at most 64)"});
+const labelKey = /^[a-z0-9]([a-z0-9._/-]{0,62}[a-z0-9])?$/i;
+const labels = z.record(
+	z.string().regex(labelKey, {error: 'keys must be label names (letters, digits, . _ / -)'}),
+	z.string({error: 'must be an object of strings'}).max(256),
+	{error: 'must be an object of strings, e.g. {"zone": "a"}'},
+).refine(value => Object.keys(value).length <= 64, {error: 'has more than 64 labels'});
+
+/** A task as a user submits it, and as the queen hands it to a drone (`id` then). */
+const task = z.object({
+	id: z.string().max(100).optional(),
+	kind: z.string(stringError).optional(),
+	text: nonEmptyString.optional(),
+	command: nonEmptyString.max(65_536).optional(),
+	selector: labels.optional(),
+}).transform((body, context) => {
+	const fail = (path: string, message: string) => {
+		context.addIssue({code: 'custom', path: [path], message});
+		return z.NEVER;
+	};
+
+	if (body.kind !== undefined && body.kind !== 'text' && body.kind !== 'command') {
+		return fail('kind', `must be text or command, got ${JSON.stringify(body.kind)}`);
+	}
+
+	const kind = body.kind ?? (body.command === undefined ? 'text' : 'command');
+	if (body.text !== undefined && body.command !== undefined) {
+		return fail('body', 'has both text and command: a task is one or the other');
+	}
+
+	if (kind === 'command') {
+		return body.command === undefined
+			? fail('command', 'is required')
+			: {id: body.id, kind, command: body.command, selector: body.selector} as const;
+	}
+
+	return body.text === undefined
+		? fail('text', 'is required')
+		: {id: body.id, kind, text: body.text, selector: body.selector} as const;
+});
+
+export const taskBody = task;
+export type TaskBody = z.infer<typeof taskBody>;
 
 export const registerBody = z.object({
 	address,
 	name: droneName.optional(),
+	slots: z.number({error: 'must be a whole number'}).int({error: 'must be a whole number'}).min(1).max(10_000).optional(),
+	allowExec: z.boolean({error: 'must be true or false'}).optional(),
+	labels: labels.optional(),
 });
 export type RegisterBody = z.infer<typeof registerBody>;
 
 export const deregisterBody = z.object({
 	address,
 });
-export type DeregisterBody = z.infer<typeof deregisterBody>;
+
+const captured = z.string().max(256 * 1024);
+/** A drone's report of a command task's end. */
+export const resultBody = z.object({
+	drone: droneName,
+	succeeded: z.boolean({error: 'must be true or false'}),
+	exitCode: z.number().int().nullable(),
+	signal: z.string().nullable(),
+	stdout: captured,
+	stderr: captured,
+	durationMs: z.number().min(0),
+	timedOut: z.boolean(),
+	error: z.string().max(4096).optional(),
+});
+export type ResultBody = z.infer<typeof resultBody>;
 
 /** Validates `ctx.request.body` against a schema; a 400 naming the first bad field otherwise. */
 export function parseBody<T>(ctx: Koa.Context, schema: z.ZodType<T>): T {

@@ -39,7 +39,6 @@ export function openEventStream(ctx: Koa.Context, onClose: () => void): EventStr
 		onClose();
 	};
 
-	ctx.req.on('close', close);
 	ctx.res.on('close', close);
 	return {
 		send(id, data) {

@@ -1,77 +1,186 @@
 import {CallError} from '../client/http.js';
 import type {DroneClient} from '../client/drone-client.js';
-import {HiveError} from '../http/errors.js';
 import type {Logger} from '../log.js';
 import type {HeartbeatMonitor} from './heartbeat.js';
-import type {Hive, Task} from './hive.js';
-import {pickDrone} from './scheduler.js';
+import type {Hive, HiveEvent, Task} from './hive.js';
+import {explainNoFit, pickDrone, scorers, type SchedulerName} from './scheduler.js';
 
 export type DispatcherOptions = {
 	readonly timeoutMs: number;
-	/** Drones asked for one task before it fails. @default 3 */
-	readonly maxAttempts?: number;
+	readonly scheduler: SchedulerName;
 	readonly random?: () => number;
+	/** How often pending tasks are looked at even when nothing changed. @default 1000 */
+	readonly retryIntervalMs?: number;
 };
 
 /**
-Hands tasks to drones: asks the scheduler for a drone, calls it, reports the outcome into the hive.
-A drone that does not answer is marked suspect and checked at once, and another drone is asked.
+Hands tasks to drones, as Nomad's worker applies what its scheduler decides: asks the scheduler for a
+drone, reserves the place in the hive, calls the drone, reports the outcome into the hive. A drone that
+does not answer is marked suspect and checked at once, and the next drone is asked. A task no drone can
+take waits, first in first out, and is placed as soon as room appears (a drone registers or recovers,
+a command task ends, a drone is lost and its tasks come back).
 */
 export class Dispatcher {
 	readonly #hive: Hive;
 	readonly #client: DroneClient;
 	readonly #heartbeat: HeartbeatMonitor;
 	readonly #log: Logger;
-	readonly #timeoutMs: number;
-	readonly #maxAttempts: number;
+	readonly #options: DispatcherOptions;
 	readonly #random: () => number;
+	/** Tasks with a placement under way: a pass over the pending queue leaves them to it. */
+	readonly #placing = new Set<string>();
+	#passing = false;
+	#passAgain = false;
+	#timer: NodeJS.Timeout | undefined;
+	#unsubscribe: (() => void) | undefined;
 
 	constructor(hive: Hive, client: DroneClient, heartbeat: HeartbeatMonitor, log: Logger, options: DispatcherOptions) {
 		this.#hive = hive;
 		this.#client = client;
 		this.#heartbeat = heartbeat;
 		this.#log = log;
-		this.#timeoutMs = options.timeoutMs;
-		this.#maxAttempts = options.maxAttempts ?? 3;
+		this.#options = options;
 		this.#random = options.random ?? Math.random;
 	}
 
-	/** Places a submitted task; resolves with it dispatched, or throws a 503 `HiveError` with it failed. */
-	async dispatch(task: Task): Promise<Task> {
-		const tried = new Set<string>();
-		let lastError = '';
-		while (tried.size < this.#maxAttempts) {
-			const drone = pickDrone(this.#hive.droneRecords(), {exclude: tried, random: this.#random});
-			if (!drone) {
-				break;
+	start(): void {
+		this.#unsubscribe = this.#hive.subscribe(event => {
+			if (makesRoom(event)) {
+				this.placePending();
 			}
+		});
+		this.#timer = setInterval(() => {
+			this.placePending();
+		}, this.#options.retryIntervalMs ?? 1000);
+		this.#timer.unref();
+	}
 
-			tried.add(drone.name);
-			this.#hive.taskAttempted(task.id);
-			try {
-				// eslint-disable-next-line no-await-in-loop -- one drone after another, by design
-				await this.#client.doTask(drone.address, {text: task.text}, this.#timeoutMs);
-			} catch (error: unknown) {
-				lastError = error instanceof Error ? error.message : String(error);
-				this.#log.warn({drone: drone.name, task: task.id, err: lastError}, `could not send task to ${drone.name}`);
-				if (!(error instanceof CallError) || error.code === 'ERR_HIVE_UNREACHABLE' || (error.status ?? 500) >= 500) {
-					this.#hive.markSuspect(drone.name, lastError);
-					this.#heartbeat.checkNow(drone.name);
-				}
+	stop(): void {
+		this.#unsubscribe?.();
+		clearInterval(this.#timer);
+	}
 
-				continue;
-			}
-
-			this.#log.debug({drone: drone.name, task: task.id}, `Sent task to ${drone.name}`);
-			this.#hive.taskDispatched(task.id, drone.name);
-			// A text task is done once its drone has printed it.
-			return this.#hive.taskSucceeded(task.id) ?? task;
+	/** Places a new task; resolves once it is handed to a drone, or waits in the queue. */
+	async submit(task: Task): Promise<void> {
+		if (this.#hive.droneCount === 0) {
+			this.#hive.taskFailed(task.id, 'no drone is registered with this queen');
+			return;
 		}
 
-		const message = tried.size === 0
-			? (this.#hive.droneCount === 0 ? 'no drone is registered with this queen' : 'no drone is ready to take the task')
-			: `no drone accepted the task (tried ${[...tried].join(', ')}): ${lastError}`;
-		this.#hive.taskFailed(task.id, message);
-		throw new HiveError(503, message, 'ERR_HIVE_NO_DRONE');
+		await this.#place(task);
+	}
+
+	/** One pass over the pending queue, oldest first; every placement decision is made before any call. */
+	placePending(): void {
+		if (this.#passing) {
+			this.#passAgain = true;
+			return;
+		}
+
+		this.#passing = true;
+		try {
+			do {
+				this.#passAgain = false;
+				// Tasks alike (kind and selector) that found no drone in this pass will not find one either.
+				const stuck = new Set<string>();
+				for (const task of [...this.#hive.pendingTasks()]) {
+					const key = `${task.kind} ${JSON.stringify(task.selector)}`;
+					if (this.#placing.has(task.id) || stuck.has(key)) {
+						continue;
+					}
+
+					if (!this.#tryNow(task)) {
+						stuck.add(key);
+					}
+				}
+			} while (this.#passAgain);
+		} finally {
+			this.#passing = false;
+		}
+	}
+
+	/** Starts a placement when a drone can take the task now; false when none can. */
+	#tryNow(task: Task): boolean {
+		const context = {task, exclude: new Set<string>(), random: this.#random};
+		if (!pickDrone(this.#hive.droneRecords(), context, scorers[this.#options.scheduler])) {
+			this.#hive.taskWaiting(task.id, explainNoFit(this.#hive.droneRecords(), context));
+			return false;
+		}
+
+		void this.#place(task);
+		return true;
+	}
+
+	async #place(task: Task): Promise<void> {
+		this.#placing.add(task.id);
+		try {
+			const tried = new Set<string>();
+			let lastError: string | undefined;
+			for (;;) {
+				const context = {task, exclude: tried, random: this.#random};
+				const drone = pickDrone(this.#hive.droneRecords(), context, scorers[this.#options.scheduler]);
+				if (!drone) {
+					const reason = explainNoFit(this.#hive.droneRecords(), context);
+					this.#hive.taskWaiting(task.id, lastError === undefined ? reason : `${reason}; last error: ${lastError}`);
+					return;
+				}
+
+				tried.add(drone.name);
+				if (!this.#hive.taskDispatched(task.id, drone.name)) {
+					return;
+				}
+
+				try {
+					// eslint-disable-next-line no-await-in-loop -- one drone after another, by design
+					await this.#client.doTask(drone.address, task.kind === 'text' ? {id: task.id, text: task.text!} : {id: task.id, command: task.command!}, this.#options.timeoutMs);
+				} catch (error: unknown) {
+					lastError = error instanceof Error ? error.message : String(error);
+					this.#log.warn({drone: drone.name, task: task.id, err: lastError}, `could not send task to ${drone.name}`);
+					if (!(error instanceof CallError) || error.code === 'ERR_HIVE_UNREACHABLE' || (error.status ?? 500) >= 500) {
+						this.#hive.markSuspect(drone.name, lastError);
+						this.#heartbeat.checkNow(drone.name);
+					}
+
+					this.#hive.taskRefused(task.id, `${drone.name} did not take it: ${lastError}`);
+					continue;
+				}
+
+				this.#log.debug({drone: drone.name, task: task.id}, `Sent task to ${drone.name}`);
+				if (task.kind === 'text') {
+					// A text task is done once its drone has printed it.
+					this.#hive.taskFinished(task.id, drone.name, {succeeded: true});
+				} else {
+					this.#hive.taskRunning(task.id);
+				}
+
+				return;
+			}
+		} finally {
+			this.#placing.delete(task.id);
+		}
+	}
+}
+
+/** Events after which a pending task may fit where it did not. */
+function makesRoom(event: HiveEvent): boolean {
+	switch (event.type) {
+		case 'drone.registered':
+		case 'heartbeat.recovered': {
+			return true;
+		}
+
+		case 'task.succeeded':
+		case 'task.failed': {
+			return event.task.kind === 'command';
+		}
+
+		case 'task.pending': {
+			// Placed again after its drone was lost.
+			return event.task.retries > 0 && event.task.drone === undefined && event.task.reason?.startsWith('placed again') === true;
+		}
+
+		default: {
+			return false;
+		}
 	}
 }

@@ -1,41 +1,83 @@
 import {randomUUID} from 'node:crypto';
 
 /**
-The queen's state — drones, tasks — and its typed events: the one source of truth. Everything that
-changes the hive goes through a method here, and every change is an event (`subscribe`). No I/O here:
-the heartbeat monitor and the dispatcher do the calls and report back.
+The queen's state — drones, tasks, the pending queue — and its typed events: the one source of truth.
+Everything that changes the hive goes through a method here, and every change is an event
+(`subscribe`). No I/O here: the heartbeat monitor and the dispatcher do the calls and report back.
 */
 
 export type DroneState = 'ready' | 'suspect';
+
+export type Labels = Readonly<Record<string, string>>;
 
 export type Drone = {
 	readonly name: string;
 	readonly address: string;
 	readonly state: DroneState;
 	readonly registeredAt: number;
-	/** When the drone last answered a heartbeat (ms since the epoch); undefined before the first. */
+	/** When the drone last answered a heartbeat (ms since the epoch). */
 	readonly lastSeen: number | undefined;
 	/** Failed heartbeat attempts in a row. */
 	readonly failedAttempts: number;
 	readonly tasksDone: number;
 	readonly lastError: string | undefined;
+	/** Command tasks it may run at once. */
+	readonly slots: number;
+	/** Whether it runs command tasks (`--allow-exec`). */
+	readonly allowExec: boolean;
+	readonly labels: Labels;
+	/** Command tasks placed on it and not finished (text tasks take no slot: they are done once printed). */
+	readonly running: number;
+};
+
+export type DroneSpec = {
+	readonly address: string;
+	readonly name?: string | undefined;
+	readonly slots?: number | undefined;
+	readonly allowExec?: boolean | undefined;
+	readonly labels?: Labels | undefined;
 };
 
 export type TaskState = 'pending' | 'dispatched' | 'running' | 'succeeded' | 'failed' | 'lost';
+export type TaskKind = 'text' | 'command';
 
 export const finalTaskStates: ReadonlySet<TaskState> = new Set(['succeeded', 'failed', 'lost']);
 
+export type TaskResult = {
+	readonly exitCode: number | null;
+	readonly signal: string | null;
+	readonly stdout: string;
+	readonly stderr: string;
+	readonly durationMs: number;
+	readonly timedOut: boolean;
+};
+
+export type TaskSpec =
+	| {readonly kind: 'text'; readonly text: string; readonly selector?: Labels | undefined}
+	| {readonly kind: 'command'; readonly command: string; readonly selector?: Labels | undefined};
+
 export type Task = {
 	readonly id: string;
-	readonly text: string;
+	readonly kind: TaskKind;
+	readonly text: string | undefined;
+	readonly command: string | undefined;
+	readonly selector: Labels;
 	readonly state: TaskState;
 	readonly drone: string | undefined;
 	readonly submittedAt: number;
 	readonly updatedAt: number;
 	/** Drones that were asked to take it. */
 	readonly attempts: number;
+	/** Times it was placed again after its drone was lost. */
+	readonly retries: number;
+	/** Why it is pending. */
+	readonly reason: string | undefined;
+	/** Why it failed or was lost. */
 	readonly error: string | undefined;
+	readonly result: TaskResult | undefined;
 };
+
+type TaskEventType = 'task.submitted' | 'task.pending' | 'task.dispatched' | 'task.running' | 'task.succeeded' | 'task.failed' | 'task.lost';
 
 type EventBody =
 	| {readonly type: 'drone.registered'; readonly drone: string; readonly address: string; readonly again: boolean}
@@ -44,10 +86,7 @@ type EventBody =
 	| {readonly type: 'heartbeat.failed'; readonly drone: string; readonly address: string; readonly attempt: number; readonly maxRetry: number; readonly error: string}
 	| {readonly type: 'heartbeat.recovered'; readonly drone: string; readonly address: string}
 	| {readonly type: 'heartbeat.sweep'; readonly checked: number; readonly failed: number; readonly durationMs: number}
-	| {readonly type: 'task.submitted'; readonly task: Task}
-	| {readonly type: 'task.dispatched'; readonly task: Task}
-	| {readonly type: 'task.succeeded'; readonly task: Task}
-	| {readonly type: 'task.failed'; readonly task: Task};
+	| {readonly type: TaskEventType; readonly task: Task};
 
 export type HiveEventType = EventBody['type'];
 export type HiveEvent = EventBody & {readonly id: number; readonly time: string};
@@ -58,10 +97,20 @@ type Mutable<T> = {-readonly [K in keyof T]: T[K]};
 export type HiveOptions = {
 	/** Finished tasks kept. @default 10000 */
 	readonly taskHistory?: number;
+	/** Tasks waiting for a drone, at most; beyond, `submitTask` refuses. @default 10000 */
+	readonly maxPending?: number;
+	/** Times a task is placed again after its drone is lost. @default 2 */
+	readonly taskRetries?: number;
 	/** Events kept for clients that reconnect (`GET /events?since=`). @default 1000 */
 	readonly eventBacklog?: number;
 	readonly now?: () => number;
 };
+
+/** `submitTask` when `maxPending` tasks already wait. */
+export class QueueFullError extends Error {
+	override readonly name = 'QueueFullError';
+	readonly code = 'ERR_HIVE_QUEUE_FULL';
+}
 
 export class Hive {
 	readonly #drones = new Map<string, Mutable<Drone>>();
@@ -71,8 +120,14 @@ export class Hive {
 	#nextDroneNumber = 0;
 
 	readonly #tasks = new Map<string, Mutable<Task>>();
+	/** Pending tasks, oldest first (a Map keeps insertion order and deletes in O(1)). */
+	readonly #pending = new Map<string, Mutable<Task>>();
+	/** Unfinished tasks by drone, so that an eviction finds them without a scan. */
+	readonly #tasksByDrone = new Map<string, Set<string>>();
 	readonly #finishedTaskIds: string[] = [];
 	readonly #taskHistory: number;
+	readonly #maxPending: number;
+	readonly #taskRetries: number;
 
 	readonly #listeners = new Set<HiveListener>();
 	readonly #backlog: HiveEvent[] = [];
@@ -82,6 +137,8 @@ export class Hive {
 
 	constructor(options: HiveOptions = {}) {
 		this.#taskHistory = options.taskHistory ?? 10_000;
+		this.#maxPending = options.maxPending ?? 10_000;
+		this.#taskRetries = options.taskRetries ?? 2;
 		this.#eventBacklog = options.eventBacklog ?? 1000;
 		this.#now = options.now ?? Date.now;
 	}
@@ -89,21 +146,25 @@ export class Hive {
 	// Drones
 
 	/** Adds a drone, or refreshes one already known by address or by its requested name. */
-	registerDrone(address: string, requestedName?: string): {readonly drone: Drone; readonly created: boolean} {
+	registerDrone(spec: DroneSpec): {readonly drone: Drone; readonly created: boolean} {
+		const {address, name: requestedName} = spec;
 		const now = this.#now();
 		const knownName = requestedName ?? this.#namesByAddress.get(address);
 		const known = knownName === undefined ? undefined : this.#drones.get(knownName);
-		if (known && (requestedName === undefined || known.address === address || requestedName === known.name)) {
+		if (known) {
 			if (known.address !== address) {
 				// A named drone that moved: its old address is no longer it.
 				this.#namesByAddress.delete(known.address);
+				const other = this.#namesByAddress.get(address);
+				if (other !== undefined) {
+					this.#removeDrone(other, `its address was taken by ${known.name}`, 'drone.left');
+				}
+
 				this.#namesByAddress.set(address, known.name);
-				(known as {address: string}).address = address;
+				known.address = address;
 			}
 
-			known.state = 'ready';
-			known.failedAttempts = 0;
-			known.lastSeen = now;
+			Object.assign(known, capacityOf(spec), {state: 'ready', failedAttempts: 0, lastSeen: now, lastError: undefined});
 			this.#emit({type: 'drone.registered', drone: known.name, address, again: true});
 			return {drone: {...known}, created: false};
 		}
@@ -111,37 +172,39 @@ export class Hive {
 		// A drone at a known address that now asks for another name is a different drone.
 		const previous = this.#namesByAddress.get(address);
 		if (previous !== undefined) {
-			this.#removeDrone(previous);
+			this.#removeDrone(previous, `its address was taken by a drone named ${requestedName}`, 'drone.left');
 		}
 
 		const name = requestedName ?? this.#newName();
 		const again = this.#usedNames.has(name);
 		this.#usedNames.add(name);
-		const drone: Mutable<Drone> = {name, address, state: 'ready', registeredAt: now, lastSeen: now, failedAttempts: 0, tasksDone: 0, lastError: undefined};
+		const drone: Mutable<Drone> = {
+			name,
+			address,
+			state: 'ready',
+			registeredAt: now,
+			lastSeen: now,
+			failedAttempts: 0,
+			tasksDone: 0,
+			lastError: undefined,
+			running: 0,
+			...capacityOf(spec),
+		};
 		this.#drones.set(name, drone);
 		this.#namesByAddress.set(address, name);
 		this.#emit({type: 'drone.registered', drone: name, address, again});
 		return {drone: {...drone}, created: true};
 	}
 
-	/** A drone said it is leaving. */
+	/** A drone said it is leaving; its unfinished tasks are placed again. */
 	deregisterDrone(address: string): Drone | undefined {
 		const name = this.#namesByAddress.get(address);
-		const drone = name === undefined ? undefined : this.#removeDrone(name);
-		if (drone) {
-			this.#emit({type: 'drone.left', drone: drone.name, address: drone.address});
-		}
-
-		return drone;
+		return name === undefined ? undefined : this.#removeDrone(name, 'its drone left', 'drone.left');
 	}
 
+	/** A drone stopped answering; its unfinished tasks are placed again or lost. */
 	evictDrone(name: string, reason: string): Drone | undefined {
-		const drone = this.#removeDrone(name);
-		if (drone) {
-			this.#emit({type: 'drone.evicted', drone: drone.name, address: drone.address, reason});
-		}
-
-		return drone;
+		return this.#removeDrone(name, reason, 'drone.evicted');
 	}
 
 	heartbeatSucceeded(name: string): void {
@@ -173,7 +236,7 @@ export class Hive {
 		return drone.failedAttempts;
 	}
 
-	/** A call to the drone failed outside a heartbeat: do not give it work until it answers again. */
+	/** A call to the drone failed outside a heartbeat: no work for it until it answers again. */
 	markSuspect(name: string, error: string): void {
 		const drone = this.#drones.get(name);
 		if (drone) {
@@ -211,38 +274,114 @@ export class Hive {
 
 	// Tasks
 
-	submitTask(text: string): Task {
+	/** Accepts a task as `pending`; throws `QueueFullError` when `maxPending` tasks already wait. */
+	submitTask(spec: TaskSpec): Task {
+		if (this.#pending.size >= this.#maxPending) {
+			throw new QueueFullError(`the queue is full: ${this.#pending.size} tasks are waiting for a drone`);
+		}
+
 		const now = this.#now();
-		const task: Mutable<Task> = {id: randomUUID(), text, state: 'pending', drone: undefined, submittedAt: now, updatedAt: now, attempts: 0, error: undefined};
+		const task: Mutable<Task> = {
+			id: randomUUID(),
+			kind: spec.kind,
+			text: spec.kind === 'text' ? spec.text : undefined,
+			command: spec.kind === 'command' ? spec.command : undefined,
+			selector: spec.selector ?? {},
+			state: 'pending',
+			drone: undefined,
+			submittedAt: now,
+			updatedAt: now,
+			attempts: 0,
+			retries: 0,
+			reason: undefined,
+			error: undefined,
+			result: undefined,
+		};
 		this.#tasks.set(task.id, task);
+		this.#pending.set(task.id, task);
 		this.#emit({type: 'task.submitted', task: {...task}});
 		return {...task};
 	}
 
-	taskDispatched(id: string, droneName: string): Task | undefined {
-		return this.#updateTask(id, {state: 'dispatched', drone: droneName}, 'task.dispatched');
+	/** Pending tasks, oldest first: live records, read, never write. */
+	pendingTasks(): IterableIterator<Task> {
+		return this.#pending.values();
 	}
 
-	taskSucceeded(id: string): Task | undefined {
-		const task = this.#updateTask(id, {state: 'succeeded'}, 'task.succeeded');
-		const drone = task?.drone === undefined ? undefined : this.#drones.get(task.drone);
-		if (drone) {
+	get pendingCount(): number {
+		return this.#pending.size;
+	}
+
+	/** A pending task still waits; says why (an event only when the reason changes). */
+	taskWaiting(id: string, reason: string): void {
+		const task = this.#pending.get(id);
+		if (task && task.reason !== reason) {
+			this.#update(task, {reason}, 'task.pending');
+		}
+	}
+
+	/** The scheduler chose a drone: the task holds a place on it while the drone is asked. */
+	taskDispatched(id: string, droneName: string): Task | undefined {
+		const task = this.#pending.get(id);
+		const drone = this.#drones.get(droneName);
+		if (!task || !drone) {
+			return undefined;
+		}
+
+		this.#pending.delete(id);
+		task.attempts += 1;
+		if (task.kind === 'command') {
+			drone.running += 1;
+		}
+
+		this.#tasksOf(droneName).add(id);
+		return this.#update(task, {state: 'dispatched', drone: droneName, reason: undefined}, 'task.dispatched');
+	}
+
+	/** The drone did not take it: it waits again, first in line. */
+	taskRefused(id: string, reason: string): Task | undefined {
+		const task = this.#tasks.get(id);
+		if (!task || task.state !== 'dispatched') {
+			return undefined;
+		}
+
+		this.#release(task);
+		this.#requeueFirst(task);
+		return this.#update(task, {state: 'pending', drone: undefined, reason}, 'task.pending');
+	}
+
+	/** The drone accepted a command task and runs it. */
+	taskRunning(id: string): Task | undefined {
+		const task = this.#tasks.get(id);
+		return task?.state === 'dispatched' ? this.#update(task, {state: 'running'}, 'task.running') : undefined;
+	}
+
+	/** The task's drone finished it. Ignored (undefined) when the task is no longer that drone's. */
+	taskFinished(id: string, droneName: string, outcome: {readonly succeeded: boolean; readonly result?: TaskResult; readonly error?: string}): Task | undefined {
+		const task = this.#tasks.get(id);
+		if (!task || task.drone !== droneName || (task.state !== 'dispatched' && task.state !== 'running')) {
+			return undefined;
+		}
+
+		this.#release(task);
+		const drone = this.#drones.get(droneName);
+		if (drone && outcome.succeeded) {
 			drone.tasksDone += 1;
 		}
 
-		return task;
+		return this.#update(task, {state: outcome.succeeded ? 'succeeded' : 'failed', result: outcome.result, error: outcome.error}, outcome.succeeded ? 'task.succeeded' : 'task.failed');
 	}
 
+	/** A task that can never be placed (no drone at all): it fails now. */
 	taskFailed(id: string, error: string): Task | undefined {
-		return this.#updateTask(id, {state: 'failed', error}, 'task.failed');
-	}
-
-	/** Counts one drone asked to take the task. */
-	taskAttempted(id: string): void {
 		const task = this.#tasks.get(id);
-		if (task) {
-			task.attempts += 1;
+		if (!task || finalTaskStates.has(task.state)) {
+			return undefined;
 		}
+
+		this.#release(task);
+		this.#pending.delete(id);
+		return this.#update(task, {state: 'failed', error}, 'task.failed');
 	}
 
 	task(id: string): Task | undefined {
@@ -250,15 +389,36 @@ export class Hive {
 		return task && {...task};
 	}
 
-	/** Newest first. */
-	tasks(limit = 100): Task[] {
-		const result: Task[] = [];
+	/** Newest first, optionally of one state. */
+	tasks(query: {readonly state?: TaskState; readonly limit?: number; readonly offset?: number} = {}): {readonly tasks: Task[]; readonly total: number} {
+		const {state, limit = 100, offset = 0} = query;
+		const tasks: Task[] = [];
+		let total = 0;
 		const all = [...this.#tasks.values()];
-		for (let index = all.length - 1; index >= 0 && result.length < limit; index--) {
-			result.push({...all[index]!});
+		for (let index = all.length - 1; index >= 0; index--) {
+			const task = all[index]!;
+			if (state !== undefined && task.state !== state) {
+				continue;
+			}
+
+			if (total >= offset && tasks.length < limit) {
+				tasks.push({...task});
+			}
+
+			total += 1;
 		}
 
-		return result;
+		return {tasks, total};
+	}
+
+	/** Counts of tasks by state. */
+	taskCounts(): Record<TaskState, number> {
+		const counts: Record<TaskState, number> = {pending: 0, dispatched: 0, running: 0, succeeded: 0, failed: 0, lost: 0};
+		for (const task of this.#tasks.values()) {
+			counts[task.state] += 1;
+		}
+
+		return counts;
 	}
 
 	// Events
@@ -285,7 +445,7 @@ export class Hive {
 		}
 	}
 
-	#removeDrone(name: string): Drone | undefined {
+	#removeDrone(name: string, reason: string, type: 'drone.left' | 'drone.evicted'): Drone | undefined {
 		const drone = this.#drones.get(name);
 		if (!drone) {
 			return undefined;
@@ -293,7 +453,58 @@ export class Hive {
 
 		this.#drones.delete(name);
 		this.#namesByAddress.delete(drone.address);
+		this.#emit(type === 'drone.left' ? {type, drone: name, address: drone.address} : {type, drone: name, address: drone.address, reason});
+		// Its unfinished tasks are placed again, at most `taskRetries` times each; then they are lost.
+		const orphans = this.#tasksByDrone.get(name) ?? new Set();
+		this.#tasksByDrone.delete(name);
+		for (const id of orphans) {
+			const task = this.#tasks.get(id);
+			if (!task || finalTaskStates.has(task.state)) {
+				continue;
+			}
+
+			if (task.retries < this.#taskRetries) {
+				this.#requeueFirst(task);
+				this.#update(task, {state: 'pending', drone: undefined, retries: task.retries + 1, reason: `placed again: ${drone.name} ${type === 'drone.left' ? 'left' : 'was evicted'}`}, 'task.pending');
+			} else {
+				this.#update(task, {state: 'lost', error: `${drone.name} ${type === 'drone.left' ? 'left' : 'was evicted'} and the task was already placed ${task.retries + 1} times`}, 'task.lost');
+			}
+		}
+
 		return {...drone};
+	}
+
+	#tasksOf(droneName: string): Set<string> {
+		let ids = this.#tasksByDrone.get(droneName);
+		if (!ids) {
+			ids = new Set();
+			this.#tasksByDrone.set(droneName, ids);
+		}
+
+		return ids;
+	}
+
+	/** Frees the place a task held on its drone. */
+	#release(task: Mutable<Task>): void {
+		if (task.drone === undefined) {
+			return;
+		}
+
+		this.#tasksByDrone.get(task.drone)?.delete(task.id);
+		const drone = this.#drones.get(task.drone);
+		if (drone && task.kind === 'command' && drone.running > 0) {
+			drone.running -= 1;
+		}
+	}
+
+	/** Puts a task back at the head of the pending queue: it has waited longest. */
+	#requeueFirst(task: Mutable<Task>): void {
+		const rest = [...this.#pending.values()];
+		this.#pending.clear();
+		this.#pending.set(task.id, task);
+		for (const other of rest) {
+			this.#pending.set(other.id, other);
+		}
 	}
 
 	#newName(): string {
@@ -304,17 +515,12 @@ export class Hive {
 		return name;
 	}
 
-	#updateTask(id: string, change: Partial<Mutable<Task>>, type: 'task.dispatched' | 'task.succeeded' | 'task.failed'): Task | undefined {
-		const task = this.#tasks.get(id);
-		if (!task) {
-			return undefined;
-		}
-
+	#update(task: Mutable<Task>, change: Partial<Mutable<Task>>, type: TaskEventType): Task {
 		Object.assign(task, change, {updatedAt: this.#now()});
 		const view = {...task};
 		this.#emit({type, task: view});
 		if (finalTaskStates.has(task.state)) {
-			this.#finishedTaskIds.push(id);
+			this.#finishedTaskIds.push(task.id);
 			this.#forgetOldTasks();
 		}
 
@@ -330,4 +536,8 @@ export class Hive {
 			}
 		}
 	}
+}
+
+function capacityOf(spec: DroneSpec): {slots: number; allowExec: boolean; labels: Labels} {
+	return {slots: spec.slots ?? 1, allowExec: spec.allowExec ?? false, labels: {...spec.labels}};
 }

@@ -1,10 +1,10 @@
 import Router from '@koa/router';
 import {refuse} from '../http/app.js';
 import {HiveError} from '../http/errors.js';
-import {deregisterBody, parseBody, registerBody, taskBody} from '../http/schemas.js';
+import {deregisterBody, parseBody, registerBody, resultBody, taskBody} from '../http/schemas.js';
 import {openEventStream, type EventStream} from '../http/sse.js';
 import type {Dispatcher} from './dispatcher.js';
-import type {Drone, Hive, HiveEvent, Task} from './hive.js';
+import {finalTaskStates, QueueFullError, type Drone, type Hive, type HiveEvent, type Task, type TaskState} from './hive.js';
 
 export type QueenDeps = {
 	readonly hive: Hive;
@@ -33,8 +33,7 @@ export function createQueenRouter(deps: QueenDeps): Router {
 	});
 
 	router.post('/register', ctx => {
-		const {address, name} = parseBody(ctx, registerBody);
-		const {drone} = hive.registerDrone(address, name);
+		const {drone} = hive.registerDrone(parseBody(ctx, registerBody));
 		ctx.body = {result: 'OK', name: drone.name, heartbeatIntervalMs: deps.heartbeatIntervalMs};
 	});
 
@@ -45,8 +44,28 @@ export function createQueenRouter(deps: QueenDeps): Router {
 	});
 
 	router.post('/submit_task', async ctx => {
-		const {text} = parseBody(ctx, taskBody);
-		const task = await dispatcher.dispatch(hive.submitTask(text));
+		const spec = parseBody(ctx, taskBody);
+		const wait = ctx.query.wait === 'true' || ctx.query.wait === '1';
+		let submitted: Task;
+		try {
+			submitted = hive.submitTask(spec.kind === 'text' ? {kind: 'text', text: spec.text, selector: spec.selector} : {kind: 'command', command: spec.command, selector: spec.selector});
+		} catch (error: unknown) {
+			if (error instanceof QueueFullError) {
+				throw new HiveError(429, error.message, error.code);
+			}
+
+			throw error;
+		}
+
+		const final = wait ? waitForFinalState(hive, submitted.id, ctx.res) : undefined;
+		await dispatcher.submit(submitted);
+		const task = (await final) ?? hive.task(submitted.id)!;
+		if (task.state === 'failed' && task.attempts === 0) {
+			// Nothing could ever take it: the seed's answer when no drone is registered.
+			throw new HiveError(503, task.error ?? 'no drone can take the task', 'ERR_HIVE_NO_DRONE');
+		}
+
+		ctx.status = task.state === 'pending' ? 202 : 200;
 		ctx.body = {result: 'OK', task: taskJson(task)};
 	});
 
@@ -60,12 +79,15 @@ export function createQueenRouter(deps: QueenDeps): Router {
 	});
 
 	router.get('/tasks', ctx => {
-		const limit = Number(ctx.query.limit ?? 100);
-		if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
-			throw new HiveError(400, 'limit must be a whole number from 1 to 10000', 'ERR_HIVE_BAD_QUERY');
+		const limit = wholeNumber(ctx.query.limit, 'limit', 100, 1, 10_000);
+		const offset = wholeNumber(ctx.query.offset, 'offset', 0, 0, Number.MAX_SAFE_INTEGER);
+		const state = ctx.query.state;
+		if (state !== undefined && !taskStates.includes(state as TaskState)) {
+			throw new HiveError(400, `state must be one of ${taskStates.join(', ')}`, 'ERR_HIVE_BAD_QUERY');
 		}
 
-		ctx.body = {tasks: hive.tasks(limit).map(task => taskJson(task))};
+		const page = hive.tasks({state: state as TaskState | undefined, limit, offset});
+		ctx.body = {tasks: page.tasks.map(task => taskJson(task)), total: page.total};
 	});
 
 	router.get('/tasks/:id', ctx => {
@@ -75,6 +97,20 @@ export function createQueenRouter(deps: QueenDeps): Router {
 		}
 
 		ctx.body = {task: taskJson(task)};
+	});
+
+	router.post('/tasks/:id/result', ctx => {
+		const report = parseBody(ctx, resultBody);
+		const {drone, succeeded, error, ...result} = report;
+		const task = hive.taskFinished(ctx.params.id!, drone, {succeeded, result, error: error ?? (succeeded ? undefined : describeExit(result))});
+		if (!task) {
+			const known = hive.task(ctx.params.id!);
+			throw known
+				? new HiveError(409, `task ${ctx.params.id} is not running on ${drone} (it is ${known.state}${known.drone ? ` on ${known.drone}` : ''})`, 'ERR_HIVE_NOT_YOURS')
+				: new HiveError(404, `no task with id ${ctx.params.id}`, 'ERR_HIVE_NO_TASK');
+		}
+
+		ctx.body = {result: 'OK'};
 	});
 
 	router.get('/events', ctx => {
@@ -114,23 +150,78 @@ export function droneJson(drone: Drone, now: number) {
 		failedAttempts: drone.failedAttempts,
 		tasksDone: drone.tasksDone,
 		lastError: drone.lastError ?? null,
+		slots: drone.slots,
+		running: drone.running,
+		allowExec: drone.allowExec,
+		labels: drone.labels,
 	};
 }
 
 export function taskJson(task: Task) {
 	return {
 		id: task.id,
-		text: task.text,
+		kind: task.kind,
+		text: task.text ?? null,
+		command: task.command ?? null,
+		selector: task.selector,
 		state: task.state,
 		drone: task.drone ?? null,
 		submittedAt: new Date(task.submittedAt).toISOString(),
 		updatedAt: new Date(task.updatedAt).toISOString(),
 		attempts: task.attempts,
+		retries: task.retries,
+		reason: task.reason ?? null,
 		error: task.error ?? null,
+		result: task.result ?? null,
 	};
 }
 
 /** An event as clients see it: tasks in the same form as `GET /tasks`. */
 export function eventJson(event: HiveEvent) {
 	return 'task' in event ? {...event, task: taskJson(event.task)} : event;
+}
+
+const taskStates: readonly TaskState[] = ['pending', 'dispatched', 'running', 'succeeded', 'failed', 'lost'];
+
+function wholeNumber(value: unknown, name: string, fallback: number, minimum: number, maximum: number): number {
+	if (value === undefined) {
+		return fallback;
+	}
+
+	const number = Number(value);
+	if (typeof value !== 'string' || !Number.isInteger(number) || number < minimum || number > maximum) {
+		throw new HiveError(400, `${name} must be a whole number from ${minimum} to ${maximum}`, 'ERR_HIVE_BAD_QUERY');
+	}
+
+	return number;
+}
+
+function describeExit(result: {exitCode: number | null; signal: string | null; timedOut: boolean}): string {
+	if (result.timedOut) {
+		return 'timed out';
+	}
+
+	return result.signal ? `killed by ${result.signal}` : `exited with ${result.exitCode}`;
+}
+
+/** Resolves with the task once it is final (`?wait=true`), or undefined if the client goes away first. */
+async function waitForFinalState(hive: Hive, id: string, request: NodeJS.EventEmitter): Promise<Task | undefined> {
+	return new Promise(resolve => {
+		const done = (task: Task | undefined) => {
+			unsubscribe();
+			request.off('close', gone);
+			resolve(task);
+		};
+
+		const gone = () => {
+			done(undefined);
+		};
+
+		const unsubscribe = hive.subscribe(event => {
+			if ('task' in event && event.task.id === id && finalTaskStates.has(event.task.state)) {
+				done(event.task);
+			}
+		});
+		request.on('close', gone);
+	});
 }

@@ -1,11 +1,21 @@
-import type {Drone} from './hive.js';
+import type {Drone, Labels, TaskKind} from './hive.js';
 
 /**
 Placement as small named steps, as the Kubernetes scheduler framework has them: filters say which
 drones may take a task, a scorer ranks those left, ties are broken at random. Pure: no I/O, no state.
+The scheduler only decides; the dispatcher applies the decision.
 */
 
+export type SchedulerName = 'least-loaded' | 'random';
+export const schedulerNames: readonly SchedulerName[] = ['least-loaded', 'random'];
+
+export type PlacementRequest = {
+	readonly kind: TaskKind;
+	readonly selector: Labels;
+};
+
 export type PlacementContext = {
+	readonly task: PlacementRequest;
 	/** Drones already asked for this task (they failed to take it). */
 	readonly exclude: ReadonlySet<string>;
 	/** In [0, 1); injectable so tests can pin it. */
@@ -14,33 +24,71 @@ export type PlacementContext = {
 
 export type Filter = {
 	readonly name: string;
+	/** Why a drone does not pass, in the words of a pending task's reason. */
+	readonly refusal: string;
 	readonly accepts: (drone: Drone, context: PlacementContext) => boolean;
 };
 
 export type Scorer = (drone: Drone, context: PlacementContext) => number;
 
-export const notTriedYet: Filter = {name: 'not-tried-yet', accepts: (drone, context) => !context.exclude.has(drone.name)};
+export const notTriedYet: Filter = {
+	name: 'not-tried-yet',
+	refusal: 'did not accept it',
+	accepts: (drone, context) => !context.exclude.has(drone.name),
+};
 
-/** Only drones whose last heartbeat or call succeeded: a suspect drone gets no work until it answers. */
-export const isReady: Filter = {name: 'ready', accepts: drone => drone.state === 'ready'};
+/** A suspect drone gets no work until it answers again. */
+export const isReady: Filter = {
+	name: 'ready',
+	refusal: 'not ready',
+	accepts: drone => drone.state === 'ready',
+};
 
-export const defaultFilters: readonly Filter[] = [notTriedYet, isReady];
+export const matchesSelector: Filter = {
+	name: 'selector',
+	refusal: "didn't match the selector",
+	accepts(drone, context) {
+		for (const key in context.task.selector) {
+			if (drone.labels[key] !== context.task.selector[key]) {
+				return false;
+			}
+		}
+
+		return true;
+	},
+};
+
+/** Command tasks only on drones started with `--allow-exec`, as Nomad's raw_exec. */
+export const runsCommands: Filter = {
+	name: 'allow-exec',
+	refusal: 'do not run commands (no --allow-exec)',
+	accepts: (drone, context) => context.task.kind !== 'command' || drone.allowExec,
+};
+
+/** A drone never runs more command tasks than its slots. Text tasks take no slot: they are done once printed. */
+export const hasFreeSlot: Filter = {
+	name: 'free-slot',
+	refusal: 'have no free slot',
+	accepts: (drone, context) => context.task.kind !== 'command' || drone.running < drone.slots,
+};
+
+export const filters: readonly Filter[] = [notTriedYet, isReady, matchesSelector, runsCommands, hasFreeSlot];
+
+/** Fewest tasks per slot first. */
+export const leastLoaded: Scorer = drone => -(drone.running / Math.max(1, drone.slots));
 
 /** The seed's scheduler: every drone that passes the filters is as good as any other. */
-export const randomScore: Scorer = () => 0;
+export const anyDrone: Scorer = () => 0;
+
+export const scorers: Readonly<Record<SchedulerName, Scorer>> = {'least-loaded': leastLoaded, random: anyDrone};
 
 /** The best-scored drone that passes every filter, ties broken uniformly at random; undefined if none. */
-export function pickDrone(
-	drones: Iterable<Drone>,
-	context: PlacementContext,
-	filters: readonly Filter[] = defaultFilters,
-	score: Scorer = randomScore,
-): Drone | undefined {
+export function pickDrone(drones: Iterable<Drone>, context: PlacementContext, score: Scorer = leastLoaded, steps: readonly Filter[] = filters): Drone | undefined {
 	let chosen: Drone | undefined;
 	let bestScore = Number.NEGATIVE_INFINITY;
 	let ties = 0;
 	for (const drone of drones) {
-		if (!filters.every(filter => filter.accepts(drone, context))) {
+		if (!passes(drone, context, steps)) {
 			continue;
 		}
 
@@ -59,4 +107,37 @@ export function pickDrone(
 	}
 
 	return chosen;
+}
+
+/**
+Why no drone can take a task, counted by the first filter each drone fails, as kube-scheduler says
+"0/3 nodes are available: 2 Insufficient cpu, 1 node(s) didn't match selector".
+*/
+export function explainNoFit(drones: Iterable<Drone>, context: PlacementContext, steps: readonly Filter[] = filters): string {
+	const counts = new Map<Filter, number>();
+	let total = 0;
+	for (const drone of drones) {
+		total += 1;
+		const failed = steps.find(filter => !filter.accepts(drone, context));
+		if (failed) {
+			counts.set(failed, (counts.get(failed) ?? 0) + 1);
+		}
+	}
+
+	if (total === 0) {
+		return 'no drone is registered';
+	}
+
+	const parts = [...counts].map(([filter, count]) => `${count} ${filter.refusal}`);
+	return `0/${total} drones can take it: ${parts.join(', ')}`;
+}
+
+function passes(drone: Drone, context: PlacementContext, steps: readonly Filter[]): boolean {
+	for (const filter of steps) {
+		if (!filter.accepts(drone, context)) {
+			return false;
+		}
+	}
+
+	return true;
 }

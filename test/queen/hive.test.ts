@@ -10,9 +10,9 @@ function record(hive: Hive): HiveEvent[] {
 
 test('drones get names in order, and registering an address again keeps its name', () => {
 	const hive = new Hive();
-	assert.equal(hive.registerDrone('127.0.0.1:5001').drone.name, 'drone-0');
-	assert.equal(hive.registerDrone('127.0.0.1:5002').drone.name, 'drone-1');
-	const again = hive.registerDrone('127.0.0.1:5001');
+	assert.equal(hive.registerDrone({address: '127.0.0.1:5001'}).drone.name, 'drone-0');
+	assert.equal(hive.registerDrone({address: '127.0.0.1:5002'}).drone.name, 'drone-1');
+	const again = hive.registerDrone({address: '127.0.0.1:5001'});
 	assert.equal(again.drone.name, 'drone-0');
 	assert.equal(again.created, false);
 	assert.deepEqual(hive.droneMap(), {'127.0.0.1:5001': 'drone-0', '127.0.0.1:5002': 'drone-1'});
@@ -20,24 +20,24 @@ test('drones get names in order, and registering an address again keeps its name
 
 test('a name is never given to a different drone after an eviction (the seed reuses drone-<len>)', () => {
 	const hive = new Hive();
-	hive.registerDrone('127.0.0.1:5001');
-	hive.registerDrone('127.0.0.1:5002');
+	hive.registerDrone({address: '127.0.0.1:5001'});
+	hive.registerDrone({address: '127.0.0.1:5002'});
 	hive.evictDrone('drone-0', 'test');
-	assert.equal(hive.registerDrone('127.0.0.1:5003').drone.name, 'drone-2');
+	assert.equal(hive.registerDrone({address: '127.0.0.1:5003'}).drone.name, 'drone-2');
 	hive.deregisterDrone('127.0.0.1:5002');
-	assert.equal(hive.registerDrone('127.0.0.1:5004').drone.name, 'drone-3');
+	assert.equal(hive.registerDrone({address: '127.0.0.1:5004'}).drone.name, 'drone-3');
 });
 
 test('a generated name skips a name a drone chose for itself', () => {
 	const hive = new Hive();
-	hive.registerDrone('127.0.0.1:5001', 'drone-0');
-	assert.equal(hive.registerDrone('127.0.0.1:5002').drone.name, 'drone-1');
+	hive.registerDrone({address: '127.0.0.1:5001', name: 'drone-0'});
+	assert.equal(hive.registerDrone({address: '127.0.0.1:5002'}).drone.name, 'drone-1');
 });
 
 test('a named drone that registers from a new address moves, keeping its name', () => {
 	const hive = new Hive();
-	hive.registerDrone('127.0.0.1:5001', 'worker-a');
-	const moved = hive.registerDrone('127.0.0.1:6001', 'worker-a');
+	hive.registerDrone({address: '127.0.0.1:5001', name: 'worker-a'});
+	const moved = hive.registerDrone({address: '127.0.0.1:6001', name: 'worker-a'});
 	assert.equal(moved.created, false);
 	assert.deepEqual(hive.droneMap(), {'127.0.0.1:6001': 'worker-a'});
 });
@@ -45,7 +45,7 @@ test('a named drone that registers from a new address moves, keeping its name', 
 test('failed heartbeats count up, make the drone suspect, and a success resets them', () => {
 	const hive = new Hive();
 	const events = record(hive);
-	hive.registerDrone('127.0.0.1:5001');
+	hive.registerDrone({address: '127.0.0.1:5001'});
 	assert.equal(hive.heartbeatFailed('drone-0', 'ECONNREFUSED', 3), 1);
 	assert.equal(hive.heartbeatFailed('drone-0', 'ECONNREFUSED', 3), 2);
 	assert.equal(hive.drone('drone-0')?.state, 'suspect');
@@ -60,7 +60,7 @@ test('failed heartbeats count up, make the drone suspect, and a success resets t
 test('events have increasing ids and can be read again from the backlog', () => {
 	const hive = new Hive({eventBacklog: 10});
 	for (let index = 0; index < 50; index++) {
-		hive.registerDrone(`127.0.0.1:${5000 + index}`);
+		hive.registerDrone({address: `127.0.0.1:${5000 + index}`});
 	}
 
 	const recent = hive.eventsSince(45);
@@ -70,19 +70,20 @@ test('events have increasing ids and can be read again from the backlog', () => 
 
 test('finished tasks beyond the history are forgotten, oldest first', () => {
 	const hive = new Hive({taskHistory: 0});
-	const task = hive.submitTask('hello');
+	hive.registerDrone({address: '127.0.0.1:5001'});
+	const task = hive.submitTask({kind: 'text', text: 'hello'});
 	hive.taskDispatched(task.id, 'drone-0');
-	hive.taskSucceeded(task.id);
+	hive.taskFinished(task.id, 'drone-0', {succeeded: true});
 	assert.equal(hive.task(task.id), undefined);
 
 	const keeping = new Hive({taskHistory: 100});
 	const ids = Array.from({length: 300}, (_, index) => {
-		const each = keeping.submitTask(`task ${index}`);
+		const each = keeping.submitTask({kind: 'text', text: `task ${index}`});
 		keeping.taskFailed(each.id, 'no drone');
 		return each.id;
 	});
 	assert.equal(keeping.task(ids[0]!), undefined);
 	assert.equal(keeping.task(ids.at(-1)!)?.text, 'task 299');
-	assert.ok(keeping.tasks(10_000).length < 300);
-	assert.equal(keeping.tasks(1)[0]?.text, 'task 299');
+	assert.ok(keeping.tasks({limit: 10_000}).total < 300);
+	assert.equal(keeping.tasks({limit: 1}).tasks[0]?.text, 'task 299');
 });

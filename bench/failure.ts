@@ -12,6 +12,9 @@ there are none). A new drone replaces the dead one before the next kill.
 */
 
 const finalStates = new Set(['succeeded', 'failed', 'lost']);
+/** Command tasks (`sleep`) put on the drones before each kill; drones run with `--allow-exec`. */
+const longTasksPerTrial = 6;
+const longTaskSeconds = 8;
 const placedStates = new Set(['dispatched', 'running']);
 
 type Submit = {
@@ -103,6 +106,12 @@ async function trial(queen: Larve, victim: Larve, events: EventFollower, context
 	try {
 		// Steady load first: tasks are reaching the victim.
 		await waitFor(() => submitter.submits.filter(submit => submit.drone === victimName).length >= 20, `tasks on ${victimName}`, 10_000);
+		// Long command tasks on every drone, so that the victim dies with unfinished work to place again.
+		const longTasks = await Promise.all(Array.from({length: longTasksPerTrial}, async () => requestJson('POST', `${queen.url}/submit_task`, {command: `sleep ${longTaskSeconds}`})));
+		const accepted = longTasks.filter(answer => answer.status === 200 || answer.status === 202).length;
+		if (accepted > 0) {
+			await waitFor(() => unfinishedTasksOn(events.events, victimName, performance.now()).size > 0, `a command task running on ${victimName}`, 5000).catch(() => undefined);
+		}
 		const killedAt = performance.now();
 		victim.child.kill('SIGKILL');
 		context.progress(`failure: killed ${victimName} (pid ${victim.pid})`);
@@ -114,6 +123,9 @@ async function trial(queen: Larve, victim: Larve, events: EventFollower, context
 		// Keep submitting for a second after the eviction, to see the hive settle.
 		const settleUntil = (evicted?.at ?? performance.now()) + 1000;
 		await waitFor(() => performance.now() >= settleUntil, 'a second after the eviction', 5000);
+		// Give the victim's unfinished tasks up to 5 s after the eviction to be placed again (or lost).
+		const orphans = unfinishedTasksOn(events.events, victimName, killedAt);
+		await waitFor(() => [...orphans].every(id => events.events.some(event => event.at > killedAt && event.task?.id === id && ((placedStates.has(String(event.task?.state)) && event.task?.drone !== victimName) || finalStates.has(String(event.task?.state))))), 'the dead drone\'s tasks to be placed again', 5000).catch(() => undefined);
 		await submitter.stop();
 		await victim.exited;
 
@@ -125,7 +137,7 @@ async function trial(queen: Larve, victim: Larve, events: EventFollower, context
 		for (const id of unfinished) {
 			const placed = events.events.find(event => event.at > killedAt && event.task?.id === id && placedStates.has(String(event.task?.state)) && event.task?.drone !== victimName);
 			if (placed && evicted) {
-				replacementMs.push(Math.max(0, placed.at - evicted.at));
+				replacementMs.push(round(Math.max(0, placed.at - evicted.at), 1)!);
 			}
 
 			if (events.events.some(event => event.at > killedAt && event.task?.id === id && event.task?.state === 'lost')) {
@@ -158,7 +170,8 @@ export async function runFailure(context: BenchContext): Promise<ScenarioOutcome
 	const drones: Larve[] = [];
 	let next = 0;
 	const addDrone = async () => {
-		const drone = await spawnDrone(queen, `drone-${next++} (failure)`);
+		// --allow-exec for the long command tasks (HIVE.md section 5); enough slots that a re-placed task finds room.
+		const drone = await spawnDrone(queen, `drone-${next++} (failure)`, ['--allow-exec', '--slots', '16']);
 		drones.push(drone);
 		return drone;
 	};
@@ -184,16 +197,16 @@ export async function runFailure(context: BenchContext): Promise<ScenarioOutcome
 	const evictionMs = summarize(trials.flatMap(t => (t.evictionMs === undefined ? [] : [t.evictionMs])));
 	const replacement = summarize(trials.flatMap(t => t.replacementMs));
 	const replacementNote = trials.every(t => t.unfinishedOnVictim === 0)
-		? 'text tasks finish when the drone accepts them, so none was left on the dead drone to place again'
-		: `${trials.reduce((sum, t) => sum + t.unfinishedOnVictim, 0)} unfinished task(s) on the dead drones`;
+		? 'no task was unfinished on the dead drone (text tasks finish when accepted; no command task ran there — a build without --allow-exec?)'
+		: `${trials.reduce((sum, t) => sum + t.unfinishedOnVictim, 0)} unfinished task(s) on the dead drones, ${trials.reduce((sum, t) => sum + t.replacementMs.length, 0)} placed again, ${trials.reduce((sum, t) => sum + t.lostTasks, 0)} lost: eviction → first task.dispatched/running event on another drone`;
 	const table: Table = {
-		title: 'Failure: kill -9 one of three drones at defaults, tasks submitted continuously (2 loops, 5 ms apart)',
+		title: `Failure: kill -9 one of three drones at defaults, text tasks submitted continuously (2 loops, 5 ms apart), ${longTasksPerTrial} 'sleep ${longTaskSeconds}' command tasks running`,
 		columns: ['kill', 'drone', 'evicted after ms', 'first ok elsewhere ms', 'submits', 'failed', 'retried', 'max submit ms', 'unfinished on it', 'placed again after eviction ms', 'lost'],
 		rows: trials.map((t, index) => [index + 1, t.victim, t.evictionMs, t.firstSuccessElsewhereMs, t.submitsAfterKill, t.failedSubmits, t.retriedSubmits, t.maxSubmitMs, t.unfinishedOnVictim, t.replacementMs.length > 0 ? Math.max(...t.replacementMs) : undefined, t.lostTasks]),
 		notes: [
 			'evicted after = kill → drone.evicted event on GET /events; first ok elsewhere = kill → end of the first submit started after it that a live drone accepted.',
 			'submits/failed/retried: started from the kill to 1 s after the eviction; retried = the queen tried the dead drone first (attempts > 1) and placed it elsewhere.',
-			`placed again: ${replacementNote}.`,
+			`placed again: ${replacementNote}. The killed drone's own 'sleep' children end by themselves within ${longTaskSeconds} s.`,
 		],
 	};
 	return {data: {trials, evictionMs, replacementAfterEvictionMs: replacement, replacementNote}, tables: [table]};

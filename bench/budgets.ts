@@ -1,0 +1,81 @@
+import type {ScenarioOutcome} from './context.js';
+import type {DispatchData} from './dispatch.js';
+import type {HeartbeatData} from './heartbeat.js';
+import type {FailureData} from './failure.js';
+import type {DashboardData} from './dashboard.js';
+import {round} from './stats.js';
+
+/** HIVE.md section 7, checked against what was measured. */
+
+export type Budget = {
+	readonly budget: string;
+	readonly target: string;
+	readonly measured: string;
+	readonly status: 'met' | 'missed' | 'not measured';
+};
+
+type Outcomes = Record<string, ScenarioOutcome | {readonly error: string}>;
+
+function data<T>(outcomes: Outcomes, name: string): T | undefined {
+	const outcome = outcomes[name];
+	return outcome && 'data' in outcome ? (outcome.data as T) : undefined;
+}
+
+const verdict = (ok: boolean): Budget['status'] => (ok ? 'met' : 'missed');
+
+export function checkBudgets(outcomes: Outcomes): Budget[] {
+	const budgets: Budget[] = [];
+	const dispatch = data<DispatchData>(outcomes, 'dispatch');
+	if (dispatch) {
+		const hive = dispatch.rows.find(row => row.system === 'hive' && row.connections === 16);
+		const seed = dispatch.rows.find(row => row.system === 'seed' && row.connections === 16);
+		if (hive && seed && seed.tasksPerSecond > 0) {
+			const ratio = hive.tasksPerSecond / seed.tasksPerSecond;
+			budgets.push({budget: 'dispatch throughput vs the seed (16 conns)', target: '≥ 20×', measured: `${round(ratio, 1)}× (${hive.tasksPerSecond} vs ${seed.tasksPerSecond} tasks/s)`, status: verdict(ratio >= 20)});
+		} else if (hive) {
+			budgets.push({budget: 'dispatch throughput vs the seed (16 conns)', target: '≥ 20× (≥ 7,000/s vs the seed\'s ~350)', measured: `${hive.tasksPerSecond} tasks/s; seed ${dispatch.seedSkipped ?? 'not measured'}`, status: verdict(hive.tasksPerSecond >= 7000)});
+		}
+
+		for (const row of dispatch.rows.filter(row => row.system === 'hive')) {
+			budgets.push({budget: `dispatch p99 latency (${row.connections} conns)`, target: '< 25 ms', measured: `${row.latencyMs.p99} ms`, status: verdict(row.latencyMs.p99 < 25)});
+		}
+	}
+
+	const heartbeat = data<HeartbeatData>(outcomes, 'heartbeat');
+	const big = heartbeat?.rows.find(row => row.drones === 10_000) ?? heartbeat?.rows.at(-1);
+	if (big) {
+		budgets.push({budget: `${big.drones} drones: false evictions`, target: '0', measured: String(big.falseEvictions), status: verdict(big.falseEvictions === 0 && big.drones >= 10_000)});
+		budgets.push({budget: `${big.drones} drones: queen CPU`, target: '< 0.5 core', measured: `${big.queenCores} core`, status: verdict((big.queenCores ?? 1) < 0.5 && big.drones >= 10_000)});
+	}
+
+	const failure = data<FailureData>(outcomes, 'failure');
+	if (failure) {
+		const worst = failure.evictionMs.max;
+		budgets.push({budget: 'dead drone evicted (defaults)', target: '≤ 3 s', measured: worst === undefined ? 'no eviction seen' : `max ${round(worst / 1000, 2)} s over ${failure.trials.length} kill(s)`, status: worst === undefined ? 'missed' : verdict(worst <= 3000)});
+		const replaced = failure.replacementAfterEvictionMs.max;
+		budgets.push({
+			budget: 'its tasks placed again after the eviction',
+			target: '≤ 1 s',
+			measured: replaced === undefined ? `no unfinished task was on the dead drone (${failure.replacementNote})` : `max ${round(replaced / 1000, 2)} s`,
+			status: replaced === undefined ? 'not measured' : verdict(replaced <= 1000),
+		});
+	}
+
+	const dashboard = data<DashboardData>(outcomes, 'dashboard');
+	if (dashboard) {
+		budgets.push({
+			budget: 'dashboard CPU at 1,000 drones, 1,000 events/s',
+			target: '< 0.25 core',
+			measured: dashboard.skipped ?? `${dashboard.dashboardCores} core at ${dashboard.eventsPerSecond} events/s`,
+			status: dashboard.skipped ? 'not measured' : verdict((dashboard.dashboardCores ?? 1) < 0.25),
+		});
+	}
+
+	return budgets;
+}
+
+export function renderBudgets(budgets: readonly Budget[]): string {
+	const rows = budgets.map(b => [b.status === 'met' ? 'MET' : (b.status === 'missed' ? 'MISSED' : 'n/a'), b.budget, b.target, b.measured]);
+	const widths = [6, ...[1, 2].map(index => Math.max(...rows.map(row => row[index]!.length)))];
+	return ['## Speed budgets (HIVE.md section 7)', '', ...rows.map(row => row.map((cell, index) => (index < 3 ? cell.padEnd(widths[index]!) : cell)).join('  '))].join('\n');
+}

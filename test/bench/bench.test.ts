@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import test from 'node:test';
+import {coresUsed, parseProcStat} from '../../bench/procs.js';
+import {categoryOf, moduleOf, summarizeProfile, type CpuProfile} from '../../bench/profile.js';
+import {median, percentile, round, summarize} from '../../bench/stats.js';
+import {unfinishedTasksOn} from '../../bench/failure.js';
+import type {SeenEvent} from '../../bench/procs.js';
+
+test('parseProcStat reads utime and stime after a command name with spaces and parentheses', () => {
+	const line = '4242 (node (queen) x) S 1 4242 4242 0 -1 4194304 1234 0 0 0 731 122 0 0 20 0 11 0 98765 1000000 5000 18446744073709551615';
+	assert.deepEqual(parseProcStat(line), {utime: 731, stime: 122});
+});
+
+test('parseProcStat refuses a line that is not a stat line', () => {
+	assert.throws(() => parseProcStat('nothing here'), /not a \/proc/);
+});
+
+test('coresUsed is CPU seconds over wall seconds', () => {
+	assert.equal(coresUsed(10, 15, 10_000), 0.5);
+	assert.equal(coresUsed(0, 1, 0), 0);
+});
+
+test('percentile takes the nearest rank', () => {
+	const values = Array.from({length: 100}, (_, index) => 100 - index);
+	assert.equal(percentile(values, 50), 50);
+	assert.equal(percentile(values, 99), 99);
+	assert.equal(percentile(values, 100), 100);
+	assert.equal(percentile(values, 0), 1);
+	assert.equal(percentile([7], 99), 7);
+	assert.equal(percentile([], 50), undefined);
+	assert.throws(() => percentile([1], 101), RangeError);
+});
+
+test('median and summarize describe a sample', () => {
+	assert.equal(median([3, 1, 2]), 2);
+	assert.deepEqual(summarize([1, 2, 3, 4]), {count: 4, min: 1, p50: 2, p99: 4, max: 4, mean: 2.5});
+	assert.equal(summarize([]).max, undefined);
+	assert.equal(round(1.2345, 2), 1.23);
+	assert.equal(round(Number.NaN), undefined);
+});
+
+const frame = (functionName: string, url: string, lineNumber = 0) => ({functionName, url, lineNumber});
+
+test('moduleOf and categoryOf name packages, our code, node internals and V8 frames', () => {
+	assert.equal(moduleOf(frame('x', 'file:///w/node_modules/got/dist/source/core/index.js')), 'got');
+	assert.equal(moduleOf(frame('x', 'file:///w/node_modules/@koa/router/lib/router.js')), '@koa/router');
+	assert.equal(moduleOf(frame('x', 'file:///w/node_modules/got/node_modules/@sindresorhus/is/dist/index.js')), '@sindresorhus/is');
+	assert.equal(moduleOf(frame('emit', 'file:///w/dist/source/queen/hive.js')), 'hive source/queen/hive');
+	assert.equal(moduleOf(frame('x', 'node:internal/http')), 'node:internal/http');
+	assert.equal(moduleOf(frame('x', 'node:_http_client')), 'node:_http_client');
+	assert.equal(moduleOf(frame('(garbage collector)', '')), '(garbage collector)');
+	assert.equal(moduleOf(frame('writev', '')), '(native) writev');
+	assert.equal(categoryOf('got'), 'got (client)');
+	assert.equal(categoryOf('@sindresorhus/is'), 'got (client)');
+	assert.equal(categoryOf('@koa/router'), 'koa (server)');
+	assert.equal(categoryOf('co-body'), 'body parser');
+	assert.equal(categoryOf('pino'), 'pino (logs)');
+	assert.equal(categoryOf('hive source/queen/hive'), 'hive (our code)');
+	assert.equal(categoryOf('node:_http_client'), 'node core (http, net, streams)');
+	assert.equal(categoryOf('(native) writev'), 'socket syscalls (native writes)');
+	assert.equal(categoryOf('(garbage collector)'), 'GC');
+});
+
+test('summarizeProfile adds up self time by function, module and category, idle apart', () => {
+	const profile: CpuProfile = {
+		nodes: [
+			{id: 1, callFrame: frame('(root)', ''), children: [2, 3, 4]},
+			{id: 2, callFrame: frame('(idle)', '')},
+			{id: 3, callFrame: frame('request', 'file:///w/node_modules/got/dist/source/index.js', 9), children: [5]},
+			{id: 4, callFrame: frame('submit', 'file:///w/dist/source/queen/routes.js', 41)},
+			{id: 5, callFrame: frame('request', 'file:///w/node_modules/got/dist/source/index.js', 9)},
+		],
+		startTime: 0,
+		endTime: 1000,
+		samples: [2, 3, 4, 3, 5, 2],
+		timeDeltas: [100, 200, 300, 200, 100, 100],
+	};
+	const summary = summarizeProfile(profile);
+	assert.equal(summary.totalMs, 1);
+	assert.equal(summary.idleMs, 0.2);
+	assert.equal(summary.activeMs, 0.8);
+	assert.deepEqual(summary.byFunction.map(entry => [entry.name, entry.selfMs]), [
+		['request got/dist/source/index.js:10', 0.5],
+		['submit source/queen/routes.js:42', 0.3],
+	]);
+	assert.deepEqual(summary.byModule.map(entry => entry.name), ['got', 'hive source/queen/routes']);
+	assert.deepEqual(summary.byCategory.map(entry => [entry.name, entry.share]), [['got (client)', 0.625], ['hive (our code)', 0.375]]);
+});
+
+test('unfinishedTasksOn finds the tasks last placed on a drone and not finished before a time', () => {
+	const task = (id: string, state: string, drone?: string) => ({id, state, drone});
+	const events: SeenEvent[] = [
+		{type: 'task.dispatched', at: 1, task: task('a', 'dispatched', 'drone-0')},
+		{type: 'task.succeeded', at: 2, task: task('a', 'succeeded', 'drone-0')},
+		{type: 'task.dispatched', at: 3, task: task('b', 'running', 'drone-0')},
+		{type: 'task.dispatched', at: 4, task: task('c', 'running', 'drone-1')},
+		{type: 'drone.evicted', at: 5, drone: 'drone-0'},
+		{type: 'task.dispatched', at: 6, task: task('d', 'running', 'drone-0')},
+	];
+	assert.deepEqual([...unfinishedTasksOn(events, 'drone-0', 5)], ['b']);
+});

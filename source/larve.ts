@@ -61,8 +61,7 @@ async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Prom
 	// A one-command local hive is closed by default: its drones and dashboard get a token made here.
 	const token = options.token ?? (options.localDrones > 0 ? newToken() : undefined);
 	const hive = new Hive({taskHistory: options.taskHistory, maxPending: options.maxPending, taskRetries: options.taskRetries});
-	const client = createHttpClient({userAgent: `${queenUserAgentPrefix}${version}`, timeoutMs: options.dispatchTimeoutMs, token});
-	const droneClient = createDroneClient(client);
+	const droneClient = createDroneClient({userAgent: `${queenUserAgentPrefix}${version}`, token, maxSockets: 16});
 	const heartbeat = new HeartbeatMonitor(hive, droneClient, log, {
 		intervalMs: options.heartbeatIntervalMs,
 		maxRetry: options.maxRetry,
@@ -130,7 +129,7 @@ async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Prom
 			}
 
 			await closeServer(server, io.graceMs ?? 5000);
-			client.close();
+			droneClient.close();
 			log.info({mode: 'queen'}, 'queen stopped');
 		}),
 	};

@@ -1,4 +1,5 @@
-import {CallError, call, type HttpClient} from './http.js';
+import {CallError} from './http.js';
+import {createJsonHttp, type JsonHttpOptions} from './json-http.js';
 
 export type Health = {
 	readonly status: string;
@@ -21,6 +22,8 @@ export type DroneClient = {
 	`POST /do_tasks`; a drone that does not know it (the seed's) gets `POST /do_task` per task.
 	*/
 	doTask(address: string, task: DoTaskRequest, timeoutMs: number): Promise<DoTaskAnswer>;
+	/** Frees the keep-alive sockets. */
+	close(): void;
 };
 
 type Waiting = {
@@ -35,23 +38,21 @@ const aloneAboveBytes = 64 * 1024;
 const maxBatchBytes = 512 * 1024;
 const maxBatchTasks = 256;
 
-export function createDroneClient(http: HttpClient): DroneClient {
+export function createDroneClient(options: JsonHttpOptions): DroneClient {
+	const http = createJsonHttp(options);
 	const waiting = new Map<string, Waiting[]>();
 	/** Drones that answered 404 to `/do_tasks`: they only speak the seed's `/do_task`. */
 	const seedDrones = new Set<string>();
 	let flushScheduled = false;
 
 	const single = async (address: string, task: DoTaskRequest, timeoutMs: number): Promise<DoTaskAnswer> =>
-		call(http.got.post(`http://${address}/do_task`, {json: task, timeout: {request: timeoutMs}}), `POST http://${address}/do_task`);
+		http.request('POST', address, '/do_task', task, timeoutMs);
 
 	const sendBatch = async (address: string, batch: Waiting[]): Promise<void> => {
 		const what = `POST http://${address}/do_tasks`;
 		let answer: {results: Array<{status: number; error?: string; result?: string; state?: string}>};
 		try {
-			answer = await call(http.got.post(`http://${address}/do_tasks`, {
-				json: {tasks: batch.map(each => each.task)},
-				timeout: {request: Math.max(...batch.map(each => each.timeoutMs))},
-			}), what);
+			answer = await http.request('POST', address, '/do_tasks', {tasks: batch.map(each => each.task)}, Math.max(...batch.map(each => each.timeoutMs)));
 		} catch (error: unknown) {
 			if (error instanceof CallError && (error.status === 404 || error.status === 405)) {
 				seedDrones.add(address);
@@ -110,7 +111,7 @@ export function createDroneClient(http: HttpClient): DroneClient {
 
 	return {
 		async healthz(address, timeoutMs) {
-			return call<Health>(http.got.get(`http://${address}/healthz`, {timeout: {request: timeoutMs}}), `GET http://${address}/healthz`);
+			return http.request<Health>('GET', address, '/healthz', undefined, timeoutMs);
 		},
 		async doTask(address, task, timeoutMs) {
 			if (seedDrones.has(address) || taskBytes(task) > aloneAboveBytes) {
@@ -130,6 +131,9 @@ export function createDroneClient(http: HttpClient): DroneClient {
 					setImmediate(flush);
 				}
 			});
+		},
+		close() {
+			http.close();
 		},
 	};
 }

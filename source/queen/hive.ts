@@ -89,7 +89,8 @@ type EventBody =
 	| {readonly type: TaskEventType; readonly task: Task};
 
 export type HiveEventType = EventBody['type'];
-export type HiveEvent = EventBody & {readonly id: number; readonly time: string};
+/** An event: `at` is ms since the epoch (clients see it as an ISO `time`). */
+export type HiveEvent = EventBody & {readonly id: number; readonly at: number};
 export type HiveListener = (event: HiveEvent) => void;
 
 type Mutable<T> = {-readonly [K in keyof T]: T[K]};
@@ -434,7 +435,7 @@ export class Hive {
 	}
 
 	#emit(body: EventBody): void {
-		const event = {...body, id: this.#nextEventId++, time: new Date(this.#now()).toISOString()} as HiveEvent;
+		const event = {...body, id: this.#nextEventId++, at: this.#now()} as HiveEvent;
 		this.#backlog.push(event);
 		if (this.#backlog.length > this.#eventBacklog * 2) {
 			this.#backlog.splice(0, this.#backlog.length - this.#eventBacklog);

@@ -191,7 +191,9 @@ export function taskJson(task: Task) {
 
 /** An event as clients see it: tasks in the same form as `GET /tasks`. */
 export function eventJson(event: HiveEvent) {
-	return 'task' in event ? {...event, task: taskJson(event.task)} : event;
+	const {at, ...rest} = event;
+	const time = new Date(at).toISOString();
+	return 'task' in rest ? {...rest, time, task: taskJson(rest.task)} : {...rest, time};
 }
 
 const taskStates: readonly TaskState[] = ['pending', 'dispatched', 'running', 'succeeded', 'failed', 'lost'];

@@ -77,7 +77,10 @@ export async function runDashboard(context: BenchContext): Promise<ScenarioOutco
 		const rate = Math.max(1, Math.round(targetEventsPerSecond / eventsPerTask));
 
 		const logFile = path.join(context.resultsDir, 'dashboard.log');
-		const command = `exec ${JSON.stringify(process.execPath)} ${JSON.stringify(cliPath)} --tui --queen-host ${queen.address} --log-file ${JSON.stringify(logFile)}`;
+		// HIVE_BENCH_DASHBOARD_PROF=<dir>: the dashboard runs under --cpu-prof and is quit with Ctrl-C at the end, so that it writes its profile there.
+		const profileDir = process.env.HIVE_BENCH_DASHBOARD_PROF;
+		const profileFlags = profileDir ? `--cpu-prof --cpu-prof-dir=${JSON.stringify(path.resolve(profileDir))} ` : '';
+		const command = `exec ${JSON.stringify(process.execPath)} ${profileFlags}${JSON.stringify(cliPath)} --tui --queen-host ${queen.address} --log-file ${JSON.stringify(logFile)}`;
 		tmux(socket, ['new-session', '-d', '-s', 'dashboard', '-x', '200', '-y', '60', command]);
 		const pid = Number(tmux(socket, ['list-panes', '-t', 'dashboard', '-F', '#{pane_pid}']).trim());
 		context.progress(`dashboard: pid ${pid} in tmux; flooding ${rate} tasks/s (${eventsPerTask} events per task)`);
@@ -100,6 +103,11 @@ export async function runDashboard(context: BenchContext): Promise<ScenarioOutco
 		const tasksPerSecond = ((events.counts.get('task.submitted') ?? 0) - tasksBefore) / (dashboard.wallMs / 1000);
 		flood.stop();
 		await flood;
+		if (profileDir) {
+			tmux(socket, ['send-keys', '-t', 'dashboard', 'C-c']);
+			await waitFor(() => spawnSync('kill', ['-0', String(pid)]).status !== 0, 'the profiled dashboard to quit', 10_000, {pollMs: 100});
+		}
+
 		const data: DashboardData = {drones: dashboardDrones, eventsPerSecond: round(eventsPerSecond, 0), tasksPerSecond: round(tasksPerSecond, 0), dashboardCores: round(dashboard.cores, 3), queenCores: round(queenCpu.cores, 2), windowS};
 		return {
 			data,

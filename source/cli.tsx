@@ -5,7 +5,7 @@ import {createLogger} from './log.js';
 import {defaultLogFile, OptionError, parseLabels, resolveOptions, type LarveInput, type LogLevel} from './options.js';
 import type {SchedulerName} from './queen/scheduler.js';
 import {RegistrationError} from './drone/registration.js';
-import {runDashboard} from './dashboard/index.js';
+import {loadDashboard} from './dashboard/load.js';
 import {version} from './version.js';
 
 const flags = {
@@ -175,6 +175,7 @@ async function main(): Promise<void> {
 		: createLogger(options.logLevel, {kind: 'stderr'});
 	if (options.tui && options.mode === 'drone') {
 		// `--tui --queen-host HOST:PORT`: the dashboard alone, attached to a queen that runs elsewhere.
+		const {runDashboard} = await loadDashboard();
 		await runDashboard({queenUrl: `http://${options.queenHost!}`, version, token: options.token});
 		process.exit(0);
 	}
@@ -221,6 +222,7 @@ async function main(): Promise<void> {
 	});
 
 	if (options.tui) {
+		const {runDashboard} = await loadDashboard();
 		await runDashboard({queenUrl: larve.url, version, token: larve.token});
 		stop('SIGINT');
 	}

@@ -1,13 +1,15 @@
 import type {StreamEvent} from '../client/event-stream.js';
 import {readEventStream} from '../client/event-stream.js';
 import type {DronesAnswer, DroneView, QueenClient, TaskView} from '../client/queen-client.js';
-import {errorText} from './format.js';
+import {age, errorText} from './format.js';
 
 /**
 The dashboard's picture of the hive, outside React. Snapshots (`GET /drones`, `GET /tasks`) and events
-(`GET /events`) are queued as they come and applied in one batch at most every `flushMs`; only then is a
-new immutable snapshot made and listeners told. React reads it with `useSyncExternalStore`, so a flood
-of events costs one render per flush, not one per event.
+(`GET /events`) are queued as they come and applied in one batch `flushMs` after the first of them, and
+never sooner than `minIntervalMs` after the previous batch (so a quiet hive shows a change within 100 ms,
+and a flood costs at most four batches a second). Only then is a new immutable snapshot made and
+listeners told, and only when something the dashboard shows has changed. React reads it with
+`useSyncExternalStore`, so a flood of events costs one render per batch, not one per event.
 */
 
 /** `GET /drones` as the dashboard reads it: fields newer than the queen may be missing. */
@@ -52,8 +54,10 @@ export type HiveSnapshot = {
 
 export type HiveStoreOptions = {
 	readonly queenUrl: string;
-	/** Longest wait between an update and the snapshot that shows it. @default 100 */
+	/** Wait between a first update and the snapshot that shows it. @default 100 */
 	readonly flushMs?: number;
+	/** Shortest time between two snapshots (under a flood of updates). @default 250, or `flushMs` if longer */
+	readonly minIntervalMs?: number;
 	/** Lines kept in the event log. @default 500 */
 	readonly logSize?: number;
 	/** Tasks kept. @default 1000 */
@@ -69,25 +73,33 @@ type Update =
 
 const rateWindowMs = 10_000;
 const collator = new Intl.Collator('en', {numeric: true});
+const byName = (a: DroneRow, b: DroneRow): number => collator.compare(a.name, b.name);
 
 export class HiveStore {
 	readonly #flushMs: number;
+	readonly #minIntervalMs: number;
 	readonly #logSize: number;
 	readonly #taskLimit: number;
 	readonly #now: () => number;
 	readonly #listeners = new Set<() => void>();
 	#pending: Update[] = [];
 	#timer: NodeJS.Timeout | undefined;
+	/** When the last flush ran (performance.now(): timers only, not the snapshot's clock). */
+	#lastFlush = Number.NEGATIVE_INFINITY;
 
-	readonly #drones = new Map<string, DroneRow>();
+	#drones = new Map<string, DroneRow>();
 	/** Insertion order is oldest first. */
 	readonly #tasks = new Map<string, TaskView>();
 	#log: LogEntry[] = [];
 	#dispatchTimes: number[] = [];
+	/** The drones sorted by name, while no drone has come or gone (a refresh keeps the order). */
+	#order: DroneRow[] = [];
+	#orderValid = true;
 	#snapshot: HiveSnapshot;
 
 	constructor(options: HiveStoreOptions) {
 		this.#flushMs = options.flushMs ?? 100;
+		this.#minIntervalMs = options.minIntervalMs ?? Math.max(250, this.#flushMs);
 		this.#logSize = options.logSize ?? 500;
 		this.#taskLimit = options.taskLimit ?? 1000;
 		this.#now = options.now ?? Date.now;
@@ -140,13 +152,18 @@ export class HiveStore {
 		this.#queue(undefined);
 	}
 
-	/** Applies every queued update and tells listeners once. Normally run by the timer. */
+	/**
+	Applies every queued update and, if that changed anything the dashboard shows, makes a new snapshot
+	and tells listeners once. Normally run by the timer.
+	*/
 	flush(): void {
 		clearTimeout(this.#timer);
 		this.#timer = undefined;
+		this.#lastFlush = performance.now();
 		const updates = this.#pending;
 		this.#pending = [];
-		let {connected, error, queenVersion, maxRetry, lastSweep, dispatched} = this.#snapshot;
+		const previous = this.#snapshot;
+		let {connected, error, queenVersion, maxRetry, lastSweep, dispatched} = previous;
 		let dronesChanged = false;
 		let tasksChanged = false;
 		const newLog: LogEntry[] = [];
@@ -160,32 +177,30 @@ export class HiveStore {
 				}
 
 				case 'drones': {
-					this.#drones.clear();
-					for (const drone of update.answer.drones) {
-						this.#drones.set(drone.name, {...drone, lastSeenAt: drone.lastSeenAgoMs === null ? undefined : update.fetchedAt - drone.lastSeenAgoMs});
-					}
-
+					dronesChanged = this.#replaceDrones(update.answer, update.fetchedAt) || dronesChanged;
 					maxRetry = update.answer.maxRetry;
-					dronesChanged = true;
 					break;
 				}
 
 				case 'tasks': {
-					for (const task of [...update.tasks].reverse()) {
-						dispatched += this.#upsertTask(task);
+					for (let index = update.tasks.length - 1; index >= 0; index--) {
+						dispatched += this.#upsertTask(update.tasks[index]!);
 					}
 
-					tasksChanged = true;
+					tasksChanged ||= update.tasks.length > 0;
 					break;
 				}
 
 				case 'event': {
 					const {event} = update;
 					if (event.type.startsWith('task.') && isTask(event.task)) {
-						dispatched += this.#upsertTask(event.task, Date.parse(event.time));
+						dispatched += this.#upsertTask(event.task, event.time);
 						tasksChanged = true;
 					} else if (event.type === 'heartbeat.sweep') {
-						lastSweep = {checked: Number(event.checked), failed: Number(event.failed), durationMs: Number(event.durationMs)};
+						const sweep = {checked: Number(event.checked), failed: Number(event.failed), durationMs: Number(event.durationMs)};
+						if (sweep.checked !== lastSweep?.checked || sweep.failed !== lastSweep.failed || sweep.durationMs !== lastSweep.durationMs) {
+							lastSweep = sweep;
+						}
 					} else {
 						dronesChanged = this.#applyDroneEvent(event) || dronesChanged;
 						if (event.type === 'heartbeat.failed' && typeof event.maxRetry === 'number') {
@@ -204,27 +219,56 @@ export class HiveStore {
 		}
 
 		const now = this.#now();
-		this.#dispatchTimes = this.#dispatchTimes.filter(time => time > now - rateWindowMs);
-		let log = this.#snapshot.log;
+		const horizon = now - rateWindowMs;
+		if (this.#dispatchTimes.length > 0 && this.#dispatchTimes[0]! <= horizon) {
+			this.#dispatchTimes = this.#dispatchTimes.filter(time => time > horizon);
+		}
+
+		const dispatchRate = this.#dispatchTimes.length / (rateWindowMs / 1000);
+		const changed = dronesChanged || tasksChanged || newLog.length > 0
+			|| connected !== previous.connected || error !== previous.error || queenVersion !== previous.queenVersion
+			|| maxRetry !== previous.maxRetry || lastSweep !== previous.lastSweep || dispatched !== previous.dispatched
+			|| dispatchRate !== previous.dispatchRate
+			// The header's uptime.
+			|| age(now - previous.startedAt) !== age(previous.now - previous.startedAt);
+		if (!changed) {
+			return;
+		}
+
+		let {log} = previous;
 		if (newLog.length > 0) {
 			this.#log = [...this.#log, ...newLog].slice(-this.#logSize);
 			log = this.#log;
 		}
 
-		const drones = dronesChanged ? [...this.#drones.values()].sort((a, b) => collator.compare(a.name, b.name)) : this.#snapshot.drones;
+		let {drones, readyDrones} = previous;
+		if (dronesChanged) {
+			if (!this.#orderValid) {
+				this.#order = [...this.#drones.values()].sort(byName);
+				this.#orderValid = true;
+			}
+
+			this.#order = this.#order.map(drone => this.#drones.get(drone.name)!);
+			drones = this.#order;
+			readyDrones = 0;
+			for (const drone of drones) {
+				readyDrones += drone.state === 'ready' ? 1 : 0;
+			}
+		}
+
 		this.#snapshot = {
-			...this.#snapshot,
+			...previous,
 			connected,
 			error,
 			queenVersion,
 			now,
 			drones,
-			readyDrones: dronesChanged ? drones.filter(drone => drone.state === 'ready').length : this.#snapshot.readyDrones,
+			readyDrones,
 			maxRetry,
-			tasks: tasksChanged ? [...this.#tasks.values()].reverse() : this.#snapshot.tasks,
+			tasks: tasksChanged ? [...this.#tasks.values()].reverse() : previous.tasks,
 			log,
 			dispatched,
-			dispatchRate: this.#dispatchTimes.length / (rateWindowMs / 1000),
+			dispatchRate,
 			lastSweep,
 		};
 		for (const listener of this.#listeners) {
@@ -244,13 +288,42 @@ export class HiveStore {
 			this.#pending.push(update);
 		}
 
+		// The first update after a quiet spell shows after flushMs; under a flood, batches are minIntervalMs apart.
 		this.#timer ??= setTimeout(() => {
 			this.flush();
-		}, this.#flushMs);
+		}, Math.max(this.#flushMs, this.#lastFlush + this.#minIntervalMs - performance.now()));
+	}
+
+	/** `GET /drones`: drones that did not change keep their row (and React its rendering); true if any changed. */
+	#replaceDrones(answer: DronesSnapshot, fetchedAt: number): boolean {
+		const next = new Map<string, DroneRow>();
+		let changed = false;
+		for (const drone of answer.drones) {
+			const row: DroneRow = {...drone, lastSeenAt: drone.lastSeenAgoMs === null ? undefined : fetchedAt - drone.lastSeenAgoMs};
+			const known = this.#drones.get(drone.name);
+			if (known === undefined) {
+				this.#orderValid = false;
+			}
+
+			if (known !== undefined && sameDrone(known, row)) {
+				next.set(drone.name, known);
+			} else {
+				next.set(drone.name, row);
+				changed = true;
+			}
+		}
+
+		if (next.size !== this.#drones.size) {
+			this.#orderValid = false;
+			changed = true;
+		}
+
+		this.#drones = next;
+		return changed;
 	}
 
 	/** Returns 1 when this is the first time the task is seen with a drone (a dispatch). */
-	#upsertTask(task: TaskView, time?: number): number {
+	#upsertTask(task: TaskView, time?: string): number {
 		const previous = this.#tasks.get(task.id);
 		if (previous) {
 			this.#tasks.set(task.id, {...previous, ...task});
@@ -263,7 +336,7 @@ export class HiveStore {
 
 		if (task.drone && !previous?.drone) {
 			if (time !== undefined) {
-				this.#dispatchTimes.push(time);
+				this.#dispatchTimes.push(Date.parse(time));
 			}
 
 			return 1;
@@ -283,6 +356,7 @@ export class HiveStore {
 		switch (event.type) {
 			case 'drone.registered': {
 				const address = String(event.address);
+				this.#orderValid &&= drone !== undefined;
 				this.#drones.set(name, drone
 					? {...drone, address, state: 'ready', failedAttempts: 0, lastError: null, lastSeenAt: now}
 					: {name, address, state: 'ready', registeredAt: event.time, lastSeen: event.time, lastSeenAgoMs: 0, failedAttempts: 0, tasksDone: 0, lastError: null, lastSeenAt: now});
@@ -291,7 +365,9 @@ export class HiveStore {
 
 			case 'drone.left':
 			case 'drone.evicted': {
-				return this.#drones.delete(name);
+				const deleted = this.#drones.delete(name);
+				this.#orderValid &&= !deleted;
+				return deleted;
 			}
 
 			case 'heartbeat.failed': {
@@ -317,6 +393,33 @@ export class HiveStore {
 	}
 }
 
+/** Two rows of the same drone with the same fields (labels compared by value). */
+function sameDrone(a: DroneRow, b: DroneRow): boolean {
+	const keys = Object.keys(a) as Array<keyof DroneRow>;
+	if (keys.length !== Object.keys(b).length) {
+		return false;
+	}
+
+	for (const key of keys) {
+		const x = a[key];
+		const y = b[key];
+		if (x === y) {
+			continue;
+		}
+
+		if (key !== 'labels' || typeof x !== 'object' || typeof y !== 'object' || x === null || y === null) {
+			return false;
+		}
+
+		const entries = Object.entries(x);
+		if (entries.length !== Object.keys(y).length || entries.some(([name, value]) => (y as Record<string, string>)[name] !== value)) {
+			return false;
+		}
+	}
+
+	return true;
+}
+
 function isTask(value: unknown): value is TaskView {
 	return typeof value === 'object' && value !== null && typeof (value as {id?: unknown}).id === 'string';
 }
@@ -328,8 +431,7 @@ export function shortId(id: string): string {
 
 /** What the event log says about an event; undefined for those it leaves to other panes. */
 export function describeEvent(event: StreamEvent): LogEntry | undefined {
-	const time = clockTime(event.time);
-	const entry = (tone: LogTone, text: string): LogEntry => ({id: event.id, time, tone, text});
+	const entry = (tone: LogTone, text: string): LogEntry => ({id: event.id, time: clockTime(event.time), tone, text});
 	const task = isTask(event.task) ? event.task : undefined;
 	switch (event.type) {
 		case 'drone.registered': {

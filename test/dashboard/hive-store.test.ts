@@ -113,3 +113,84 @@ test('sweeps go to the header, not the log; unknown events are logged by type', 
 test('a failed heartbeat reads without the request line', () => {
 	assert.equal(describeEvent(event('heartbeat.failed', {drone: 'drone-0', address: 'x:1', attempt: 1, maxRetry: 3, error: 'GET http://x:1/healthz: timed out'}))?.text, 'drone-0 heartbeat failed 1/3: timed out');
 });
+
+test('a flush that changes nothing shown tells no one and keeps the snapshot; a refresh keeps the rows of unchanged drones', () => {
+	const {hive, advance} = store();
+	let calls = 0;
+	hive.subscribe(() => {
+		calls++;
+	});
+	const drones = [droneView(0), droneView(1), droneView(2)];
+	hive.setDrones({drones, maxRetry: 3, heartbeatIntervalMs: 2000}, t0);
+	hive.pushEvent(event('heartbeat.sweep', {checked: 3, failed: 0, durationMs: 2}));
+	hive.flush();
+	assert.equal(calls, 1);
+	const first = hive.getSnapshot();
+
+	// The same answer and sweep again, the uptime still `0.0s`, an empty flush: nothing to show.
+	hive.setDrones({drones: drones.map(drone => ({...drone, labels: {...drone.labels}})), maxRetry: 3, heartbeatIntervalMs: 2000}, t0);
+	hive.pushEvent(event('heartbeat.sweep', {checked: 3, failed: 0, durationMs: 2}));
+	hive.flush();
+	hive.flush();
+	assert.equal(calls, 1);
+	assert.equal(hive.getSnapshot(), first);
+
+	// One drone answered later: a new snapshot in which the other two rows are the same objects.
+	advance(100);
+	hive.setDrones({drones: [drones[0]!, {...drones[1]!, tasksDone: 5}, drones[2]!], maxRetry: 3, heartbeatIntervalMs: 2000}, t0);
+	hive.flush();
+	assert.equal(calls, 2);
+	const second = hive.getSnapshot();
+	assert.equal(second.drones[0], first.drones[0]);
+	assert.notEqual(second.drones[1], first.drones[1]);
+	assert.equal(second.drones[1]!.tasksDone, 5);
+	assert.equal(second.drones[2], first.drones[2]);
+	assert.equal(second.log, first.log);
+	assert.equal(second.tasks, first.tasks);
+
+	// Time alone moves the header's uptime: shown, so a new snapshot.
+	advance(1000);
+	hive.flush();
+	assert.equal(calls, 3);
+	assert.equal(hive.getSnapshot().now, t0 + 1100);
+	hive.close();
+});
+
+test('drones keep their order by name through refreshes, arrivals and departures', () => {
+	const {hive} = store();
+	hive.setDrones({drones: [droneView(10), droneView(2), droneView(1)], maxRetry: 3, heartbeatIntervalMs: 2000});
+	hive.flush();
+	assert.deepEqual(hive.getSnapshot().drones.map(drone => drone.name), ['drone-1', 'drone-2', 'drone-10']);
+	hive.pushEvent(event('drone.registered', {drone: 'drone-3', address: '127.0.0.1:5003', again: false}));
+	hive.pushEvent(event('drone.left', {drone: 'drone-1', address: '127.0.0.1:5001'}));
+	hive.flush();
+	assert.deepEqual(hive.getSnapshot().drones.map(drone => drone.name), ['drone-2', 'drone-3', 'drone-10']);
+	hive.setDrones({drones: [droneView(3, {tasksDone: 1}), droneView(10), droneView(2)], maxRetry: 3, heartbeatIntervalMs: 2000});
+	hive.flush();
+	assert.deepEqual(hive.getSnapshot().drones.map(drone => [drone.name, drone.tasksDone]), [['drone-2', 0], ['drone-3', 1], ['drone-10', 0]]);
+	hive.setDrones({drones: [droneView(0), droneView(10)], maxRetry: 3, heartbeatIntervalMs: 2000});
+	hive.flush();
+	assert.deepEqual(hive.getSnapshot().drones.map(drone => drone.name), ['drone-0', 'drone-10']);
+	assert.equal(hive.getSnapshot().readyDrones, 2);
+	hive.close();
+});
+
+test('the first update after a quiet spell shows after flushMs; under a flood, batches come minIntervalMs apart', t => {
+	t.mock.timers.enable({apis: ['setTimeout']});
+	const hive = new HiveStore({queenUrl: 'http://127.0.0.1:8080', flushMs: 100, minIntervalMs: 10_000, now: () => t0});
+	let calls = 0;
+	hive.subscribe(() => {
+		calls++;
+	});
+	hive.pushEvent(event('drone.registered', {drone: 'drone-0', address: '127.0.0.1:5000', again: false}));
+	t.mock.timers.tick(100);
+	assert.equal(calls, 1);
+	hive.pushEvent(event('drone.registered', {drone: 'drone-1', address: '127.0.0.1:5001', again: false}));
+	t.mock.timers.tick(100);
+	assert.equal(calls, 1);
+	hive.pushEvent(event('drone.registered', {drone: 'drone-2', address: '127.0.0.1:5002', again: false}));
+	t.mock.timers.tick(9900);
+	assert.equal(calls, 2);
+	assert.equal(hive.getSnapshot().drones.length, 3);
+	hive.close();
+});

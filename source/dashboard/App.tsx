@@ -134,9 +134,9 @@ export function App({store, client, version, width: fixedWidth, height: fixedHei
 	}
 
 	return (
-		<Box flexDirection="column" width={width} height={height} overflow="hidden">
+		<Box flexDirection="column" width={width} height={height} overflowY="hidden">
 			<Header hive={hive} version={version} width={width}/>
-			<Box flexDirection="column" height={sizes.bodyRows} overflow="hidden">{body}</Box>
+			<Box flexDirection="column" height={sizes.bodyRows} overflowY="hidden">{body}</Box>
 			<Prompt value={ui.value} cursor={ui.cursor} focused={ui.focus === 'prompt' && !ui.help && !ui.filtering && ui.detail === undefined} width={width} outcome={outcome}/>
 		</Box>
 	);

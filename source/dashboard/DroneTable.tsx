@@ -1,3 +1,4 @@
+import {memo} from 'react';
 import {Box, Text} from 'ink';
 import {age, errorText, fit, fitRight} from './format.js';
 import type {DroneRow} from './hive-store.js';
@@ -44,7 +45,7 @@ function columns(drones: readonly DroneRow[], props: Props): Column[] {
 }
 
 /** The drone table: one row per drone, state by colour (and by word), failed attempts as n/m; it scrolls. */
-export function DroneTable(props: Props) {
+export const DroneTable = memo(function DroneTable(props: Props) {
 	const {drones, total, width, rows, offset, focused, filter, filtering} = props;
 	const shown = drones.slice(offset, offset + rows);
 	const cols = columns(shown, props);
@@ -75,4 +76,4 @@ export function DroneTable(props: Props) {
 			{total === 0 ? <Text dimColor>{fit('no drones yet: start one with  hive-larve --queen-host <this queen>', width)}</Text> : undefined}
 		</Box>
 	);
-}
+});

@@ -1,3 +1,4 @@
+import {memo} from 'react';
 import {Box, Text} from 'ink';
 import {fit} from './format.js';
 import type {LogEntry, LogTone} from './hive-store.js';
@@ -12,7 +13,7 @@ type Props = {
 const toneColor: Record<LogTone, string | undefined> = {info: undefined, good: 'green', warn: 'yellow', bad: 'red'};
 
 /** The newest lines of the hive's log: registrations, heartbeat failures, evictions, departures. */
-export function EventLog({entries, width, rows}: Props) {
+export const EventLog = memo(function EventLog({entries, width, rows}: Props) {
 	const shown = rows > 0 ? entries.slice(-rows) : [];
 	return (
 		<Box flexDirection="column" height={rows + 1} width={width}>
@@ -25,4 +26,4 @@ export function EventLog({entries, width, rows}: Props) {
 			))}
 		</Box>
 	);
-}
+});

@@ -1,3 +1,4 @@
+import {memo} from 'react';
 import {Text} from 'ink';
 import {age, fit} from './format.js';
 import type {HiveSnapshot} from './hive-store.js';
@@ -10,7 +11,7 @@ type Props = {
 };
 
 /** Two lines: where the queen is and whether it answers; then what the hive holds and does. */
-export function Header({hive, version, width}: Props) {
+export const Header = memo(function Header({hive, version, width}: Props) {
 	const link = hive.connected ? '● connected' : `○ ${hive.error ?? 'connecting…'}`;
 	const first = `Hive  queen ${hive.queenUrl}  v${hive.queenVersion ?? version}  up ${age(hive.now - hive.startedAt)}  `;
 	const sweep = hive.lastSweep ? `  sweep ${hive.lastSweep.checked} checked, ${hive.lastSweep.failed} failed, ${hive.lastSweep.durationMs}ms` : '';
@@ -24,4 +25,4 @@ export function Header({hive, version, width}: Props) {
 			<Text wrap="truncate">{fit(second, width)}</Text>
 		</>
 	);
-}
+});

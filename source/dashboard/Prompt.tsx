@@ -1,3 +1,4 @@
+import {memo} from 'react';
 import {Text} from 'ink';
 import {fit} from './format.js';
 
@@ -17,7 +18,7 @@ const toneColor = {good: 'green', bad: 'red', info: undefined} as const;
 const hint = 'Enter submit  ↑↓ history  Tab focus  / filter  ? keys  Ctrl-C quit';
 
 /** The task prompt (one line, the cursor shown inverse when it has the focus) and the last outcome. */
-export function Prompt({value, cursor, focused, width, outcome}: Props) {
+export const Prompt = memo(function Prompt({value, cursor, focused, width, outcome}: Props) {
 	const room = Math.max(1, width - 2);
 	// Keep the cursor in view on a long line.
 	const start = Math.max(0, cursor - room + 1);
@@ -35,4 +36,4 @@ export function Prompt({value, cursor, focused, width, outcome}: Props) {
 			<Text wrap="truncate" color={outcome ? toneColor[outcome.tone] : 'gray'}>{fit(outcome?.text ?? hint, width)}</Text>
 		</>
 	);
-}
+});

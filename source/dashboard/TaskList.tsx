@@ -1,3 +1,4 @@
+import {memo} from 'react';
 import {Box, Text} from 'ink';
 import type {TaskView} from '../client/queen-client.js';
 import {fit} from './format.js';
@@ -44,7 +45,7 @@ export function taskOutcome(task: TaskView): string {
 }
 
 /** The dispatched tasks, newest first: time, text, drone, state and outcome. */
-export function TaskList({tasks, width, rows, offset, selected, focused}: Props) {
+export const TaskList = memo(function TaskList({tasks, width, rows, offset, selected, focused}: Props) {
 	const shown = tasks.slice(offset, offset + rows);
 	const flexible = Math.max(0, width - 43);
 	const whatWidth = Math.ceil(flexible * 0.6);
@@ -68,4 +69,4 @@ export function TaskList({tasks, width, rows, offset, selected, focused}: Props)
 			{tasks.length === 0 ? <Text dimColor>{fit('no tasks yet: type one at the prompt and press Enter', width)}</Text> : undefined}
 		</Box>
 	);
-}
+});

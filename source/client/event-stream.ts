@@ -66,16 +66,24 @@ export function readEventStream(options: EventStreamOptions): EventStreamReader 
 		});
 		current.setEncoding('utf8');
 		current.on('data', (chunk: string) => {
+			// Look for the end of a block only in what is new (and the newline before it), so that an event
+			// that comes in many chunks is not searched again for each; cut the buffer once per chunk.
+			let from = Math.max(0, buffer.length - 1);
 			buffer += chunk;
+			let start = 0;
 			let end: number;
-			while ((end = buffer.indexOf('\n\n')) >= 0) {
-				const block = buffer.slice(0, end);
-				buffer = buffer.slice(end + 2);
-				const event = parseBlock(block);
+			while ((end = buffer.indexOf('\n\n', from)) >= 0) {
+				const event = parseBlock(buffer.slice(start, end));
+				start = end + 2;
+				from = start;
 				if (event && (lastId === undefined || event.id > lastId)) {
 					lastId = event.id;
 					options.onEvent(event);
 				}
+			}
+
+			if (start > 0) {
+				buffer = buffer.slice(start);
 			}
 		});
 		current.on('error', (error: Error & {code?: string}) => {

@@ -1,0 +1,35 @@
+import assert from 'node:assert/strict';
+import {once} from 'node:events';
+import {PassThrough} from 'node:stream';
+import {test} from 'node:test';
+import {readEventStream, type StreamEvent} from '../../source/client/event-stream.js';
+
+function sse(event: StreamEvent): string {
+	return `id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
+}
+
+test('events cut anywhere across chunks, many in one chunk or one in many, are each read once and in order', async () => {
+	const events: StreamEvent[] = Array.from({length: 50}, (_, index) => ({id: index + 1, time: '2030-01-01T12:00:00.000Z', type: 'task.dispatched', text: 'x'.repeat(index * 40)}));
+	const text = `: hello\n\n${events.map(event => sse(event)).join('')}`;
+	const stream = new PassThrough();
+	const read: StreamEvent[] = [];
+	const reader = readEventStream({
+		open: () => stream,
+		since: 0,
+		onEvent(event) {
+			read.push(event);
+		},
+	});
+	// Chunks of 1, 2, 3… characters: blocks end at every position of a chunk, and one event spans dozens.
+	let at = 0;
+	for (let size = 1; at < text.length; size = (size % 97) + 1) {
+		stream.write(text.slice(at, at + size));
+		at += size;
+	}
+
+	stream.write(sse(events[3]!));
+	stream.end();
+	await once(stream, 'end');
+	reader.close();
+	assert.deepEqual(read, events);
+});

@@ -62,14 +62,28 @@ export const DroneTable = memo(function DroneTable(props: Props) {
 			<Text wrap="truncate" dimColor>{fit(`${cols.map(column => cell(column, column.title)).join(' ')} ${fit('LAST ERROR', errorWidth)}`, width)}</Text>
 			{shown.map(drone => {
 				const failedColor = drone.failedAttempts === 0 ? undefined : (props.maxRetry !== undefined && drone.failedAttempts >= props.maxRetry ? 'red' : 'yellow');
+				// Neighbouring cells of one colour (or none) in one piece, and no coloured blanks after a drone
+				// without an error: Ink styles every character of every line, each frame.
+				const pieces: Array<{text: string; color: string | undefined}> = [];
+				for (const column of cols) {
+					const value = `${cell(column, column.cell(drone))} `;
+					const color = column.title === 'STATE' ? stateColor[drone.state] : (column.title === 'FAILED' ? failedColor : undefined);
+					const last = pieces.at(-1);
+					if (last !== undefined && last.color === color) {
+						last.text += value;
+					} else {
+						pieces.push({text: value, color});
+					}
+				}
+
+				const lastError = errorText(drone.lastError ?? '');
+				if (lastError !== '' && errorWidth > 0) {
+					pieces.push({text: fit(lastError, errorWidth), color: 'red'});
+				}
+
 				return (
 					<Text key={drone.name} wrap="truncate">
-						{cols.map(column => {
-							const value = cell(column, column.cell(drone));
-							const color = column.title === 'STATE' ? stateColor[drone.state] : (column.title === 'FAILED' ? failedColor : undefined);
-							return <Text key={column.title} color={color}>{value} </Text>;
-						})}
-						<Text color="red">{fit(errorText(drone.lastError ?? ''), errorWidth)}</Text>
+						{pieces.map((piece, index) => <Text key={index} color={piece.color}>{piece.text}</Text>)}
 					</Text>
 				);
 			})}

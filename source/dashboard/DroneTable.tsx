@@ -1,6 +1,6 @@
 import {memo} from 'react';
 import {Box, Text} from 'ink';
-import {age, errorText, fit, fitRight} from './format.js';
+import {age, clip, errorText, fit, fitRight} from './format.js';
 import type {DroneRow} from './hive-store.js';
 
 type Props = {
@@ -58,8 +58,8 @@ export const DroneTable = memo(function DroneTable(props: Props) {
 	const cell = (column: Column, value: string) => column.right ? fitRight(value, column.width) : fit(value, column.width);
 	return (
 		<Box flexDirection="column" height={rows + 2} width={width}>
-			<Text wrap="truncate" bold inverse={focused}>{fit(title, width)}</Text>
-			<Text wrap="truncate" dimColor>{fit(`${cols.map(column => cell(column, column.title)).join(' ')} ${fit('LAST ERROR', errorWidth)}`, width)}</Text>
+			<Text wrap="truncate" bold inverse={focused}>{focused ? fit(title, width) : clip(title, width)}</Text>
+			<Text wrap="truncate" dimColor>{clip(`${cols.map(column => cell(column, column.title)).join(' ')} ${fit('LAST ERROR', errorWidth)}`, width)}</Text>
 			{shown.map(drone => {
 				const failedColor = drone.failedAttempts === 0 ? undefined : (props.maxRetry !== undefined && drone.failedAttempts >= props.maxRetry ? 'red' : 'yellow');
 				// Neighbouring cells of one colour (or none) in one piece, and no coloured blanks after a drone
@@ -78,7 +78,7 @@ export const DroneTable = memo(function DroneTable(props: Props) {
 
 				const lastError = errorText(drone.lastError ?? '');
 				if (lastError !== '' && errorWidth > 0) {
-					pieces.push({text: fit(lastError, errorWidth), color: 'red'});
+					pieces.push({text: clip(lastError, errorWidth), color: 'red'});
 				}
 
 				return (

@@ -1,6 +1,6 @@
 import {memo} from 'react';
 import {Box, Text} from 'ink';
-import {fit} from './format.js';
+import {clip} from './format.js';
 import type {LogEntry, LogTone} from './hive-store.js';
 
 type Props = {
@@ -17,11 +17,11 @@ export const EventLog = memo(function EventLog({entries, width, rows}: Props) {
 	const shown = rows > 0 ? entries.slice(-rows) : [];
 	return (
 		<Box flexDirection="column" height={rows + 1} width={width}>
-			<Text wrap="truncate" bold>{fit(`Events ${entries.length > 0 ? `(last ${shown.length})` : ''}`, width)}</Text>
+			<Text wrap="truncate" bold>{clip(`Events ${entries.length > 0 ? `(last ${shown.length})` : ''}`, width)}</Text>
 			{shown.map(entry => (
 				<Text key={entry.id} wrap="truncate">
 					<Text dimColor>{entry.time} </Text>
-					<Text color={toneColor[entry.tone]}>{fit(entry.text, width - 9)}</Text>
+					<Text color={toneColor[entry.tone]}>{clip(entry.text, width - 9)}</Text>
 				</Text>
 			))}
 		</Box>

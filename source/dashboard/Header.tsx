@@ -1,6 +1,6 @@
 import {memo} from 'react';
 import {Text} from 'ink';
-import {age, fit} from './format.js';
+import {age, clip, fit} from './format.js';
 import type {HiveSnapshot} from './hive-store.js';
 
 type Props = {
@@ -20,9 +20,9 @@ export const Header = memo(function Header({hive, version, width}: Props) {
 		<>
 			<Text wrap="truncate">
 				<Text bold color="yellow">{fit(first, Math.min(first.length, width))}</Text>
-				<Text color={hive.connected ? 'green' : 'red'}>{fit(link, Math.max(0, width - first.length))}</Text>
+				<Text color={hive.connected ? 'green' : 'red'}>{clip(link, Math.max(0, width - first.length))}</Text>
 			</Text>
-			<Text wrap="truncate">{fit(second, width)}</Text>
+			<Text wrap="truncate">{clip(second, width)}</Text>
 		</>
 	);
 });

@@ -1,6 +1,6 @@
 import {memo} from 'react';
 import {Text} from 'ink';
-import {fit} from './format.js';
+import {clip, fit} from './format.js';
 
 export type Outcome = {readonly tone: 'good' | 'bad' | 'info'; readonly text: string};
 
@@ -33,7 +33,7 @@ export const Prompt = memo(function Prompt({value, cursor, focused, width, outco
 				<Text color={focused ? 'cyan' : 'gray'} bold>{'› '}</Text>
 				{focused ? <>{before}<Text inverse>{under}</Text>{fit(after, Math.max(0, room - before.length - 1))}</> : <Text dimColor>{fit(value === '' ? '(Tab to type a task)' : value, room)}</Text>}
 			</Text>
-			<Text wrap="truncate" color={outcome ? toneColor[outcome.tone] : 'gray'}>{fit(outcome?.text ?? hint, width)}</Text>
+			<Text wrap="truncate" color={outcome ? toneColor[outcome.tone] : 'gray'}>{clip(outcome?.text ?? hint, width)}</Text>
 		</>
 	);
 });

@@ -1,7 +1,7 @@
 import {memo} from 'react';
 import {Box, Text} from 'ink';
 import type {TaskView} from '../client/queen-client.js';
-import {fit} from './format.js';
+import {clip, fit} from './format.js';
 import {clockTime, shortId} from './hive-store.js';
 
 type Props = {
@@ -55,14 +55,16 @@ export const TaskList = memo(function TaskList({tasks, width, rows, offset, sele
 	const range = tasks.length === 0 ? '' : `  ${offset + 1}-${offset + shown.length} of ${tasks.length}`;
 	return (
 		<Box flexDirection="column" height={rows + 2} width={width}>
-			<Text wrap="truncate" bold inverse={focused}>{fit(`Tasks${range}${focused ? '  (Enter: details)' : ''}`, width)}</Text>
-			<Text wrap="truncate" dimColor>{fit(line('TIME', 'ID', 'TASK', 'DRONE', 'STATE', 'OUTCOME').join(' '), width)}</Text>
+			<Text wrap="truncate" bold inverse={focused}>{(focused ? fit : clip)(`Tasks${range}${focused ? '  (Enter: details)' : ''}`, width)}</Text>
+			<Text wrap="truncate" dimColor>{clip(line('TIME', 'ID', 'TASK', 'DRONE', 'STATE', 'OUTCOME').join(' '), width)}</Text>
 			{shown.map((task, index) => {
 				const cells = line(clockTime(task.submittedAt), shortId(task.id), taskWhat(task), task.drone ?? '-', task.state, taskOutcome(task));
 				const isSelected = selected === offset + index;
+				// The selected row is inverse to the end; others need no trailing blanks.
+				const outcome = isSelected ? cells[5]! : cells[5]!.trimEnd();
 				return (
 					<Text key={task.id} wrap="truncate" inverse={isSelected}>
-						{cells.slice(0, 4).join(' ')} <Text color={stateColor[task.state]}>{cells[4]}</Text> <Text color={task.error ? 'red' : undefined}>{cells[5]}</Text>
+						{cells.slice(0, 4).join(' ')} <Text color={stateColor[task.state]}>{cells[4]}</Text>{outcome === '' ? undefined : <>{' '}<Text color={task.error ? 'red' : undefined}>{outcome}</Text></>}
 					</Text>
 				);
 			})}

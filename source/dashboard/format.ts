@@ -10,6 +10,15 @@ export function fit(text: string, width: number): string {
 	return flat.length > width ? `${flat.slice(0, width - 1)}…` : flat.padEnd(width);
 }
 
+/**
+Like `fit`, without the padding: for the end of a line that has no background (inverse), where blanks
+look the same as nothing. Ink styles every character it is given, each frame; padding is wasted there.
+*/
+export function clip(text: string, width: number): string {
+	const fitted = fit(text, width);
+	return fitted.length > 0 && fitted.endsWith(' ') ? fitted.trimEnd() : fitted;
+}
+
 /** Like `fit`, aligned right. */
 export function fitRight(text: string, width: number): string {
 	return text.length > width ? fit(text, width) : text.padStart(width);

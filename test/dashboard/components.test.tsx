@@ -10,6 +10,7 @@ import {HiveStore} from '../../source/dashboard/hive-store.js';
 import {Prompt} from '../../source/dashboard/Prompt.js';
 import {TaskDetail} from '../../source/dashboard/TaskDetail.js';
 import {TaskList} from '../../source/dashboard/TaskList.js';
+import {clip, fit} from '../../source/dashboard/format.js';
 import {drone, event, t0, task} from './fixtures.js';
 import {plain} from './frame.js';
 
@@ -115,4 +116,12 @@ test('TaskDetail: the record, then the output of a command task', () => {
 		'hi',
 		'there',
 	].join('\n'));
+});
+
+test('clip cuts like fit, without padding (blanks at the end of a line cost Ink a styled character each)', () => {
+	assert.equal(clip('drone-1 left', 20), 'drone-1 left');
+	assert.equal(clip('drone-1 left   ', 20), 'drone-1 left');
+	assert.equal(clip('drone-1 heartbeat failed', 10), 'drone-1 h…');
+	assert.equal(clip('a\tb', 0), '');
+	assert.equal(fit('drone-1', 9), 'drone-1  ');
 });

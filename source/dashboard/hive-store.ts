@@ -147,7 +147,7 @@ export class HiveStore {
 		this.#queue({kind: 'status', connected, error, queenVersion});
 	}
 
-	/** A new snapshot even without updates (ages and uptime move on). */
+	/** A flush even without updates: a new snapshot if time moving on shows (the header's uptime). */
 	tick(): void {
 		this.#queue(undefined);
 	}

@@ -1,3 +1,4 @@
+import type {ResultReport, TaskResult} from '../http/schemas.js';
 import type {Readable} from 'node:stream';
 import type {HttpClient} from './http.js';
 import {call} from './http.js';
@@ -19,20 +20,10 @@ export type TaskView = {
 	readonly retries: number;
 	readonly reason: string | null;
 	readonly error: string | null;
-	readonly result: CommandResult | null;
+	readonly result: TaskResult | null;
 };
 
-/** What a drone reports of a command task. */
-export type TaskResult = CommandResult;
-
-export type CommandResult = {
-	readonly exitCode: number | null;
-	readonly signal: string | null;
-	readonly stdout: string;
-	readonly stderr: string;
-	readonly durationMs: number;
-	readonly timedOut: boolean;
-};
+export type {ResultReport, TaskResult} from '../http/schemas.js';
 
 export type DroneSpecBody = {
 	readonly address: string;
@@ -42,7 +33,6 @@ export type DroneSpecBody = {
 	readonly labels?: Record<string, string>;
 };
 
-export type ResultReport = CommandResult & {readonly drone: string; readonly succeeded: boolean; readonly error?: string};
 
 export type SubmitAnswer = {readonly result: string; readonly task: TaskView};
 

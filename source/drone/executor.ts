@@ -1,19 +1,12 @@
 import {spawn} from 'node:child_process';
 import type {Writable} from 'node:stream';
+import type {ResultReport} from '../http/schemas.js';
 
 /** What one output stream of a command keeps: the first 64 KiB, the cut marked. */
 export const outputLimit = 64 * 1024;
 
-export type CommandResult = {
-	readonly succeeded: boolean;
-	readonly exitCode: number | null;
-	readonly signal: string | null;
-	readonly stdout: string;
-	readonly stderr: string;
-	readonly durationMs: number;
-	readonly timedOut: boolean;
-	readonly error?: string;
-};
+/** A command's end, as the drone reports it (less its own name). */
+export type CommandResult = Omit<ResultReport, 'drone'>;
 
 export type ExecutorOptions = {
 	readonly stdout: Writable;

@@ -71,8 +71,21 @@ export const deregisterBody = z.object({
 });
 
 const captured = z.string().max(256 * 1024);
-/** A drone's report of a command task's end. */
-export const resultBody = z.object({
+
+/** How a command task ended: what a drone reports, what the queen keeps, what clients read. */
+export type TaskResult = {
+	readonly exitCode: number | null;
+	readonly signal: string | null;
+	readonly stdout: string;
+	readonly stderr: string;
+	readonly durationMs: number;
+	readonly timedOut: boolean;
+};
+
+/** A drone's report of a command task's end: the result, whose it is, and whether it succeeded. */
+export type ResultReport = TaskResult & {readonly drone: string; readonly succeeded: boolean; readonly error?: string};
+
+export const resultBody: z.ZodType<ResultReport> = z.object({
 	drone: droneName,
 	succeeded: z.boolean({error: 'must be true or false'}),
 	exitCode: z.number().int().nullable(),
@@ -83,7 +96,6 @@ export const resultBody = z.object({
 	timedOut: z.boolean(),
 	error: z.string().max(4096).optional(),
 });
-export type ResultBody = z.infer<typeof resultBody>;
 
 /** Validates `ctx.request.body` against a schema; a 400 naming the first bad field otherwise. */
 export function parseBody<T>(ctx: Koa.Context, schema: z.ZodType<T>): T {

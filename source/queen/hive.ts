@@ -1,4 +1,5 @@
 import {randomUUID} from 'node:crypto';
+import type {TaskResult} from '../http/schemas.js';
 
 /**
 The queen's state — drones, tasks, the pending queue — and its typed events: the one source of truth.
@@ -43,14 +44,7 @@ export type TaskKind = 'text' | 'command';
 
 export const finalTaskStates: ReadonlySet<TaskState> = new Set(['succeeded', 'failed', 'lost']);
 
-export type TaskResult = {
-	readonly exitCode: number | null;
-	readonly signal: string | null;
-	readonly stdout: string;
-	readonly stderr: string;
-	readonly durationMs: number;
-	readonly timedOut: boolean;
-};
+export type {TaskResult} from '../http/schemas.js';
 
 export type TaskSpec =
 	| {readonly kind: 'text'; readonly text: string; readonly selector?: Labels | undefined}

@@ -21,7 +21,7 @@ export class Lines extends Writable {
 const silent = createLogger('silent', {kind: 'silent'});
 
 /** Fast heartbeats so that tests of eviction take a second, not ten. */
-export const fastHeartbeats = {heartbeatIntervalMs: 100, retryDelayMs: 50, heartbeatTimeoutMs: 200, maxRetry: 3} as const;
+export const fastHeartbeats = {heartbeatIntervalMs: 100, retryDelayMs: 100, heartbeatTimeoutMs: 500, maxRetry: 3} as const;
 
 /** A real queen on 127.0.0.1, port 0, stopped when the test ends. */
 export async function startQueen(t: TestContext, input: Partial<LarveInput> = {}): Promise<Larve> {

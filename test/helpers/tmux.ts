@@ -61,7 +61,7 @@ export function runInTerminal(t: TestContext, args: readonly string[], size = {w
 				return '';
 			}
 		},
-		async waitForScreen(text, timeoutMs = 15_000) {
+		async waitForScreen(text, timeoutMs = 30_000) {
 			let last = '';
 			try {
 				return await waitFor(() => {

@@ -19,7 +19,8 @@ test('a drone that stops answering is evicted after --max-retry failed attempts 
 });
 
 test('healthy drones are heartbeated and never evicted', async t => {
-	const queen = await startQueen(t);
+	// Sweeps every 100 ms, but a generous time limit: a loaded test machine must not look like a dead drone.
+	const queen = await startQueen(t, {heartbeatTimeoutMs: 3000});
 	const events = await followEvents(t, queen.url);
 	const drones = [await startDrone(t, queen), await startDrone(t, queen), await startDrone(t, queen)];
 	// Five sweeps over all three drones.

@@ -5,15 +5,25 @@ it is first loaded (`process.env.NODE_ENV === 'production'`); the development bu
 every render (performance.measure per component), which costs the dashboard a third of its CPU under
 an event flood. NODE_ENV is put back afterwards, so that nothing else in the process (the queen's Koa,
 local drones started from it) sees a changed environment.
+
+Ink also decides once, when loaded, whether it runs in CI (`CI` or `CONTINUOUS_INTEGRATION` set), and
+then draws nothing until it exits. The dashboard only starts on a terminal (the CLI checks), so it is
+interactive wherever it runs: those variables are hidden from Ink's load and put back too.
 */
 export async function loadDashboard(): Promise<typeof import('./index.js')> {
-	const previous = process.env.NODE_ENV;
-	process.env.NODE_ENV = previous ?? 'production';
+	const saved = {NODE_ENV: process.env.NODE_ENV, CI: process.env.CI, CONTINUOUS_INTEGRATION: process.env.CONTINUOUS_INTEGRATION};
+	process.env.NODE_ENV = saved.NODE_ENV ?? 'production';
+	delete process.env.CI;
+	delete process.env.CONTINUOUS_INTEGRATION;
 	try {
 		return await import('./index.js');
 	} finally {
-		if (previous === undefined) {
-			delete process.env.NODE_ENV;
+		for (const [key, value] of Object.entries(saved)) {
+			if (value === undefined) {
+				delete process.env[key];
+			} else {
+				process.env[key] = value;
+			}
 		}
 	}
 }

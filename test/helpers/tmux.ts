@@ -42,7 +42,8 @@ export function runInTerminal(t: TestContext, args: readonly string[], size = {w
 	const exitFile = path.join(dir, 'exit-status');
 	const session = `hive-test-${randomUUID().slice(0, 8)}`;
 	const quote = (value: string) => `'${value.replaceAll('\'', '\'\\\'\'')}'`;
-	const command = `${[process.execPath, cliPath, ...args, '--log-file', logFile].map(quote).join(' ')}; echo $? > ${quote(exitFile)}`;
+	// CI=true as on a CI machine, where Ink would draw nothing until exit if the dashboard let it see that.
+	const command = `CI=true ${[process.execPath, cliPath, ...args, '--log-file', logFile].map(quote).join(' ')}; echo $? > ${quote(exitFile)}`;
 	execFileSync('tmux', ['new-session', '-d', '-s', session, '-x', String(size.width), '-y', String(size.height), 'sh', '-c', command]);
 	t.after(() => {
 		try {

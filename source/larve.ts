@@ -2,6 +2,7 @@ import http from 'node:http';
 import type {AddressInfo} from 'node:net';
 import type {Writable} from 'node:stream';
 import {once} from 'node:events';
+import {randomUUID} from 'node:crypto';
 import {fileURLToPath} from 'node:url';
 import {createDroneClient} from './client/drone-client.js';
 import {createHttpClient, type HttpClient} from './client/http.js';
@@ -158,7 +159,7 @@ async function startDrone(options: LarveOptions, log: Logger, io: LarveIo): Prom
 	const bound = formatHostPort(options.host, (server.address() as AddressInfo).port);
 	const address = options.advertise ?? bound;
 	registration = new Registration(queen, log, {
-		drone: {address, name: options.name, slots: options.slots, allowExec: options.allowExec, labels: options.labels},
+		drone: {address, name: options.name, slots: options.slots, allowExec: options.allowExec, labels: options.labels, bootId: randomUUID()},
 		timeoutMs: options.registerTimeoutMs,
 	});
 	const stop = once_(async () => {

@@ -42,6 +42,7 @@ export function readEventStream(options: EventStreamOptions): EventStreamReader 
 
 		let buffer = '';
 		let failed = false;
+		let first = true;
 		const current = options.open(lastId);
 		stream = current;
 		const retry = (error: string): void => {
@@ -76,6 +77,16 @@ export function readEventStream(options: EventStreamOptions): EventStreamReader 
 				const event = parseBlock(buffer.slice(start, end));
 				start = end + 2;
 				from = start;
+				// Asked for events after lastId, a queen that answers with an older id has restarted and counts
+				// from 1 again: follow its count rather than wait for it to catch up.
+				if (event && first && lastId !== undefined && event.id <= lastId) {
+					lastId = event.id - 1;
+				}
+
+				if (event) {
+					first = false;
+				}
+
 				if (event && (lastId === undefined || event.id > lastId)) {
 					lastId = event.id;
 					options.onEvent(event);

@@ -19,6 +19,8 @@ export type JsonHttpOptions = {
 	readonly maxSockets?: number;
 };
 
+const maxAnswerBytes = 1024 * 1024;
+
 export function createJsonHttp(options: JsonHttpOptions): JsonHttp {
 	const agent = new http.Agent({keepAlive: true, maxSockets: options.maxSockets ?? 16, maxFreeSockets: options.maxSockets ?? 16, scheduling: 'lifo'});
 	const baseHeaders: Record<string, string> = {'user-agent': options.userAgent, accept: 'application/json'};
@@ -47,7 +49,17 @@ export function createJsonHttp(options: JsonHttpOptions): JsonHttp {
 
 				const request = http.request({agent, host, port, path, method, headers}, response => {
 					const chunks: Buffer[] = [];
-					response.on('data', (chunk: Buffer) => chunks.push(chunk));
+					let received = 0;
+					response.on('data', (chunk: Buffer) => {
+						received += chunk.length;
+						// A drone's answer is small; whatever streams more is not a drone.
+						if (received > maxAnswerBytes) {
+							fail(new CallError(`${what}: answer larger than ${maxAnswerBytes} bytes`, 'ERR_HIVE_REFUSED', response.statusCode));
+							return;
+						}
+
+						chunks.push(chunk);
+					});
 					response.on('error', () => {
 						fail(new CallError(`${what}: the answer was cut`, 'ERR_HIVE_UNREACHABLE'));
 					});

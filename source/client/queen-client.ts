@@ -31,6 +31,7 @@ export type DroneSpecBody = {
 	readonly slots?: number;
 	readonly allowExec?: boolean;
 	readonly labels?: Record<string, string>;
+	readonly bootId?: string;
 };
 
 

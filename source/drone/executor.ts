@@ -40,7 +40,9 @@ export class Executor {
 	/** Starts a command; resolves with its result when it ends. */
 	async run(id: string, command: string): Promise<CommandResult> {
 		const started = performance.now();
-		const child = spawn('/bin/sh', ['-c', command], {detached: true, stdio: ['ignore', 'pipe', 'pipe']});
+		// The hive's token is the drone's, not its tasks': a command never sees it.
+		const {HIVE_TOKEN: _token, ...environment} = process.env;
+		const child = spawn('/bin/sh', ['-c', command], {detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: environment});
 		const stdout = new Capture();
 		const stderr = new Capture();
 		child.stdout.on('data', (chunk: Buffer) => stdout.add(chunk));

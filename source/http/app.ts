@@ -18,6 +18,7 @@ export function createApp(router: Router, log: Logger): Koa {
 		log.debug({err: error}, 'request error');
 	});
 	app.use(jsonErrors(log));
+	app.use(refuseBrowsers);
 	app.use(bodyParser({
 		enableTypes: ['json'],
 		// `curl -d` sends form-urlencoded; a JSON body is still a JSON body.
@@ -30,6 +31,19 @@ export function createApp(router: Router, log: Logger): Koa {
 	app.use(router.allowedMethods());
 	return app;
 }
+
+/**
+A browser adds `Origin` to a cross-site request, and may send a "simple" POST (text/plain, forms)
+without asking first; since a JSON body is read whatever its type (for `curl -d`), a web page could
+otherwise command a larve on the machine it runs on. No client of a larve is a browser page.
+*/
+const refuseBrowsers: Koa.Middleware = async (ctx, next) => {
+	if (ctx.get('origin') !== '' || ctx.get('sec-fetch-site') === 'cross-site') {
+		throw new HiveError(403, 'requests from web pages are not accepted', 'ERR_HIVE_BROWSER');
+	}
+
+	await next();
+};
 
 /** Registers a route that answers 400 with the seed's message: an endpoint of the other mode. */
 export function refuse(router: Router, path: string, message: string): void {

@@ -63,6 +63,7 @@ export const registerBody = z.object({
 	slots: z.number({error: 'must be a whole number'}).int({error: 'must be a whole number'}).min(1).max(10_000).optional(),
 	allowExec: z.boolean({error: 'must be true or false'}).optional(),
 	labels: labels.optional(),
+	bootId: z.string().max(100).optional(),
 });
 export type RegisterBody = z.infer<typeof registerBody>;
 

@@ -1,6 +1,8 @@
 import {PassThrough} from 'node:stream';
 import type Koa from 'koa';
 
+const maxBufferedBytes = 4 * 1024 * 1024;
+
 export type EventStream = {
 	send(id: number, data: unknown): void;
 	readonly closed: boolean;
@@ -42,9 +44,17 @@ export function openEventStream(ctx: Koa.Context, onClose: () => void): EventStr
 	ctx.res.on('close', close);
 	return {
 		send(id, data) {
-			if (!closed) {
-				stream.write(`id: ${id}\ndata: ${JSON.stringify(data)}\n\n`);
+			if (closed) {
+				return;
 			}
+
+			// A client that does not read is cut off rather than buffered without end; it reconnects with ?since=.
+			if (stream.writableLength > maxBufferedBytes) {
+				close();
+				return;
+			}
+
+			stream.write(`id: ${id}\ndata: ${JSON.stringify(data)}\n\n`);
 		},
 		get closed() {
 			return closed;

@@ -60,14 +60,14 @@ export class Dispatcher {
 		clearInterval(this.#timer);
 	}
 
-	/** Places a new task; resolves once it is handed to a drone, or waits in the queue. */
-	async submit(task: Task): Promise<void> {
+	/** Places a new task; resolves with it once it is handed to a drone, or waits in the queue. */
+	async submit(task: Task): Promise<Task> {
 		if (this.#hive.droneCount === 0) {
-			this.#hive.taskFailed(task.id, 'no drone is registered with this queen');
-			return;
+			return this.#hive.taskFailed(task.id, 'no drone is registered with this queen') ?? task;
 		}
 
-		await this.#place(task);
+		// The record may already be forgotten (--task-history 0): then the view the placement ended with is the answer.
+		return (await this.#place(task)) ?? this.#hive.task(task.id) ?? task;
 	}
 
 	/** One pass over the pending queue, oldest first; every placement decision is made before any call. */
@@ -111,7 +111,8 @@ export class Dispatcher {
 		return true;
 	}
 
-	async #place(task: Task): Promise<void> {
+	/** Places a task; resolves with its view when a drone took it, undefined when it waits. */
+	async #place(task: Task): Promise<Task | undefined> {
 		this.#placing.add(task.id);
 		try {
 			const tried = new Set<string>();
@@ -122,12 +123,12 @@ export class Dispatcher {
 				if (!drone) {
 					const reason = explainNoFit(this.#hive.droneRecords(), context);
 					this.#hive.taskWaiting(task.id, lastError === undefined ? reason : `${reason}; last error: ${lastError}`);
-					return;
+					return undefined;
 				}
 
 				tried.add(drone.name);
 				if (!this.#hive.taskDispatched(task.id, drone.name)) {
-					return;
+					return undefined;
 				}
 
 				try {
@@ -146,17 +147,27 @@ export class Dispatcher {
 				}
 
 				this.#log.debug({drone: drone.name, task: task.id}, `Sent task to ${drone.name}`);
-				if (task.kind === 'text') {
-					// A text task is done once its drone has printed it.
-					this.#hive.taskFinished(task.id, drone.name, {succeeded: true});
-				} else {
-					this.#hive.taskRunning(task.id);
+				if (this.#hive.task(task.id)?.state === 'pending') {
+					// The drone was evicted (or left) while it was taking the task, and the task was queued again.
+					// A text task it printed is done; a command is placed again (at least once, as Nomad's lost allocations).
+					if (task.kind === 'text') {
+						return this.#hive.textTaskDeliveredLate(task.id, drone.name);
+					}
+
+					return undefined;
 				}
 
-				return;
+				// A text task is done once its drone has printed it; a command runs until its drone reports.
+				return task.kind === 'text' ? this.#hive.taskFinished(task.id, drone.name, {succeeded: true}) : this.#hive.taskRunning(task.id);
 			}
 		} finally {
 			this.#placing.delete(task.id);
+			// Queued again by an eviction while this placement held it (so the pass that followed skipped it):
+			// it is placed now, not at the next retry tick.
+			const now = this.#hive.task(task.id);
+			if (now?.state === 'pending' && now.retries > task.retries) {
+				this.placePending();
+			}
 		}
 	}
 }

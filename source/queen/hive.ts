@@ -27,6 +27,8 @@ export type Drone = {
 	/** Whether it runs command tasks (`--allow-exec`). */
 	readonly allowExec: boolean;
 	readonly labels: Labels;
+	/** Changes each time the drone process starts: a new one means its old tasks are gone. */
+	readonly bootId: string | undefined;
 	/** Command tasks placed on it and not finished (text tasks take no slot: they are done once printed). */
 	readonly running: number;
 };
@@ -37,6 +39,7 @@ export type DroneSpec = {
 	readonly slots?: number | undefined;
 	readonly allowExec?: boolean | undefined;
 	readonly labels?: Labels | undefined;
+	readonly bootId?: string | undefined;
 };
 
 export type TaskState = 'pending' | 'dispatched' | 'running' | 'succeeded' | 'failed' | 'lost';
@@ -128,6 +131,7 @@ export class Hive {
 	readonly #backlog: HiveEvent[] = [];
 	readonly #eventBacklog: number;
 	#nextEventId = 1;
+	readonly #delivering: HiveEvent[] = [];
 	readonly #now: () => number;
 
 	constructor(options: HiveOptions = {}) {
@@ -159,7 +163,12 @@ export class Hive {
 				known.address = address;
 			}
 
-			Object.assign(known, capacityOf(spec), {state: 'ready', failedAttempts: 0, lastSeen: now, lastError: undefined});
+			if (spec.bootId !== undefined && known.bootId !== undefined && spec.bootId !== known.bootId) {
+				// The drone restarted before the queen noticed: what it was running died with it.
+				this.#orphanTasks(known.name, 'restarted');
+			}
+
+			Object.assign(known, capacityOf(spec), {state: 'ready', failedAttempts: 0, lastSeen: now, lastError: undefined, bootId: spec.bootId ?? known.bootId});
 			this.#emit({type: 'drone.registered', drone: known.name, address, again: true});
 			return {drone: {...known}, created: false};
 		}
@@ -183,6 +192,7 @@ export class Hive {
 			tasksDone: 0,
 			lastError: undefined,
 			running: 0,
+			bootId: spec.bootId,
 			...capacityOf(spec),
 		};
 		this.#drones.set(name, drone);
@@ -345,6 +355,17 @@ export class Hive {
 		return this.#update(task, {state: 'pending', drone: undefined, reason}, 'task.pending');
 	}
 
+	/** A text task its drone printed after the queen had queued it again (the drone was lost mid-call): done. */
+	textTaskDeliveredLate(id: string, droneName: string): Task | undefined {
+		const task = this.#pending.get(id);
+		if (!task || task.kind !== 'text') {
+			return undefined;
+		}
+
+		this.#pending.delete(id);
+		return this.#update(task, {state: 'succeeded', drone: droneName, reason: undefined}, 'task.succeeded');
+	}
+
 	/** The drone accepted a command task and runs it. */
 	taskRunning(id: string): Task | undefined {
 		const task = this.#tasks.get(id);
@@ -435,8 +456,21 @@ export class Hive {
 			this.#backlog.splice(0, this.#backlog.length - this.#eventBacklog);
 		}
 
-		for (const listener of this.#listeners) {
-			listener(event);
+		// A listener may change the hive (the dispatcher places a task when room appears): the events that
+		// makes wait until this one has reached every listener, so every listener sees them in id order.
+		this.#delivering.push(event);
+		if (this.#delivering.length > 1) {
+			return;
+		}
+
+		try {
+			for (let index = 0; index < this.#delivering.length; index++) {
+				for (const listener of this.#listeners) {
+					listener(this.#delivering[index]!);
+				}
+			}
+		} finally {
+			this.#delivering.length = 0;
 		}
 	}
 
@@ -449,24 +483,38 @@ export class Hive {
 		this.#drones.delete(name);
 		this.#namesByAddress.delete(drone.address);
 		this.#emit(type === 'drone.left' ? {type, drone: name, address: drone.address} : {type, drone: name, address: drone.address, reason});
-		// Its unfinished tasks are placed again, at most `taskRetries` times each; then they are lost.
-		const orphans = this.#tasksByDrone.get(name) ?? new Set();
-		this.#tasksByDrone.delete(name);
-		for (const id of orphans) {
+		this.#orphanTasks(name, type === 'drone.left' ? 'left' : 'was evicted');
+		return {...drone};
+	}
+
+	/** A drone's unfinished tasks are placed again, at most `taskRetries` times each; then they are lost. */
+	#orphanTasks(droneName: string, what: string): void {
+		const ids = this.#tasksByDrone.get(droneName) ?? new Set();
+		this.#tasksByDrone.delete(droneName);
+		const drone = this.#drones.get(droneName);
+		const again: Array<Mutable<Task>> = [];
+		for (const id of ids) {
 			const task = this.#tasks.get(id);
 			if (!task || finalTaskStates.has(task.state)) {
 				continue;
 			}
 
+			if (drone && task.kind === 'command' && drone.running > 0) {
+				drone.running -= 1;
+			}
+
 			if (task.retries < this.#taskRetries) {
-				this.#requeueFirst(task);
-				this.#update(task, {state: 'pending', drone: undefined, retries: task.retries + 1, reason: `placed again: ${drone.name} ${type === 'drone.left' ? 'left' : 'was evicted'}`}, 'task.pending');
+				again.push(task);
 			} else {
-				this.#update(task, {state: 'lost', error: `${drone.name} ${type === 'drone.left' ? 'left' : 'was evicted'} and the task was already placed ${task.retries + 1} times`}, 'task.lost');
+				this.#update(task, {state: 'lost', error: `${droneName} ${what} and the task was already placed ${task.retries + 1} times`}, 'task.lost');
 			}
 		}
 
-		return {...drone};
+		// Back at the head of the queue, in the order they had: they have waited longest.
+		this.#requeueFirst(...again);
+		for (const task of again) {
+			this.#update(task, {state: 'pending', drone: undefined, retries: task.retries + 1, reason: `placed again: ${droneName} ${what}`}, 'task.pending');
+		}
 	}
 
 	#tasksOf(droneName: string): Set<string> {
@@ -493,10 +541,17 @@ export class Hive {
 	}
 
 	/** Puts a task back at the head of the pending queue: it has waited longest. */
-	#requeueFirst(task: Mutable<Task>): void {
+	#requeueFirst(...tasks: Array<Mutable<Task>>): void {
+		if (tasks.length === 0) {
+			return;
+		}
+
 		const rest = [...this.#pending.values()];
 		this.#pending.clear();
-		this.#pending.set(task.id, task);
+		for (const task of tasks) {
+			this.#pending.set(task.id, task);
+		}
+
 		for (const other of rest) {
 			this.#pending.set(other.id, other);
 		}

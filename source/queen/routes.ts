@@ -71,8 +71,8 @@ export function createQueenRouter(deps: QueenDeps): Router {
 		}
 
 		const final = wait ? waitForFinalState(hive, submitted.id, ctx.res) : undefined;
-		await dispatcher.submit(submitted);
-		const task = (await final) ?? hive.task(submitted.id)!;
+		const placed = await dispatcher.submit(submitted);
+		const task = (await final) ?? placed;
 		if (task.state === 'failed' && task.attempts === 0) {
 			// Nothing could ever take it: the seed's answer when no drone is registered.
 			throw new HiveError(503, task.error ?? 'no drone can take the task', 'ERR_HIVE_NO_DRONE');

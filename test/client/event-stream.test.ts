@@ -3,6 +3,7 @@ import {once} from 'node:events';
 import {PassThrough} from 'node:stream';
 import {test} from 'node:test';
 import {readEventStream, type StreamEvent} from '../../source/client/event-stream.js';
+import {waitFor} from '../helpers/wait.js';
 
 function sse(event: StreamEvent): string {
 	return `id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
@@ -32,4 +33,30 @@ test('events cut anywhere across chunks, many in one chunk or one in many, are e
 	await once(stream, 'end');
 	reader.close();
 	assert.deepEqual(read, events);
+});
+
+test('after a reconnect to a restarted queen (ids from 1 again), its events are read, not skipped', async () => {
+	const streams = [new PassThrough(), new PassThrough()];
+	const asked: Array<number | undefined> = [];
+	const read: number[] = [];
+	const event = (id: number): StreamEvent => ({id, time: '2030-01-01T12:00:00.000Z', type: 'drone.registered'});
+	const reader = readEventStream({
+		open(since) {
+			asked.push(since);
+			return streams[asked.length - 1]!;
+		},
+		since: 0,
+		retryMs: 1,
+		onEvent(each) {
+			read.push(each.id);
+		},
+	});
+	streams[0]!.write([1, 2, 3, 4, 5].map(id => sse(event(id))).join(''));
+	streams[0]!.end();
+	await waitFor(() => asked.length === 2, 'the reconnect');
+	streams[1]!.write([1, 2].map(id => sse(event(id))).join(''));
+	await waitFor(() => read.length === 7, 'the restarted queen\'s events');
+	reader.close();
+	assert.deepEqual(asked, [0, 5]);
+	assert.deepEqual(read, [1, 2, 3, 4, 5, 1, 2]);
 });

@@ -41,6 +41,19 @@ test('malformed, missing, wrongly typed and oversized bodies get a 400 or 413 JS
 	assert.deepEqual(health.body.drones, {[drone.address]: drone.name}, 'and lost nothing');
 });
 
+test('a request from a web page (Origin) is refused: a page cannot command a larve on its machine', async t => {
+	const queen = await startQueen(t);
+	const drone = await startDrone(t, queen, {allowExec: true});
+	for (const url of [`${queen.url}/submit_task`, `${drone.url}/do_task`]) {
+		// eslint-disable-next-line no-await-in-loop
+		const answer = await request(url, {raw: '{"text": "from a page"}', headers: {'content-type': 'text/plain', origin: 'https://evil.example'}});
+		assert.equal(answer.status, 403, url);
+		assert.match(answer.body.error, /web pages/);
+	}
+
+	assert.equal(drone.stdout.text, '');
+});
+
 test('unknown paths are 404 and wrong methods 405, as JSON', async t => {
 	const queen = await startQueen(t);
 	const drone = await startDrone(t, queen);

@@ -57,6 +57,34 @@ test('failed heartbeats count up, make the drone suspect, and a success resets t
 	assert.ok(failed.type === 'heartbeat.failed' && failed.attempt === 2 && failed.maxRetry === 3);
 });
 
+test('every listener sees events in id order, even those a listener causes while it is told of another', () => {
+	const hive = new Hive();
+	hive.subscribe(event => {
+		if (event.type === 'drone.registered' && event.address === '127.0.0.1:5001') {
+			hive.registerDrone({address: '127.0.0.1:5002'});
+		}
+	});
+	const seen = record(hive);
+	hive.registerDrone({address: '127.0.0.1:5001'});
+	assert.deepEqual(seen.map(event => event.id), [1, 2]);
+});
+
+test('a drone that restarted (a new boot id) before its eviction gets its tasks back in the queue', () => {
+	const hive = new Hive();
+	hive.registerDrone({address: '127.0.0.1:5001', slots: 1, allowExec: true, bootId: 'first'});
+	const task = hive.submitTask({kind: 'command', command: 'sleep 60'});
+	hive.taskDispatched(task.id, 'drone-0');
+	hive.taskRunning(task.id);
+	assert.equal(hive.drone('drone-0')?.running, 1);
+	hive.registerDrone({address: '127.0.0.1:5001', slots: 1, allowExec: true, bootId: 'first'});
+	assert.equal(hive.task(task.id)?.state, 'running', 'the same process registering again keeps its tasks');
+	hive.registerDrone({address: '127.0.0.1:5001', slots: 1, allowExec: true, bootId: 'second'});
+	assert.equal(hive.task(task.id)?.state, 'pending');
+	assert.equal(hive.task(task.id)?.retries, 1);
+	assert.match(hive.task(task.id)?.reason ?? '', /drone-0 restarted/);
+	assert.equal(hive.drone('drone-0')?.running, 0);
+});
+
 test('events have increasing ids and can be read again from the backlog', () => {
 	const hive = new Hive({eventBacklog: 10});
 	for (let index = 0; index < 50; index++) {

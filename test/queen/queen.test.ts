@@ -45,6 +45,14 @@ test('a submitted task is printed by a drone, and /submit_task answers the task'
 	assert.equal(missing.status, 404);
 });
 
+test('with --task-history 0, a task forgotten as soon as it is done is still answered', async t => {
+	const queen = await startQueen(t, {taskHistory: 0});
+	await startDrone(t, queen);
+	const answer = await request(`${queen.url}/submit_task`, {body: {text: 'gone at once'}});
+	assert.equal(answer.status, 200);
+	assert.equal(answer.body.task.text, 'gone at once');
+});
+
 test('with no drone, /submit_task answers 503 and says why', async t => {
 	const queen = await startQueen(t);
 	const answer = await request(`${queen.url}/submit_task`, {body: {text: 'hello'}});

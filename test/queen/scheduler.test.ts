@@ -4,7 +4,7 @@ import type {Drone} from '../../source/queen/hive.js';
 import {anyDrone, explainNoFit, pickDrone} from '../../source/queen/scheduler.js';
 
 function drone(name: string, state: Drone['state'] = 'ready'): Drone {
-	return {name, address: `127.0.0.1:${5000 + name.length}`, state, registeredAt: 0, lastSeen: 0, failedAttempts: 0, tasksDone: 0, lastError: undefined, slots: 2, running: 0, allowExec: false, labels: {}};
+	return {name, address: `127.0.0.1:${5000 + name.length}`, state, registeredAt: 0, lastSeen: 0, failedAttempts: 0, tasksDone: 0, lastError: undefined, slots: 2, running: 0, allowExec: false, labels: {}, bootId: undefined};
 }
 
 const none = new Set<string>();

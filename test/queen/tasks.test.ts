@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import {test} from 'node:test';
 import {spawnLarve} from '../helpers/binary.js';
 import {followEvents} from '../helpers/events.js';
@@ -64,14 +67,19 @@ test('a command task waits (202) while no drone runs commands, says why, and run
 });
 
 test('a drone never runs more commands than its slots; the rest wait and start first in, first out', async t => {
+	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hive-fifo-'));
+	t.after(() => fs.rmSync(dir, {recursive: true, force: true}));
+	const gate = path.join(dir, 'gate');
+	const order = path.join(dir, 'order');
 	const queen = await startQueen(t);
 	await startDrone(t, queen, {allowExec: true, slots: 1});
-	const first = await submit(queen.url, {command: 'sleep 0.3; echo 1'});
+	// The first command holds the only slot until the test opens the gate: no race with the submits below.
+	const first = await submit(queen.url, {command: `while [ ! -e ${gate} ]; do sleep 0.01; done; echo 1 >> ${order}`});
 	assert.equal(first.status, 200);
 	const queued: string[] = [];
 	for (const n of [2, 3, 4]) {
 		// eslint-disable-next-line no-await-in-loop
-		const answer = await submit(queen.url, {command: `echo ${n}`});
+		const answer = await submit(queen.url, {command: `echo ${n} >> ${order}`});
 		assert.equal(answer.status, 202);
 		assert.match(answer.body.task.reason, /1 have no free slot/);
 		queued.push(answer.body.task.id as string);
@@ -79,13 +87,13 @@ test('a drone never runs more commands than its slots; the rest wait and start f
 
 	const running = await request(`${queen.url}/tasks?state=running`);
 	assert.equal(running.body.total, 1);
-	const tasks = await waitFor(async () => {
+	assert.equal((await request(`${queen.url}/tasks?state=pending`)).body.total, 3);
+	fs.writeFileSync(gate, '');
+	await waitFor(async () => {
 		const all = await Promise.all(queued.map(async id => taskOf(queen.url, id)));
-		return all.every(task => task.state === 'succeeded') ? all : undefined;
+		return all.every(task => task.state === 'succeeded');
 	}, 'the queued tasks to run');
-	// First in, first out: each started after the one before it finished.
-	const starts = tasks.map((task: {updatedAt: string; result: {durationMs: number}}) => Date.parse(task.updatedAt) - task.result.durationMs);
-	assert.deepEqual([...starts].sort((a, b) => a - b), starts);
+	assert.equal(fs.readFileSync(order, 'utf8'), '1\n2\n3\n4\n');
 });
 
 test('a full queue answers 429 and loses nothing already accepted', async t => {

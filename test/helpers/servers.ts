@@ -19,8 +19,8 @@ export type FakeDrone = {
 	readonly held: http.ServerResponse[];
 	/** Stops answering: every request from now on is held, as by a drone hung mid-call. */
 	hang(): void;
-	/** Answers every held request with a 500. */
-	release(): void;
+	/** Answers every held request: a 500 by default, or a drone's `{"result": "OK"}` with 200. */
+	release(status?: 200 | 500): void;
 	/** Closes its port and connections: a crashed drone. */
 	die(): Promise<void>;
 };
@@ -63,9 +63,9 @@ export async function fakeDrone(t: TestContext): Promise<FakeDrone> {
 		hang() {
 			hanging = true;
 		},
-		release() {
+		release(status = 500) {
 			for (const response of held.splice(0)) {
-				response.writeHead(500).end('{"error":"stuck"}');
+				response.writeHead(status, {'content-type': 'application/json'}).end(status === 200 ? '{"result":"OK"}' : '{"error":"stuck"}');
 			}
 		},
 		die,

@@ -125,6 +125,24 @@ test('a drone that hangs mid-call stalls nothing: register, healthz, heartbeats 
 	assert.deepEqual(drone.stdout.lines.sort(), ['first', 'second']);
 });
 
+test('a drone evicted while it takes a text task, that then takes it after all: the task ran once, and is done', async t => {
+	const queen = await startQueen(t, {dispatchTimeoutMs: 60_000});
+	const events = await followEvents(t, queen.url);
+	const slow = await fakeDrone(t);
+	const slowName = (await request(`${queen.url}/register`, {body: {address: slow.address}})).body.name as string;
+	slow.hang();
+	const hanging = request(`${queen.url}/submit_task`, {body: {text: 'once'}});
+	await waitFor(() => slow.held.some(response => response.req.url === '/do_task'), 'the slow drone to hold the call');
+	const other = await startDrone(t, queen);
+	await events.waitFor(event => event.type === 'drone.evicted' && event.drone === slowName, 'the eviction');
+	slow.release(200);
+	const answer = await hanging;
+	assert.equal(answer.status, 200);
+	assert.equal(answer.body.task.state, 'succeeded');
+	assert.equal(answer.body.task.drone, slowName);
+	assert.deepEqual(other.stdout.lines, [], 'not run a second time elsewhere');
+});
+
 test('GET /drones lists each drone with its state and heartbeat record', async t => {
 	const queen = await startQueen(t);
 	const drone = await startDrone(t, queen);

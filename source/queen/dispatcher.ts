@@ -147,7 +147,7 @@ export class Dispatcher {
 				}
 
 				this.#log.debug({drone: drone.name, task: task.id}, `Sent task to ${drone.name}`);
-				if (this.#hive.task(task.id)?.state === 'pending') {
+				if (this.#hive.peekTask(task.id)?.state === 'pending') {
 					// The drone was evicted (or left) while it was taking the task, and the task was queued again.
 					// A text task it printed is done; a command is placed again (at least once, as Nomad's lost allocations).
 					if (task.kind === 'text') {
@@ -164,7 +164,7 @@ export class Dispatcher {
 			this.#placing.delete(task.id);
 			// Queued again by an eviction while this placement held it (so the pass that followed skipped it):
 			// it is placed now, not at the next retry tick.
-			const now = this.#hive.task(task.id);
+			const now = this.#hive.peekTask(task.id);
 			if (now?.state === 'pending' && now.retries > task.retries) {
 				this.placePending();
 			}

@@ -400,6 +400,11 @@ export class Hive {
 		return this.#update(task, {state: 'failed', error}, 'task.failed');
 	}
 
+	/** The live record, for the dispatcher's checks on its hot path: read, never write. */
+	peekTask(id: string): Task | undefined {
+		return this.#tasks.get(id);
+	}
+
 	task(id: string): Task | undefined {
 		const task = this.#tasks.get(id);
 		return task && {...task};

@@ -142,6 +142,8 @@ async function startDrone(options: LarveOptions, log: Logger, io: LarveIo): Prom
 	const client: HttpClient = createHttpClient({userAgent: `hive-drone/${version}`, timeoutMs: 2000, token: options.token});
 	const queen = createQueenClient(options.queenHost!, client);
 	let registration: Registration | undefined;
+	/** Aborted on stop: results not yet reported by then are the queen's to place again. */
+	const reporting = new AbortController();
 	const router = createDroneRouter({
 		executor,
 		version,
@@ -152,7 +154,7 @@ async function startDrone(options: LarveOptions, log: Logger, io: LarveIo): Prom
 		name: () => registration?.name,
 		onQueenContact: () => registration?.noteQueenContact(),
 		runCommand(id, command) {
-			void executor.run(id, command).then(async result => reportResult(queen, log, registration!.name!, id, result));
+			void executor.run(id, command).then(async result => reportResult(queen, log, registration!.name!, id, result, reporting.signal));
 		},
 	});
 	const server = await listen(createApp(router, log).callback(), options);
@@ -166,6 +168,7 @@ async function startDrone(options: LarveOptions, log: Logger, io: LarveIo): Prom
 		ready = false;
 		// Running commands may finish and report; what is left when the grace ends is placed again by the queen.
 		await executor.stop(io.graceMs ?? 5000);
+		reporting.abort();
 		await registration!.leave();
 		await closeServer(server, io.graceMs ?? 5000);
 		client.close();

@@ -5,12 +5,13 @@ import type {Logger} from '../log.js';
 import type {CommandResult} from './executor.js';
 
 /**
-Tells the queen how a command task ended, trying a few times over ~15 s: the queen may be busy or
-restarting. A 4xx means the queen no longer counts this task as ours (it was placed again): give up.
+Tells the queen how a command task ended, trying until it is heard (backing off to one try every 5 s)
+or the drone stops: a result is not dropped because the queen was busy or restarting. A 4xx means the
+queen no longer counts this task as ours (placed again, or a restarted queen that never knew it): give up.
 */
-export async function reportResult(queen: QueenClient, log: Logger, drone: string, id: string, result: CommandResult): Promise<void> {
+export async function reportResult(queen: QueenClient, log: Logger, drone: string, id: string, result: CommandResult, signal: AbortSignal): Promise<void> {
 	let delayMs = 250;
-	for (let attempt = 1; attempt <= 7; attempt++) {
+	for (let attempt = 1; !signal.aborted; attempt++) {
 		try {
 			// eslint-disable-next-line no-await-in-loop
 			await queen.reportResult(id, {...result, drone});
@@ -25,10 +26,10 @@ export async function reportResult(queen: QueenClient, log: Logger, drone: strin
 
 			log.warn({task: id, attempt, err: message}, 'could not report task result; retrying');
 			// eslint-disable-next-line no-await-in-loop
-			await sleep(delayMs);
-			delayMs = Math.min(delayMs * 2, 4000);
+			await sleep(delayMs, undefined, {signal}).catch(() => undefined);
+			delayMs = Math.min(delayMs * 2, 5000);
 		}
 	}
 
-	log.error({task: id}, 'gave up reporting task result');
+	log.warn({task: id}, 'stopping before the task result was reported; the queen places the task again');
 }

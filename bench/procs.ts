@@ -4,6 +4,7 @@ import http from 'node:http';
 import net from 'node:net';
 import {fileURLToPath} from 'node:url';
 import {setTimeout as sleep} from 'node:timers/promises';
+import {waitFor} from '../test/helpers/wait.js';
 
 /** The built `hive-larve` entry point (dist/source/cli.js), as `npm install -g` would run it. */
 export const cliPath = fileURLToPath(new URL('../source/cli.js', import.meta.url));
@@ -194,34 +195,9 @@ export async function spawnDrone(queen: {readonly address: string}, label: strin
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Waiting, without fixed sleeps.
+// Waiting, without fixed sleeps: the tests' own helper.
 
-export async function waitFor<T>(condition: () => T | Promise<T>, what: string, timeoutMs = 10_000, options: {readonly rethrow?: boolean; readonly pollMs?: number} = {}): Promise<NonNullable<T>> {
-	const deadline = Date.now() + timeoutMs;
-	let lastError: unknown;
-	for (;;) {
-		try {
-			// eslint-disable-next-line no-await-in-loop
-			const value = await condition();
-			if (value) {
-				return value as NonNullable<T>;
-			}
-		} catch (error: unknown) {
-			if (options.rethrow) {
-				throw error;
-			}
-
-			lastError = error;
-		}
-
-		if (Date.now() > deadline) {
-			throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
-		}
-
-		// eslint-disable-next-line no-await-in-loop
-		await sleep(options.pollMs ?? 20);
-	}
-}
+export {waitFor};
 
 /** A port that was free a moment ago (for programs that cannot take `--port 0`, like the seed). */
 export async function freePort(): Promise<number> {

@@ -73,16 +73,8 @@ export type QueenClient = {
 	openEvents(since?: number): Readable;
 };
 
-export type QueenClientOptions = {
-	/** The hive's join secret, sent as `Authorization: Bearer <token>` on every request. */
-	readonly token?: string;
-};
-
-export function createQueenClient(queenHost: string, client: HttpClient, options: QueenClientOptions = {}): QueenClient {
+export function createQueenClient(queenHost: string, http: HttpClient): QueenClient {
 	const baseUrl = `http://${queenHost}`;
-	const http: HttpClient = options.token === undefined
-		? client
-		: {got: client.got.extend({headers: {authorization: `Bearer ${options.token}`}}), close: () => client.close()};
 	return {
 		baseUrl,
 		async healthz() {

@@ -20,8 +20,8 @@ Shows the dashboard of the queen at `queenUrl` full-screen (the alternate screen
 reading it only through its HTTP API. Resolves when the user quits, the terminal restored.
 */
 export async function runDashboard(options: DashboardOptions): Promise<void> {
-	const http = createHttpClient({userAgent: `hive-dashboard/${options.version}`, timeoutMs: 5000, maxSockets: 8});
-	const client = createQueenClient(new URL(options.queenUrl).host, http, {token: options.token});
+	const http = createHttpClient({userAgent: `hive-dashboard/${options.version}`, timeoutMs: 5000, maxSockets: 8, token: options.token});
+	const client = createQueenClient(new URL(options.queenUrl).host, http);
 	const store = new HiveStore({queenUrl: options.queenUrl});
 	const feed = feedHiveStore(store, client);
 	const {stdout} = process;

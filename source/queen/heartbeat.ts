@@ -91,7 +91,7 @@ export class HeartbeatMonitor {
 	}
 
 	async #attempt(name: string): Promise<boolean> {
-		const drone = this.#hive.drone(name);
+		const drone = this.#hive.peekDrone(name);
 		if (!drone || this.#stopped) {
 			this.#checking.delete(name);
 			return true;

@@ -254,6 +254,11 @@ export class Hive {
 		this.#emit({type: 'heartbeat.sweep', checked, failed, durationMs});
 	}
 
+	/** The live record, for the heartbeat monitor's hot path: read, never write. */
+	peekDrone(name: string): Drone | undefined {
+		return this.#drones.get(name);
+	}
+
 	drone(name: string): Drone | undefined {
 		const drone = this.#drones.get(name);
 		return drone && {...drone};

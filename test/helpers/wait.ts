@@ -1,7 +1,14 @@
 import {setTimeout as sleep} from 'node:timers/promises';
 
+export type WaitOptions = {
+	/** Throw the condition's error at once instead of trying again. @default false */
+	readonly rethrow?: boolean;
+	/** Pause between two looks. @default 20 */
+	readonly pollMs?: number;
+};
+
 /** Polls `condition` until it returns a truthy value (which is returned) or `timeoutMs` passes. */
-export async function waitFor<T>(condition: () => T | Promise<T>, what: string, timeoutMs = 10_000): Promise<NonNullable<T>> {
+export async function waitFor<T>(condition: () => T | Promise<T>, what: string, timeoutMs = 10_000, options: WaitOptions = {}): Promise<NonNullable<T>> {
 	const deadline = Date.now() + timeoutMs;
 	let lastError: unknown;
 	for (;;) {
@@ -12,6 +19,10 @@ export async function waitFor<T>(condition: () => T | Promise<T>, what: string, 
 				return value as NonNullable<T>;
 			}
 		} catch (error: unknown) {
+			if (options.rethrow) {
+				throw error;
+			}
+
 			lastError = error;
 		}
 
@@ -20,6 +31,6 @@ export async function waitFor<T>(condition: () => T | Promise<T>, what: string, 
 		}
 
 		// eslint-disable-next-line no-await-in-loop
-		await sleep(20);
+		await sleep(options.pollMs ?? 20);
 	}
 }

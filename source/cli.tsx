@@ -2,8 +2,9 @@
 import meow from 'meow';
 import {startLarve, type Larve} from './larve.js';
 import {createLogger} from './log.js';
-import {defaultLogFile, OptionError, parseLabels, resolveOptions, type LarveInput, type LogLevel} from './options.js';
-import type {SchedulerName} from './queen/scheduler.js';
+import type {SchedulerName} from './model.js';
+import {defaultLogFile, OptionError, parseLabels, resolveOptions, type LarveInput, type LogLevel, type StoreKind} from './options.js';
+import {CorruptStoreError, StoreLockedError} from './queen/store/file-store.js';
 import {RegistrationError} from './drone/registration.js';
 import {loadDashboard} from './dashboard/load.js';
 import {version} from './version.js';
@@ -33,6 +34,8 @@ const flags = {
 	token: {type: 'string'},
 	tui: {type: 'boolean', default: false},
 	localDrones: {type: 'string'},
+	store: {type: 'string'},
+	dataDir: {type: 'string'},
 } as const;
 
 const cli = meow(`
@@ -56,6 +59,9 @@ const cli = meow(`
 	  --max-pending N             queen: tasks waiting for a drone, at most (default 10000; then 429)
 	  --task-history N            queen: finished tasks kept (default 10000)
 	  --task-retries N            queen: times a task is placed again after its drone is lost (default 2)
+	  --data-dir DIR              queen: where it keeps its state (default: ~/.local/share/hive/queen-PORT
+	                              on Linux, the platform's data directory elsewhere)
+	  --store KIND                queen: file (default: a durable log in --data-dir) or memory (keep nothing)
 	  --slots N                   drone: command tasks run at once (default: CPU count)
 	  --allow-exec                drone: run command tasks through /bin/sh -c (default off)
 	  --task-timeout SECS         drone: kill a command task after this long (default: never)
@@ -150,6 +156,8 @@ function toInput(flags: typeof cli.flags): LarveInput {
 		token: flags.token ?? (process.env.HIVE_TOKEN || undefined),
 		tui: flags.tui,
 		localDrones: integer('--local-drones', flags.localDrones),
+		store: flags.store as StoreKind | undefined,
+		dataDir: flags.dataDir,
 	};
 }
 
@@ -182,10 +190,21 @@ async function main(): Promise<void> {
 
 	let larve: Larve;
 	try {
-		larve = await startLarve(options, {log});
+		larve = await startLarve(options, {
+			log,
+			onFatal() {
+				// Logged already; a queen that cannot keep what it acknowledges must not answer.
+				process.exit(1);
+			},
+		});
 	} catch (error: unknown) {
 		if (error instanceof RegistrationError) {
 			log.error({err: error.message}, 'Could not register to queen');
+			fail(error.message, 1);
+		}
+
+		if (error instanceof StoreLockedError || error instanceof CorruptStoreError) {
+			log.error({err: error.message}, 'cannot open the store');
 			fail(error.message, 1);
 		}
 

@@ -19,6 +19,8 @@ import {defaultLogFile, formatHostPort, resolveOptions, type LarveInput, type La
 import {Dispatcher} from './queen/dispatcher.js';
 import {HeartbeatMonitor} from './queen/heartbeat.js';
 import {Hive} from './queen/hive.js';
+import {openFileStore} from './queen/store/file-store.js';
+import {createMemoryStore, type Store} from './queen/store/store.js';
 import {startLocalDrones} from './queen/local-drones.js';
 import {createQueenRouter} from './queen/routes.js';
 import {version} from './version.js';
@@ -48,6 +50,8 @@ export type LarveIo = {
 	readonly graceMs?: number;
 	/** The entry point `--local-drones` runs. @default the built cli.js next to this file */
 	readonly cliPath?: string;
+	/** The queen's store failed: it has stopped answering and must go. @default log it and stop the larve */
+	readonly onFatal?: (error: Error) => void;
 };
 
 /** Starts one larve: the Koa app of its mode, listening; a drone also registers with its queen. */
@@ -61,7 +65,42 @@ async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Prom
 	let ready = false;
 	// A one-command local hive is closed by default: its drones and dashboard get a token made here.
 	const token = options.token ?? (options.localDrones > 0 ? newToken() : undefined);
-	const hive = new Hive({taskHistory: options.taskHistory, maxPending: options.maxPending, taskRetries: options.taskRetries});
+	const loadStarted = performance.now();
+	const fileStore = options.store === 'file' ? await openFileStore({dir: options.dataDir}) : undefined;
+	const store: Store = fileStore ?? createMemoryStore();
+	let stopLarve: (() => Promise<void>) | undefined;
+	let hive: Hive;
+	try {
+		hive = await Hive.open({
+			store,
+			taskHistory: options.taskHistory,
+			maxPending: options.maxPending,
+			taskRetries: options.taskRetries,
+			onStoreFailure(error) {
+				ready = false;
+				log.fatal({err: error.message, store: store.location}, 'the store failed: the queen stops rather than answer what it cannot keep');
+				if (io.onFatal) {
+					io.onFatal(error);
+				} else {
+					void stopLarve?.();
+				}
+			},
+		});
+	} catch (error: unknown) {
+		await store.close();
+		throw error;
+	}
+
+	fileStore?.setImageSource(() => hive.image());
+
+	for (const warning of hive.loadWarnings) {
+		log.warn({store: store.location}, warning);
+	}
+
+	if (store.kind !== 'memory') {
+		log.info({store: store.location, revision: store.revision, drones: hive.droneCount, tasks: hive.tasks({limit: 0}).total, ms: Math.round(performance.now() - loadStarted)}, `loaded the store in ${store.location}`);
+	}
+
 	const droneClient = createDroneClient({userAgent: `${queenUserAgentPrefix}${version}`, token, maxSockets: 16});
 	const heartbeat = new HeartbeatMonitor(hive, droneClient, log, {
 		intervalMs: options.heartbeatIntervalMs,
@@ -69,6 +108,8 @@ async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Prom
 		retryDelayMs: options.retryDelayMs,
 		timeoutMs: options.heartbeatTimeoutMs,
 		concurrency: options.heartbeatConcurrency,
+		// Drones loaded from the store could not be reached while the queen was down: a whole grace period.
+		graceMs: hive.droneCount > 0 ? options.heartbeatIntervalMs * (options.maxRetry + 1) : 0,
 	});
 	const dispatcher = new Dispatcher(hive, droneClient, heartbeat, log, {timeoutMs: options.dispatchTimeoutMs, scheduler: options.scheduler});
 	const streams = new Set<EventStream>();
@@ -88,7 +129,10 @@ async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Prom
 		},
 		streams,
 	});
-	const server = await listen(createApp(router, log).callback(), options);
+	const server = await listen(createApp(router, log).callback(), options).catch(async (error: unknown) => {
+		await store.close();
+		throw error;
+	});
 	const address = formatHostPort(options.host, (server.address() as AddressInfo).port);
 	heartbeat.start();
 	dispatcher.start();
@@ -110,30 +154,22 @@ async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Prom
 		}, log)
 		: undefined;
 
-	return {
-		mode: 'queen',
-		options,
-		url,
-		address,
-		name: 'queen',
-		log,
-		hive,
-		token,
-		stop: once_(async () => {
-			// Local drones first, so that they can still tell the queen they leave.
-			await localDrones?.stop();
-			ready = false;
-			heartbeat.stop();
-			dispatcher.stop();
-			for (const stream of streams) {
-				stream.close();
-			}
+	stopLarve = once_(async () => {
+		// Local drones first, so that they can still tell the queen they leave.
+		await localDrones?.stop();
+		ready = false;
+		heartbeat.stop();
+		dispatcher.stop();
+		for (const stream of streams) {
+			stream.close();
+		}
 
-			await closeServer(server, io.graceMs ?? 5000);
-			droneClient.close();
-			log.info({mode: 'queen'}, 'queen stopped');
-		}),
-	};
+		await closeServer(server, io.graceMs ?? 5000);
+		droneClient.close();
+		await store.close();
+		log.info({mode: 'queen'}, 'queen stopped');
+	});
+	return {mode: 'queen', options, url, address, name: 'queen', log, hive, token, stop: stopLarve};
 }
 
 async function startDrone(options: LarveOptions, log: Logger, io: LarveIo): Promise<Larve> {
@@ -144,6 +180,8 @@ async function startDrone(options: LarveOptions, log: Logger, io: LarveIo): Prom
 	let registration: Registration | undefined;
 	/** Aborted on stop: results not yet reported by then are the queen's to place again. */
 	const reporting = new AbortController();
+	/** Command tasks this drone holds: running, or ended with the result not yet heard by the queen. */
+	const holding = new Set<string>();
 	const router = createDroneRouter({
 		executor,
 		version,
@@ -153,8 +191,12 @@ async function startDrone(options: LarveOptions, log: Logger, io: LarveIo): Prom
 		isReady: () => ready,
 		name: () => registration?.name,
 		onQueenContact: () => registration?.noteQueenContact(),
+		holding: () => [...holding],
 		runCommand(id, command) {
-			void executor.run(id, command).then(async result => reportResult(queen, log, registration!.name!, id, result, reporting.signal));
+			holding.add(id);
+			void executor.run(id, command)
+				.then(async result => reportResult(queen, log, registration!.name!, id, result, reporting.signal))
+				.finally(() => holding.delete(id));
 		},
 	});
 	const server = await listen(createApp(router, log).callback(), options);

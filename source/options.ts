@@ -5,7 +5,12 @@ throws an `OptionError` naming the option and the bad value.
 */
 
 import {availableParallelism} from 'node:os';
-import {schedulerNames, type SchedulerName} from './queen/scheduler.js';
+import path from 'node:path';
+import envPaths from 'env-paths';
+import {schedulerNames, type SchedulerName} from './model.js';
+import {isValidName, labelKeyPattern, maxLabelValueLength, nameRule, parseHostPort} from './names.js';
+
+export {formatHostPort, isValidName, parseHostPort, type HostPort} from './names.js';
 
 export type Mode = 'queen' | 'drone';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -63,7 +68,19 @@ export type LarveOptions = {
 	readonly logLevel: LogLevel;
 	/** Where logs go while the dashboard is shown. @default 'hive-larve.log' */
 	readonly logFile: string | undefined;
+	/** Queen: where it keeps its state: a log in `dataDir`, or nothing (`memory`). @default 'file' */
+	readonly store: StoreKind;
+	/** Queen: the directory of its store. @default `<the platform's data directory>/hive/queen-<port>` */
+	readonly dataDir: string;
 };
+
+export type StoreKind = 'file' | 'memory';
+export const storeKinds: readonly StoreKind[] = ['file', 'memory'];
+
+/** The platform's directory for a queen's store: one per port, so that two queens on one machine do not share one. */
+export function defaultDataDir(port: number): string {
+	return path.join(envPaths('hive', {suffix: ''}).data, `queen-${port}`);
+}
 
 export type LarveInput = Partial<LarveOptions> & {readonly mode: Mode};
 
@@ -86,6 +103,7 @@ export const defaults = {
 	localDrones: 0,
 	tui: false,
 	logLevel: 'info',
+	store: 'file',
 } as const satisfies Partial<LarveOptions>;
 
 /** Where logs go while the dashboard is shown, unless `--log-file` says otherwise. */
@@ -97,53 +115,27 @@ export class OptionError extends TypeError {
 	readonly code = 'ERR_HIVE_BAD_OPTION';
 }
 
-export type HostPort = {readonly host: string; readonly port: number};
-
-/** Parses `host:port` (or `[v6]:port`); undefined when it is not one. */
-export function parseHostPort(value: string): HostPort | undefined {
-	const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value.trim());
-	if (!match) {
-		return undefined;
-	}
-
-	const port = Number(match[2]);
-	if (port < 1 || port > 65_535) {
-		return undefined;
-	}
-
-	return {host: match[1]!, port};
-}
-
 /** Parses `--label key=value` flags into labels. */
 export function parseLabels(values: readonly string[]): Record<string, string> {
 	const labels: Record<string, string> = {};
 	for (const value of values) {
-		const match = /^([a-z0-9]([a-z0-9._/-]{0,62}[a-z0-9])?)=(.{0,256})$/i.exec(value);
-		if (!match) {
+		const separator = value.indexOf('=');
+		const key = value.slice(0, Math.max(0, separator));
+		const labelValue = value.slice(separator + 1);
+		if (separator < 0 || !labelKeyPattern.test(key) || labelValue.length > maxLabelValueLength) {
 			throw new OptionError(`--label must be KEY=VALUE (letters, digits, . _ / - in the key), got '${value}'`);
 		}
 
-		labels[match[1]!] = match[3]!;
+		labels[key] = labelValue;
 	}
 
 	return labels;
-}
-
-/** The `host:port` form of a bound address, bracketing IPv6. */
-export function formatHostPort(host: string, port: number): string {
-	return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 function check(condition: boolean, message: string): void {
 	if (!condition) {
 		throw new OptionError(message);
 	}
-}
-
-const namePattern = /^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$/i;
-
-export function isValidName(name: string): boolean {
-	return namePattern.test(name);
 }
 
 export function resolveOptions(input: LarveInput): LarveOptions {
@@ -154,6 +146,7 @@ export function resolveOptions(input: LarveInput): LarveOptions {
 		name: undefined,
 		logFile: undefined,
 		token: undefined,
+		dataDir: defaultDataDir(input.port ?? defaults.port),
 		slots: availableParallelism(),
 		labels: {},
 		...stripUndefined(input),
@@ -178,6 +171,8 @@ export function resolveOptions(input: LarveInput): LarveOptions {
 	check(schedulerNames.includes(options.scheduler), `--scheduler must be one of ${schedulerNames.join(', ')}, got ${options.scheduler}`);
 	checkCount('--local-drones', options.localDrones, 0);
 	check(options.token === undefined || /^\S{1,512}$/.test(options.token), '--token must be 1 to 512 characters without spaces');
+	check(storeKinds.includes(options.store), `--store must be ${storeKinds.join(' or ')}, got ${options.store}`);
+	check(options.dataDir.trim() !== '', '--data-dir must not be empty');
 	check(logLevels.includes(options.logLevel), `--log-level must be one of ${logLevels.join(', ')}, got ${options.logLevel}`);
 
 	if (options.tui && options.mode === 'drone') {
@@ -189,7 +184,7 @@ export function resolveOptions(input: LarveInput): LarveOptions {
 		check(options.queenHost !== undefined, 'a drone needs --queen-host HOST:PORT (or start a queen with --queen)');
 		check(parseHostPort(options.queenHost!) !== undefined, `--queen-host must be HOST:PORT, got ${options.queenHost}`);
 		check(options.advertise === undefined || parseHostPort(options.advertise) !== undefined, `--advertise must be HOST:PORT, got ${options.advertise}`);
-		check(options.name === undefined || isValidName(options.name), `--name must be letters, digits, '.', '-' or '_' (at most 64), got ${options.name}`);
+		check(options.name === undefined || isValidName(options.name), `--name must be ${nameRule}, got ${options.name}`);
 		check(options.localDrones === 0, '--local-drones needs --queen');
 	}
 

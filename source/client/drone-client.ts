@@ -7,6 +7,8 @@ export type Health = {
 	readonly mode: string;
 	readonly name?: string | null;
 	readonly drones?: Record<string, string>;
+	/** A drone: ids of the command tasks it holds (running, or done with the result not yet heard by its queen). */
+	readonly tasks?: readonly string[];
 };
 
 /** A task as the queen hands it to a drone; a seed drone reads `text` alone. */

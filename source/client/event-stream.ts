@@ -1,7 +1,7 @@
 import type {Readable} from 'node:stream';
 
 /** One event of a queen's `GET /events` stream: `{id, time, type, ...}`. */
-export type StreamEvent = {readonly id: number; readonly time: string; readonly type: string; readonly [key: string]: unknown};
+export type StreamEvent = {readonly id?: number; readonly time: string; readonly type: string; readonly [key: string]: unknown};
 
 export type EventStreamStatus = {readonly connected: boolean; readonly error?: string};
 
@@ -79,16 +79,18 @@ export function readEventStream(options: EventStreamOptions): EventStreamReader 
 				from = start;
 				// Asked for events after lastId, a queen that answers with an older id has restarted and counts
 				// from 1 again: follow its count rather than wait for it to catch up.
-				if (event && first && lastId !== undefined && event.id <= lastId) {
-					lastId = event.id - 1;
+				// Events without an id (heartbeats: the store does not keep them) come in order, after the last id.
+				const id = event?.id;
+				if (event && first && id !== undefined && lastId !== undefined && id <= lastId) {
+					lastId = id - 1;
 				}
 
-				if (event) {
+				if (event && id !== undefined) {
 					first = false;
 				}
 
-				if (event && (lastId === undefined || event.id > lastId)) {
-					lastId = event.id;
+				if (event && (id === undefined || lastId === undefined || id > lastId)) {
+					lastId = id ?? lastId;
 					options.onEvent(event);
 				}
 			}
@@ -127,7 +129,7 @@ export function parseBlock(block: string): StreamEvent | undefined {
 
 	try {
 		const event = JSON.parse(data) as StreamEvent;
-		return typeof event?.id === 'number' && typeof event.type === 'string' ? event : undefined;
+		return (event?.id === undefined || typeof event.id === 'number') && typeof event?.type === 'string' ? event : undefined;
 	} catch {
 		return undefined;
 	}

@@ -76,6 +76,7 @@ const collator = new Intl.Collator('en', {numeric: true});
 const byName = (a: DroneRow, b: DroneRow): number => collator.compare(a.name, b.name);
 
 export class HiveStore {
+	#logSeq = 0;
 	readonly #flushMs: number;
 	readonly #minIntervalMs: number;
 	readonly #logSize: number;
@@ -210,7 +211,8 @@ export class HiveStore {
 
 					const entry = describeEvent(event);
 					if (entry) {
-						newLog.push(entry);
+						// Heartbeat events carry no id (the queen's store does not keep them): the log numbers its lines.
+						newLog.push({...entry, id: ++this.#logSeq});
 					}
 
 					break;
@@ -431,7 +433,7 @@ export function shortId(id: string): string {
 
 /** What the event log says about an event; undefined for those it leaves to other panes. */
 export function describeEvent(event: StreamEvent): LogEntry | undefined {
-	const entry = (tone: LogTone, text: string): LogEntry => ({id: event.id, time: clockTime(event.time), tone, text});
+	const entry = (tone: LogTone, text: string): LogEntry => ({id: event.id ?? 0, time: clockTime(event.time), tone, text});
 	const task = isTask(event.task) ? event.task : undefined;
 	switch (event.type) {
 		case 'drone.registered': {

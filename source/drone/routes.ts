@@ -16,6 +16,8 @@ export type DroneDeps = {
 	readonly onQueenContact: () => void;
 	/** The join token `/do_task` needs: only the queen may command this drone. */
 	readonly token: string | undefined;
+	/** Ids of the command tasks it holds (running, or with a result not yet reported): `/healthz` lists them. */
+	readonly holding: () => string[];
 	/** Runs a command task and reports its end to the queen. */
 	readonly runCommand: (id: string, command: string) => void;
 };
@@ -41,6 +43,7 @@ export function createDroneRouter(deps: DroneDeps): Router {
 			slots: deps.slots,
 			running: deps.executor.running,
 			allowExec: deps.allowExec,
+			tasks: deps.holding(),
 		};
 	});
 

@@ -1,6 +1,7 @@
 import {z} from 'zod';
 import type Koa from 'koa';
-import {isValidName, parseHostPort} from '../options.js';
+import type {TaskResult} from '../model.js';
+import {isValidName, labelKeyPattern, maxLabelValueLength, nameRule, parseHostPort} from '../names.js';
 import {HiveError} from './errors.js';
 
 /** The request bodies of the API, validated in one place; handlers get typed, valid input. */
@@ -8,11 +9,10 @@ import {HiveError} from './errors.js';
 const stringError = {error: (issue: {input?: unknown}) => (issue.input === undefined ? 'is required' : 'must be a string')};
 const nonEmptyString = z.string(stringError).min(1, {error: 'must not be empty'});
 const address = z.string(stringError).refine(value => parseHostPort(value) !== undefined, {error: 'must be host:port'});
-const droneName = z.string(stringError).refine(isValidName, {error: "must be letters, digits, '.', '-' or '_' (at most 64)"});
-const labelKey = /^[a-z0-9]([a-z0-9._/-]{0,62}[a-z0-9])?$/i;
+const droneName = z.string(stringError).refine(isValidName, {error: `must be ${nameRule}`});
 const labels = z.record(
-	z.string().regex(labelKey, {error: 'keys must be label names (letters, digits, . _ / -)'}),
-	z.string({error: 'must be an object of strings'}).max(256),
+	z.string().regex(labelKeyPattern, {error: 'keys must be label names (letters, digits, . _ / -)'}),
+	z.string({error: 'must be an object of strings'}).max(maxLabelValueLength),
 	{error: 'must be an object of strings, e.g. {"zone": "a"}'},
 ).refine(value => Object.keys(value).length <= 64, {error: 'has more than 64 labels'});
 
@@ -73,15 +73,7 @@ export const deregisterBody = z.object({
 
 const captured = z.string().max(256 * 1024);
 
-/** How a command task ended: what a drone reports, what the queen keeps, what clients read. */
-export type TaskResult = {
-	readonly exitCode: number | null;
-	readonly signal: string | null;
-	readonly stdout: string;
-	readonly stderr: string;
-	readonly durationMs: number;
-	readonly timedOut: boolean;
-};
+export type {TaskResult} from '../model.js';
 
 /** A drone's report of a command task's end: the result, whose it is, and whether it succeeded. */
 export type ResultReport = TaskResult & {readonly drone: string; readonly succeeded: boolean; readonly error?: string};

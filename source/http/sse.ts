@@ -4,7 +4,8 @@ import type Koa from 'koa';
 const maxBufferedBytes = 4 * 1024 * 1024;
 
 export type EventStream = {
-	send(id: number, data: unknown): void;
+	/** One event; without an id (a fact the store does not keep), a client's last event id stays as it was. */
+	send(id: number | undefined, data: unknown): void;
 	readonly closed: boolean;
 	close(): void;
 };
@@ -54,7 +55,7 @@ export function openEventStream(ctx: Koa.Context, onClose: () => void): EventStr
 				return;
 			}
 
-			stream.write(`id: ${id}\ndata: ${JSON.stringify(data)}\n\n`);
+			stream.write(id === undefined ? `data: ${JSON.stringify(data)}\n\n` : `id: ${id}\ndata: ${JSON.stringify(data)}\n\n`);
 		},
 		get closed() {
 			return closed;

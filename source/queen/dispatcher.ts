@@ -2,7 +2,8 @@ import {CallError} from '../client/http.js';
 import type {DroneClient} from '../client/drone-client.js';
 import type {Logger} from '../log.js';
 import type {HeartbeatMonitor} from './heartbeat.js';
-import type {Hive, HiveEvent, Task} from './hive.js';
+import type {Task} from '../model.js';
+import type {Hive, HiveEvent} from './hive.js';
 import {explainNoFit, pickDrone, scorers, type SchedulerName} from './scheduler.js';
 
 export type DispatcherOptions = {
@@ -29,8 +30,8 @@ export class Dispatcher {
 	readonly #random: () => number;
 	/** Tasks with a placement under way: a pass over the pending queue leaves them to it. */
 	readonly #placing = new Set<string>();
-	#passing = false;
-	#passAgain = false;
+	#passScheduled = false;
+	#stopped = false;
 	#timer: NodeJS.Timeout | undefined;
 	#unsubscribe: (() => void) | undefined;
 
@@ -46,7 +47,7 @@ export class Dispatcher {
 	start(): void {
 		this.#unsubscribe = this.#hive.subscribe(event => {
 			if (makesRoom(event)) {
-				this.placePending();
+				this.placeSoon();
 			}
 		});
 		this.#timer = setInterval(() => {
@@ -56,6 +57,7 @@ export class Dispatcher {
 	}
 
 	stop(): void {
+		this.#stopped = true;
 		this.#unsubscribe?.();
 		clearInterval(this.#timer);
 	}
@@ -63,47 +65,51 @@ export class Dispatcher {
 	/** Places a new task; resolves with it once it is handed to a drone, or waits in the queue. */
 	async submit(task: Task): Promise<Task> {
 		if (this.#hive.droneCount === 0) {
-			return this.#hive.taskFailed(task.id, 'no drone is registered with this queen') ?? task;
+			return (await this.#hive.fail(task.id, 'no drone is registered with this queen')) ?? task;
 		}
 
 		// The record may already be forgotten (--task-history 0): then the view the placement ended with is the answer.
 		return (await this.#place(task)) ?? this.#hive.task(task.id) ?? task;
 	}
 
-	/** One pass over the pending queue, oldest first; every placement decision is made before any call. */
-	placePending(): void {
-		if (this.#passing) {
-			this.#passAgain = true;
+	/** Places pending tasks soon: once per event-loop turn however many times room appeared in it. */
+	placeSoon(): void {
+		if (this.#passScheduled) {
 			return;
 		}
 
-		this.#passing = true;
-		try {
-			do {
-				this.#passAgain = false;
-				// Tasks alike (kind and selector) that found no drone in this pass will not find one either.
-				const stuck = new Set<string>();
-				for (const task of [...this.#hive.pendingTasks()]) {
-					const key = `${task.kind} ${JSON.stringify(task.selector)}`;
-					if (this.#placing.has(task.id) || stuck.has(key)) {
-						continue;
-					}
+		this.#passScheduled = true;
+		setImmediate(() => {
+			this.#passScheduled = false;
+			this.placePending();
+		});
+	}
 
-					if (!this.#tryNow(task)) {
-						stuck.add(key);
-					}
-				}
-			} while (this.#passAgain);
-		} finally {
-			this.#passing = false;
+	/** One pass over the pending queue, first in line first; every placement decision is made before any call. */
+	placePending(): void {
+		if (this.#stopped) {
+			return;
+		}
+
+		// Tasks alike (kind and selector) that found no drone in this pass will not find one either.
+		const stuck = new Set<string>();
+		for (const task of [...this.#hive.pendingTasks()]) {
+			const key = `${task.kind} ${JSON.stringify(task.selector)}`;
+			if (this.#placing.has(task.id) || stuck.has(key)) {
+				continue;
+			}
+
+			if (!this.#tryNow(task)) {
+				stuck.add(key);
+			}
 		}
 	}
 
 	/** Starts a placement when a drone can take the task now; false when none can. */
 	#tryNow(task: Task): boolean {
 		const context = {task, exclude: new Set<string>(), random: this.#random};
-		if (!pickDrone(this.#hive.droneRecords(), context, scorers[this.#options.scheduler])) {
-			this.#hive.taskWaiting(task.id, explainNoFit(this.#hive.droneRecords(), context));
+		if (!pickDrone(this.#hive.drones(), context, scorers[this.#options.scheduler])) {
+			this.#hive.taskWaiting(task.id, explainNoFit(this.#hive.drones(), context));
 			return false;
 		}
 
@@ -119,15 +125,16 @@ export class Dispatcher {
 			let lastError: string | undefined;
 			for (;;) {
 				const context = {task, exclude: tried, random: this.#random};
-				const drone = pickDrone(this.#hive.droneRecords(), context, scorers[this.#options.scheduler]);
+				const drone = pickDrone(this.#hive.drones(), context, scorers[this.#options.scheduler]);
 				if (!drone) {
-					const reason = explainNoFit(this.#hive.droneRecords(), context);
+					const reason = explainNoFit(this.#hive.drones(), context);
 					this.#hive.taskWaiting(task.id, lastError === undefined ? reason : `${reason}; last error: ${lastError}`);
 					return undefined;
 				}
 
 				tried.add(drone.name);
-				if (!this.#hive.taskDispatched(task.id, drone.name)) {
+				const placed = this.#hive.dispatch(task.id, drone.name);
+				if (!placed) {
 					return undefined;
 				}
 
@@ -142,31 +149,35 @@ export class Dispatcher {
 						this.#heartbeat.checkNow(drone.name);
 					}
 
-					this.#hive.taskRefused(task.id, `${drone.name} did not take it: ${lastError}`);
+					this.#hive.refuse(task.id, drone.name, lastError)?.catch(noop);
 					continue;
 				}
 
 				this.#log.debug({drone: drone.name, task: task.id}, `Sent task to ${drone.name}`);
-				if (this.#hive.peekTask(task.id)?.state === 'pending') {
-					// The drone was evicted (or left) while it was taking the task, and the task was queued again.
-					// A text task it printed is done; a command is placed again (at least once, as Nomad's lost allocations).
-					if (task.kind === 'text') {
-						return this.#hive.textTaskDeliveredLate(task.id, drone.name);
-					}
+				// A text task is done once its drone has printed it (even if the drone was lost meanwhile and the
+				// task queued again); a command runs until its drone reports.
+				if (task.kind === 'text') {
+					// eslint-disable-next-line no-await-in-loop
+					return await this.#hive.finish(task.id, drone.name, {succeeded: true}).catch(() => undefined);
+				}
 
+				const running = this.#hive.running(task.id, drone.name);
+				if (!running) {
+					// The drone was evicted (or left) while it was taking the task, and the task was queued again:
+					// it is placed again (at least once, as Nomad's lost allocations).
 					return undefined;
 				}
 
-				// A text task is done once its drone has printed it; a command runs until its drone reports.
-				return task.kind === 'text' ? this.#hive.taskFinished(task.id, drone.name, {succeeded: true}) : this.#hive.taskRunning(task.id);
+				// eslint-disable-next-line no-await-in-loop
+				await running;
+				return this.#hive.task(task.id);
 			}
 		} finally {
 			this.#placing.delete(task.id);
 			// Queued again by an eviction while this placement held it (so the pass that followed skipped it):
 			// it is placed now, not at the next retry tick.
-			const now = this.#hive.peekTask(task.id);
-			if (now?.state === 'pending' && now.retries > task.retries) {
-				this.placePending();
+			if (this.#hive.task(task.id)?.state === 'pending') {
+				this.placeSoon();
 			}
 		}
 	}
@@ -181,13 +192,13 @@ function makesRoom(event: HiveEvent): boolean {
 		}
 
 		case 'task.succeeded':
-		case 'task.failed': {
+		case 'task.failed':
+		case 'task.lost': {
 			return event.task.kind === 'command';
 		}
 
-		case 'task.pending': {
-			// Placed again after its drone was lost.
-			return event.task.retries > 0 && event.task.drone === undefined && event.task.reason?.startsWith('placed again') === true;
+		case 'task.requeued': {
+			return true;
 		}
 
 		default: {
@@ -195,3 +206,5 @@ function makesRoom(event: HiveEvent): boolean {
 		}
 	}
 }
+
+function noop(): void {}

@@ -9,6 +9,11 @@ export type HeartbeatOptions = {
 	readonly retryDelayMs: number;
 	readonly timeoutMs: number;
 	readonly concurrency: number;
+	/**
+	No eviction before this long after `start`: a restarted queen gives every drone it loaded a whole
+	grace period (the drones could not be reached while it was down). @default 0
+	*/
+	readonly graceMs?: number;
 };
 
 /**
@@ -28,6 +33,7 @@ export class HeartbeatMonitor {
 	readonly #timers = new Set<NodeJS.Timeout>();
 	#sweepTimer: NodeJS.Timeout | undefined;
 	#stopped = false;
+	#evictAfter = 0;
 
 	constructor(hive: Hive, client: DroneClient, log: Logger, options: HeartbeatOptions) {
 		this.#hive = hive;
@@ -38,6 +44,7 @@ export class HeartbeatMonitor {
 	}
 
 	start(): void {
+		this.#evictAfter = Date.now() + (this.#options.graceMs ?? 0);
 		this.#scheduleSweep(this.#options.intervalMs);
 	}
 
@@ -60,7 +67,7 @@ export class HeartbeatMonitor {
 	/** One sweep over every drone; resolves when each has had its first attempt. */
 	async sweep(): Promise<void> {
 		const started = performance.now();
-		const names = [...this.#hive.droneRecords()].map(drone => drone.name).filter(name => !this.#checking.has(name));
+		const names = this.#hive.droneNames().filter(name => !this.#checking.has(name));
 		this.#log.debug({drones: names.length}, 'Starting heartbeat');
 		const results = await Promise.all(names.map(async name => this.#check(name)));
 		const failed = results.filter(ok => !ok).length;
@@ -91,7 +98,7 @@ export class HeartbeatMonitor {
 	}
 
 	async #attempt(name: string): Promise<boolean> {
-		const drone = this.#hive.peekDrone(name);
+		const drone = this.#hive.drone(name);
 		if (!drone || this.#stopped) {
 			this.#checking.delete(name);
 			return true;
@@ -100,8 +107,14 @@ export class HeartbeatMonitor {
 		const {maxRetry, retryDelayMs, timeoutMs} = this.#options;
 		try {
 			this.#log.trace({drone: name, address: drone.address}, 'checking');
-			await this.#queue.add(async () => this.#client.healthz(drone.address, timeoutMs));
+			const health = await this.#queue.add(async () => this.#client.healthz(drone.address, timeoutMs));
 			this.#hive.heartbeatSucceeded(name);
+			if (this.#hive.awaitsConfirmation(name)) {
+				// The first answer since this queen (re)started: what the drone holds settles what was placed there.
+				const holding = Array.isArray(health?.tasks) ? new Set(health.tasks) : undefined;
+				this.#hive.reconcile(name, holding).catch(() => undefined);
+			}
+
 			this.#checking.delete(name);
 			return true;
 		} catch (error: unknown) {
@@ -112,9 +125,10 @@ export class HeartbeatMonitor {
 			const reason = error instanceof Error ? error.message : String(error);
 			const failures = this.#hive.heartbeatFailed(name, reason, maxRetry);
 			this.#log.warn({drone: name, address: drone.address, attempt: failures, maxRetry, err: reason}, `could not check ${drone.address} (${name}) on attempt ${failures}/${maxRetry}`);
-			if (failures === 0 || failures >= maxRetry) {
+			const inGrace = Date.now() < this.#evictAfter;
+			if (failures === 0 || (failures >= maxRetry && !inGrace)) {
 				if (failures > 0) {
-					this.#hive.evictDrone(name, `${failures} heartbeats failed in a row: ${reason}`);
+					this.#hive.evict(name, `${failures} heartbeats failed in a row: ${reason}`).catch(() => undefined);
 					this.#log.warn({drone: name, address: drone.address}, `removed ${drone.address} (${name}) from drone list`);
 				}
 

@@ -1,603 +1,601 @@
 import {randomUUID} from 'node:crypto';
-import type {TaskResult} from '../http/schemas.js';
+import {finalTaskStates, type Drone, type DroneRecord, type DroneSpec, type Task, type TaskResult, type TaskSpec, type TaskState} from '../model.js';
+import {DroneRegistry} from './state/drones.js';
+import {EventLog, type EventBody, type HiveEvent, type HiveListener} from './state/events.js';
+import type {Fact} from './state/facts.js';
+import {TaskTable} from './state/tasks.js';
+import {createMemoryStore, type StateImage, type Store} from './store/store.js';
+
+export type {HiveEvent, HiveEventType, HiveListener} from './state/events.js';
 
 /**
-The queen's state — drones, tasks, the pending queue — and its typed events: the one source of truth.
-Everything that changes the hive goes through a method here, and every change is an event
-(`subscribe`). No I/O here: the heartbeat monitor and the dispatcher do the calls and report back.
+The queen's state — drones, tasks, the pending queue — and its events: the one source of truth.
+
+Reads return records that never change under their reader. Writes are commands: a command checks
+what it can against the state, decides everything (ids, names, clocks, which task is requeued and
+which is lost) and writes it as facts to the store; the facts are applied here at once, their events
+go out, and the command's promise settles once the store has them durably — the queen answers a
+client only then. A command that cannot be done is refused (its promise rejects) and changes nothing.
+No I/O here but the store's: the heartbeat monitor and the dispatcher make the calls and report back.
 */
 
-export type DroneState = 'ready' | 'suspect';
-
-export type Labels = Readonly<Record<string, string>>;
-
-export type Drone = {
-	readonly name: string;
-	readonly address: string;
-	readonly state: DroneState;
-	readonly registeredAt: number;
-	/** When the drone last answered a heartbeat (ms since the epoch). */
-	readonly lastSeen: number | undefined;
-	/** Failed heartbeat attempts in a row. */
-	readonly failedAttempts: number;
-	readonly tasksDone: number;
-	readonly lastError: string | undefined;
-	/** Command tasks it may run at once. */
-	readonly slots: number;
-	/** Whether it runs command tasks (`--allow-exec`). */
-	readonly allowExec: boolean;
-	readonly labels: Labels;
-	/** Changes each time the drone process starts: a new one means its old tasks are gone. */
-	readonly bootId: string | undefined;
-	/** Command tasks placed on it and not finished (text tasks take no slot: they are done once printed). */
-	readonly running: number;
-};
-
-export type DroneSpec = {
-	readonly address: string;
-	readonly name?: string | undefined;
-	readonly slots?: number | undefined;
-	readonly allowExec?: boolean | undefined;
-	readonly labels?: Labels | undefined;
-	readonly bootId?: string | undefined;
-};
-
-export type TaskState = 'pending' | 'dispatched' | 'running' | 'succeeded' | 'failed' | 'lost';
-export type TaskKind = 'text' | 'command';
-
-export const finalTaskStates: ReadonlySet<TaskState> = new Set(['succeeded', 'failed', 'lost']);
-
-export type {TaskResult} from '../http/schemas.js';
-
-export type TaskSpec =
-	| {readonly kind: 'text'; readonly text: string; readonly selector?: Labels | undefined}
-	| {readonly kind: 'command'; readonly command: string; readonly selector?: Labels | undefined};
-
-export type Task = {
-	readonly id: string;
-	readonly kind: TaskKind;
-	readonly text: string | undefined;
-	readonly command: string | undefined;
-	readonly selector: Labels;
-	readonly state: TaskState;
-	readonly drone: string | undefined;
-	readonly submittedAt: number;
-	readonly updatedAt: number;
-	/** Drones that were asked to take it. */
-	readonly attempts: number;
-	/** Times it was placed again after its drone was lost. */
-	readonly retries: number;
-	/** Why it is pending. */
-	readonly reason: string | undefined;
-	/** Why it failed or was lost. */
-	readonly error: string | undefined;
-	readonly result: TaskResult | undefined;
-};
-
-type TaskEventType = 'task.submitted' | 'task.pending' | 'task.dispatched' | 'task.running' | 'task.succeeded' | 'task.failed' | 'task.lost';
-
-type EventBody =
-	| {readonly type: 'drone.registered'; readonly drone: string; readonly address: string; readonly again: boolean}
-	| {readonly type: 'drone.left'; readonly drone: string; readonly address: string}
-	| {readonly type: 'drone.evicted'; readonly drone: string; readonly address: string; readonly reason: string}
-	| {readonly type: 'heartbeat.failed'; readonly drone: string; readonly address: string; readonly attempt: number; readonly maxRetry: number; readonly error: string}
-	| {readonly type: 'heartbeat.recovered'; readonly drone: string; readonly address: string}
-	| {readonly type: 'heartbeat.sweep'; readonly checked: number; readonly failed: number; readonly durationMs: number}
-	| {readonly type: TaskEventType; readonly task: Task};
-
-export type HiveEventType = EventBody['type'];
-/** An event: `at` is ms since the epoch (clients see it as an ISO `time`). */
-export type HiveEvent = EventBody & {readonly id: number; readonly at: number};
-export type HiveListener = (event: HiveEvent) => void;
-
-type Mutable<T> = {-readonly [K in keyof T]: T[K]};
-
 export type HiveOptions = {
+	/** Where facts are kept. @default a memory store */
+	readonly store?: Store;
 	/** Finished tasks kept. @default 10000 */
 	readonly taskHistory?: number;
-	/** Tasks waiting for a drone, at most; beyond, `submitTask` refuses. @default 10000 */
+	/** Tasks waiting for a drone, at most; beyond, `submit` is refused. @default 10000 */
 	readonly maxPending?: number;
 	/** Times a task is placed again after its drone is lost. @default 2 */
 	readonly taskRetries?: number;
 	/** Events kept for clients that reconnect (`GET /events?since=`). @default 1000 */
 	readonly eventBacklog?: number;
 	readonly now?: () => number;
+	/** The store could not keep a fact: the queen must stop. */
+	readonly onStoreFailure?: (error: Error) => void;
 };
 
-/** `submitTask` when `maxPending` tasks already wait. */
-export class QueueFullError extends Error {
-	override readonly name = 'QueueFullError';
-	readonly code = 'ERR_HIVE_QUEUE_FULL';
+/** A command the hive refuses: its `code` says why, its message says it to a person. */
+export class RefusedError extends Error {
+	override readonly name = 'RefusedError';
+
+	constructor(message: string, readonly code: 'ERR_HIVE_QUEUE_FULL' | 'ERR_HIVE_NO_TASK' | 'ERR_HIVE_NOT_YOURS' | 'ERR_HIVE_KEY_REUSED' | 'ERR_HIVE_NO_DRONE') {
+		super(message);
+	}
 }
 
+export type Outcome = {readonly succeeded: boolean; readonly result?: TaskResult | undefined; readonly error?: string | undefined};
+
 export class Hive {
-	readonly #drones = new Map<string, Mutable<Drone>>();
-	readonly #namesByAddress = new Map<string, string>();
-	/** Every name ever given, so that no name is given to a different drone while the queen runs. */
-	readonly #usedNames = new Set<string>();
-	#nextDroneNumber = 0;
-
-	readonly #tasks = new Map<string, Mutable<Task>>();
-	/** Pending tasks, oldest first (a Map keeps insertion order and deletes in O(1)). */
-	readonly #pending = new Map<string, Mutable<Task>>();
-	/** Unfinished tasks by drone, so that an eviction finds them without a scan. */
-	readonly #tasksByDrone = new Map<string, Set<string>>();
-	readonly #finishedTaskIds: string[] = [];
-	readonly #taskHistory: number;
-	readonly #maxPending: number;
+	readonly #drones = new DroneRegistry();
+	readonly #tasks: TaskTable;
+	readonly #events: EventLog;
+	readonly #store: Store;
 	readonly #taskRetries: number;
-
-	readonly #listeners = new Set<HiveListener>();
-	readonly #backlog: HiveEvent[] = [];
-	readonly #eventBacklog: number;
-	#nextEventId = 1;
-	readonly #delivering: HiveEvent[] = [];
+	readonly #maxPending: number;
 	readonly #now: () => number;
+	readonly #onStoreFailure: (error: Error) => void;
+	/** Tasks placed before a restart, by drone: confirmed (or given back) by the drone's first heartbeat. */
+	readonly #unconfirmed = new Map<string, Set<string>>();
+	#lastDurable: Promise<void> = Promise.resolve();
+	#loadWarnings: readonly string[] = [];
 
-	constructor(options: HiveOptions = {}) {
-		this.#taskHistory = options.taskHistory ?? 10_000;
-		this.#maxPending = options.maxPending ?? 10_000;
+	/** Opens a hive on a store: what it kept is loaded, and every drone gets a whole grace period. */
+	static async open(options: HiveOptions = {}): Promise<Hive> {
+		const hive = new Hive(options);
+		await hive.#load();
+		return hive;
+	}
+
+	private constructor(options: HiveOptions) {
+		this.#store = options.store ?? createMemoryStore();
+		this.#tasks = new TaskTable(options.taskHistory ?? 10_000);
+		this.#events = new EventLog(options.eventBacklog ?? 1000);
 		this.#taskRetries = options.taskRetries ?? 2;
-		this.#eventBacklog = options.eventBacklog ?? 1000;
+		this.#maxPending = options.maxPending ?? 10_000;
 		this.#now = options.now ?? Date.now;
+		this.#onStoreFailure = options.onStoreFailure ?? (() => undefined);
 	}
 
-	// Drones
+	// Reads
 
-	/** Adds a drone, or refreshes one already known by address or by its requested name. */
-	registerDrone(spec: DroneSpec): {readonly drone: Drone; readonly created: boolean} {
-		const {address, name: requestedName} = spec;
-		const now = this.#now();
-		const knownName = requestedName ?? this.#namesByAddress.get(address);
-		const known = knownName === undefined ? undefined : this.#drones.get(knownName);
-		if (known) {
-			if (known.address !== address) {
-				// A named drone that moved: its old address is no longer it.
-				this.#namesByAddress.delete(known.address);
-				const other = this.#namesByAddress.get(address);
-				if (other !== undefined) {
-					this.#removeDrone(other, `its address was taken by ${known.name}`, 'drone.left');
-				}
-
-				this.#namesByAddress.set(address, known.name);
-				known.address = address;
-			}
-
-			if (spec.bootId !== undefined && known.bootId !== undefined && spec.bootId !== known.bootId) {
-				// The drone restarted before the queen noticed: what it was running died with it.
-				this.#orphanTasks(known.name, 'restarted');
-			}
-
-			Object.assign(known, capacityOf(spec), {state: 'ready', failedAttempts: 0, lastSeen: now, lastError: undefined, bootId: spec.bootId ?? known.bootId});
-			this.#emit({type: 'drone.registered', drone: known.name, address, again: true});
-			return {drone: {...known}, created: false};
-		}
-
-		// A drone at a known address that now asks for another name is a different drone.
-		const previous = this.#namesByAddress.get(address);
-		if (previous !== undefined) {
-			this.#removeDrone(previous, `its address was taken by a drone named ${requestedName}`, 'drone.left');
-		}
-
-		const name = requestedName ?? this.#newName();
-		const again = this.#usedNames.has(name);
-		this.#usedNames.add(name);
-		const drone: Mutable<Drone> = {
-			name,
-			address,
-			state: 'ready',
-			registeredAt: now,
-			lastSeen: now,
-			failedAttempts: 0,
-			tasksDone: 0,
-			lastError: undefined,
-			running: 0,
-			bootId: spec.bootId,
-			...capacityOf(spec),
-		};
-		this.#drones.set(name, drone);
-		this.#namesByAddress.set(address, name);
-		this.#emit({type: 'drone.registered', drone: name, address, again});
-		return {drone: {...drone}, created: true};
+	/** What loading the store found wrong but could mend (a torn last record dropped). */
+	get loadWarnings(): readonly string[] {
+		return this.#loadWarnings;
 	}
 
-	/** A drone said it is leaving; its unfinished tasks are placed again. */
-	deregisterDrone(address: string): Drone | undefined {
-		const name = this.#namesByAddress.get(address);
-		return name === undefined ? undefined : this.#removeDrone(name, 'its drone left', 'drone.left');
+	get store(): Store {
+		return this.#store;
 	}
 
-	/** A drone stopped answering; its unfinished tasks are placed again or lost. */
-	evictDrone(name: string, reason: string): Drone | undefined {
-		return this.#removeDrone(name, reason, 'drone.evicted');
-	}
-
-	heartbeatSucceeded(name: string): void {
-		const drone = this.#drones.get(name);
-		if (!drone) {
-			return;
-		}
-
-		drone.lastSeen = this.#now();
-		if (drone.state !== 'ready' || drone.failedAttempts > 0) {
-			drone.state = 'ready';
-			drone.failedAttempts = 0;
-			drone.lastError = undefined;
-			this.#emit({type: 'heartbeat.recovered', drone: name, address: drone.address});
-		}
-	}
-
-	/** Counts one failed attempt; returns the failures in a row (0 when the drone is gone). */
-	heartbeatFailed(name: string, error: string, maxRetry: number): number {
-		const drone = this.#drones.get(name);
-		if (!drone) {
-			return 0;
-		}
-
-		drone.failedAttempts += 1;
-		drone.state = 'suspect';
-		drone.lastError = error;
-		this.#emit({type: 'heartbeat.failed', drone: name, address: drone.address, attempt: drone.failedAttempts, maxRetry, error});
-		return drone.failedAttempts;
-	}
-
-	/** A call to the drone failed outside a heartbeat: no work for it until it answers again. */
-	markSuspect(name: string, error: string): void {
-		const drone = this.#drones.get(name);
-		if (drone) {
-			drone.state = 'suspect';
-			drone.lastError = error;
-		}
-	}
-
-	heartbeatSwept(checked: number, failed: number, durationMs: number): void {
-		this.#emit({type: 'heartbeat.sweep', checked, failed, durationMs});
-	}
-
-	/** The live record, for the heartbeat monitor's hot path: read, never write. */
-	peekDrone(name: string): Drone | undefined {
-		return this.#drones.get(name);
+	/** Revision of the last fact written. */
+	get revision(): number {
+		return this.#store.revision;
 	}
 
 	drone(name: string): Drone | undefined {
-		const drone = this.#drones.get(name);
-		return drone && {...drone};
+		return this.#drones.get(name);
 	}
 
-	/** The live records, for the scheduler and the heartbeat monitor: read, never write. */
-	droneRecords(): IterableIterator<Drone> {
-		return this.#drones.values();
+	/** Every drone, in registration order. */
+	drones(): IterableIterator<Drone> {
+		return this.#drones.all();
+	}
+
+	droneNames(): string[] {
+		return [...this.#drones.names()];
 	}
 
 	get droneCount(): number {
 		return this.#drones.size;
 	}
 
-	drones(): Drone[] {
-		return [...this.#drones.values()].map(drone => ({...drone}));
-	}
-
 	/** The seed's map: address → name. */
 	droneMap(): Record<string, string> {
-		return Object.fromEntries(this.#namesByAddress);
-	}
-
-	// Tasks
-
-	/** Accepts a task as `pending`; throws `QueueFullError` when `maxPending` tasks already wait. */
-	submitTask(spec: TaskSpec): Task {
-		if (this.#pending.size >= this.#maxPending) {
-			throw new QueueFullError(`the queue is full: ${this.#pending.size} tasks are waiting for a drone`);
-		}
-
-		const now = this.#now();
-		const task: Mutable<Task> = {
-			id: randomUUID(),
-			kind: spec.kind,
-			text: spec.kind === 'text' ? spec.text : undefined,
-			command: spec.kind === 'command' ? spec.command : undefined,
-			selector: spec.selector ?? {},
-			state: 'pending',
-			drone: undefined,
-			submittedAt: now,
-			updatedAt: now,
-			attempts: 0,
-			retries: 0,
-			reason: undefined,
-			error: undefined,
-			result: undefined,
-		};
-		this.#tasks.set(task.id, task);
-		this.#pending.set(task.id, task);
-		this.#emit({type: 'task.submitted', task: {...task}});
-		return {...task};
-	}
-
-	/** Pending tasks, oldest first: live records, read, never write. */
-	pendingTasks(): IterableIterator<Task> {
-		return this.#pending.values();
-	}
-
-	get pendingCount(): number {
-		return this.#pending.size;
-	}
-
-	/** A pending task still waits; says why (an event only when the reason changes). */
-	taskWaiting(id: string, reason: string): void {
-		const task = this.#pending.get(id);
-		if (task && task.reason !== reason) {
-			this.#update(task, {reason}, 'task.pending');
-		}
-	}
-
-	/** The scheduler chose a drone: the task holds a place on it while the drone is asked. */
-	taskDispatched(id: string, droneName: string): Task | undefined {
-		const task = this.#pending.get(id);
-		const drone = this.#drones.get(droneName);
-		if (!task || !drone) {
-			return undefined;
-		}
-
-		this.#pending.delete(id);
-		task.attempts += 1;
-		if (task.kind === 'command') {
-			drone.running += 1;
-		}
-
-		this.#tasksOf(droneName).add(id);
-		return this.#update(task, {state: 'dispatched', drone: droneName, reason: undefined}, 'task.dispatched');
-	}
-
-	/** The drone did not take it: it waits again, first in line. */
-	taskRefused(id: string, reason: string): Task | undefined {
-		const task = this.#tasks.get(id);
-		if (!task || task.state !== 'dispatched') {
-			return undefined;
-		}
-
-		this.#release(task);
-		this.#requeueFirst(task);
-		return this.#update(task, {state: 'pending', drone: undefined, reason}, 'task.pending');
-	}
-
-	/** A text task its drone printed after the queen had queued it again (the drone was lost mid-call): done. */
-	textTaskDeliveredLate(id: string, droneName: string): Task | undefined {
-		const task = this.#pending.get(id);
-		if (!task || task.kind !== 'text') {
-			return undefined;
-		}
-
-		this.#pending.delete(id);
-		return this.#update(task, {state: 'succeeded', drone: droneName, reason: undefined}, 'task.succeeded');
-	}
-
-	/** The drone accepted a command task and runs it. */
-	taskRunning(id: string): Task | undefined {
-		const task = this.#tasks.get(id);
-		return task?.state === 'dispatched' ? this.#update(task, {state: 'running'}, 'task.running') : undefined;
-	}
-
-	/** The task's drone finished it. Ignored (undefined) when the task is no longer that drone's. */
-	taskFinished(id: string, droneName: string, outcome: {readonly succeeded: boolean; readonly result?: TaskResult; readonly error?: string}): Task | undefined {
-		const task = this.#tasks.get(id);
-		if (!task || task.drone !== droneName || (task.state !== 'dispatched' && task.state !== 'running')) {
-			return undefined;
-		}
-
-		this.#release(task);
-		const drone = this.#drones.get(droneName);
-		if (drone && outcome.succeeded) {
-			drone.tasksDone += 1;
-		}
-
-		return this.#update(task, {state: outcome.succeeded ? 'succeeded' : 'failed', result: outcome.result, error: outcome.error}, outcome.succeeded ? 'task.succeeded' : 'task.failed');
-	}
-
-	/** A task that can never be placed (no drone at all): it fails now. */
-	taskFailed(id: string, error: string): Task | undefined {
-		const task = this.#tasks.get(id);
-		if (!task || finalTaskStates.has(task.state)) {
-			return undefined;
-		}
-
-		this.#release(task);
-		this.#pending.delete(id);
-		return this.#update(task, {state: 'failed', error}, 'task.failed');
-	}
-
-	/** The live record, for the dispatcher's checks on its hot path: read, never write. */
-	peekTask(id: string): Task | undefined {
-		return this.#tasks.get(id);
+		return this.#drones.map();
 	}
 
 	task(id: string): Task | undefined {
-		const task = this.#tasks.get(id);
-		return task && {...task};
+		return this.#tasks.get(id);
 	}
 
 	/** Newest first, optionally of one state. */
 	tasks(query: {readonly state?: TaskState; readonly limit?: number; readonly offset?: number} = {}): {readonly tasks: Task[]; readonly total: number} {
-		const {state, limit = 100, offset = 0} = query;
-		const tasks: Task[] = [];
-		let total = 0;
-		const all = [...this.#tasks.values()];
-		for (let index = all.length - 1; index >= 0; index--) {
-			const task = all[index]!;
-			if (state !== undefined && task.state !== state) {
-				continue;
-			}
-
-			if (total >= offset && tasks.length < limit) {
-				tasks.push({...task});
-			}
-
-			total += 1;
-		}
-
-		return {tasks, total};
+		return this.#tasks.page(query);
 	}
 
-	/** Counts of tasks by state. */
 	taskCounts(): Record<TaskState, number> {
-		const counts: Record<TaskState, number> = {pending: 0, dispatched: 0, running: 0, succeeded: 0, failed: 0, lost: 0};
-		for (const task of this.#tasks.values()) {
-			counts[task.state] += 1;
-		}
-
-		return counts;
+		return this.#tasks.counts();
 	}
 
-	// Events
+	/** Pending tasks, first in line first. */
+	pendingTasks(): IterableIterator<Task> {
+		return this.#tasks.pending();
+	}
+
+	get pendingCount(): number {
+		return this.#tasks.pendingCount;
+	}
+
+	/** Ids of the unfinished tasks placed on a drone. */
+	tasksOn(drone: string): readonly string[] {
+		return this.#tasks.onDrone(drone);
+	}
+
+	/** Whether a drone still has tasks from before a restart to confirm with its first heartbeat. */
+	awaitsConfirmation(drone: string): boolean {
+		return this.#unconfirmed.has(drone);
+	}
 
 	subscribe(listener: HiveListener): () => void {
-		this.#listeners.add(listener);
-		return () => this.#listeners.delete(listener);
+		return this.#events.subscribe(listener);
 	}
 
-	/** Events after `id` still in the backlog, oldest first. */
-	eventsSince(id: number): HiveEvent[] {
-		return this.#backlog.filter(event => event.id > id);
+	/** Events after the one with id `since` still in the backlog, oldest first. */
+	eventsSince(since: number): HiveEvent[] {
+		return this.#events.since(since);
 	}
 
-	#emit(body: EventBody): void {
-		const event = {...body, id: this.#nextEventId++, at: this.#now()} as HiveEvent;
-		this.#backlog.push(event);
-		if (this.#backlog.length > this.#eventBacklog * 2) {
-			this.#backlog.splice(0, this.#backlog.length - this.#eventBacklog);
-		}
+	/** The whole state, as a store's snapshot keeps it. */
+	image(): StateImage {
+		return {revision: this.#store.revision, drones: this.#drones.data(), tasks: this.#tasks.data()};
+	}
 
-		// A listener may change the hive (the dispatcher places a task when room appears): the events that
-		// makes wait until this one has reached every listener, so every listener sees them in id order.
-		this.#delivering.push(event);
-		if (this.#delivering.length > 1) {
-			return;
-		}
+	/** Settles when every fact written so far is durable. */
+	async synced(): Promise<void> {
+		return this.#lastDurable;
+	}
 
-		try {
-			for (let index = 0; index < this.#delivering.length; index++) {
-				for (const listener of this.#listeners) {
-					listener(this.#delivering[index]!);
-				}
+	// Commands: drones
+
+	/** Adds a drone, or refreshes one already known by address or by the name it asks for. */
+	async register(spec: DroneSpec): Promise<{readonly drone: Drone; readonly created: boolean}> {
+		const at = this.#now();
+		const {address} = spec;
+		const facts: Fact[] = [];
+		const knownName = spec.name ?? this.#drones.nameAt(address);
+		const known = knownName === undefined ? undefined : this.#drones.record(knownName);
+		let record: DroneRecord;
+		if (known) {
+			const other = this.#drones.nameAt(address);
+			if (known.address !== address && other !== undefined && other !== known.name) {
+				// A named drone that moved to an address another drone had: that one is gone.
+				facts.push(...this.#removal(other, 'drone.left', `its address was taken by ${known.name}`, at));
 			}
-		} finally {
-			this.#delivering.length = 0;
+
+			if (spec.bootId !== undefined && known.bootId !== undefined && spec.bootId !== known.bootId) {
+				// The drone restarted before the queen noticed: what it was running died with it.
+				facts.push(...this.#orphans(known.name, `${known.name} restarted`, at));
+			}
+
+			record = {...known, address, ...capacityOf(spec), bootId: spec.bootId ?? known.bootId};
+			facts.push({type: 'drone.registered', at, drone: record, again: true, nextNumber: this.#drones.nextNumber});
+		} else {
+			// A drone at a known address that now asks for another name is a different drone.
+			const previous = this.#drones.nameAt(address);
+			if (previous !== undefined) {
+				facts.push(...this.#removal(previous, 'drone.left', `its address was taken by a drone named ${spec.name}`, at));
+			}
+
+			const generated = spec.name === undefined ? this.#drones.nextName() : undefined;
+			const name = spec.name ?? generated!.name;
+			record = {name, address, registeredAt: at, bootId: spec.bootId, ...capacityOf(spec)};
+			facts.push({type: 'drone.registered', at, drone: record, again: this.#drones.wasUsed(name), nextNumber: generated?.nextNumber ?? this.#drones.nextNumber});
 		}
+
+		await this.#commit(facts);
+		return {drone: this.#drones.get(record.name) ?? {...record, state: 'ready', lastSeen: at, failedAttempts: 0, lastError: undefined, tasksDone: 0, running: 0}, created: !known};
 	}
 
-	#removeDrone(name: string, reason: string, type: 'drone.left' | 'drone.evicted'): Drone | undefined {
-		const drone = this.#drones.get(name);
-		if (!drone) {
+	/** A drone said it is leaving; its unfinished tasks are placed again. */
+	async deregister(address: string): Promise<DroneRecord | undefined> {
+		const name = this.#drones.nameAt(address);
+		const record = name === undefined ? undefined : this.#drones.record(name);
+		if (name === undefined) {
+			await this.#lastDurable;
 			return undefined;
 		}
 
-		this.#drones.delete(name);
-		this.#namesByAddress.delete(drone.address);
-		this.#emit(type === 'drone.left' ? {type, drone: name, address: drone.address} : {type, drone: name, address: drone.address, reason});
-		this.#orphanTasks(name, type === 'drone.left' ? 'left' : 'was evicted');
-		return {...drone};
+		await this.#commit(this.#removal(name, 'drone.left', `${name} left`, this.#now()));
+		return record;
 	}
 
-	/** A drone's unfinished tasks are placed again, at most `taskRetries` times each; then they are lost. */
-	#orphanTasks(droneName: string, what: string): void {
-		const ids = this.#tasksByDrone.get(droneName) ?? new Set();
-		this.#tasksByDrone.delete(droneName);
-		const drone = this.#drones.get(droneName);
-		const again: Array<Mutable<Task>> = [];
+	/** A drone stopped answering; its unfinished tasks are placed again or lost. */
+	async evict(name: string, reason: string): Promise<DroneRecord | undefined> {
+		const record = this.#drones.record(name);
+		if (!record) {
+			return undefined;
+		}
+
+		await this.#commit(this.#removal(name, 'drone.evicted', reason, this.#now()));
+		return record;
+	}
+
+	/** A heartbeat answered. Kept in memory only. */
+	heartbeatSucceeded(name: string): void {
+		if (this.#drones.seen(name, this.#now())) {
+			const drone = this.#drones.get(name)!;
+			this.#emitVolatile({type: 'heartbeat.recovered', drone: name, address: drone.address});
+		}
+	}
+
+	/** Counts one failed attempt; returns the failures in a row (0 when the drone is gone). */
+	heartbeatFailed(name: string, error: string, maxRetry: number): number {
+		const failures = this.#drones.failed(name, error);
+		if (failures > 0) {
+			this.#emitVolatile({type: 'heartbeat.failed', drone: name, address: this.#drones.get(name)!.address, attempt: failures, maxRetry, error});
+		}
+
+		return failures;
+	}
+
+	/** A call to the drone failed outside a heartbeat: no work for it until it answers again. */
+	markSuspect(name: string, error: string): void {
+		this.#drones.suspect(name, error);
+	}
+
+	heartbeatSwept(checked: number, failed: number, durationMs: number): void {
+		this.#emitVolatile({type: 'heartbeat.sweep', checked, failed, durationMs});
+	}
+
+	/**
+	A drone's first answer after the queen restarted: what it says it holds (`/healthz`'s `tasks`). A task
+	the queen had placed there that it does not hold goes back to the queue (or is lost past its retries);
+	one it holds that was still `dispatched` is `running`. Undefined `holding`: a drone that does not say.
+	*/
+	async reconcile(name: string, holding: ReadonlySet<string> | undefined): Promise<void> {
+		const ids = this.#unconfirmed.get(name);
+		this.#unconfirmed.delete(name);
+		if (!ids || holding === undefined) {
+			return;
+		}
+
+		const at = this.#now();
+		const facts: Fact[] = [];
 		for (const id of ids) {
 			const task = this.#tasks.get(id);
-			if (!task || finalTaskStates.has(task.state)) {
+			if (!task || task.drone !== name || (task.state !== 'dispatched' && task.state !== 'running')) {
 				continue;
 			}
 
-			if (drone && task.kind === 'command' && drone.running > 0) {
-				drone.running -= 1;
-			}
-
-			if (task.retries < this.#taskRetries) {
-				again.push(task);
+			if (task.kind === 'command' && holding.has(id)) {
+				if (task.state === 'dispatched') {
+					facts.push({type: 'task.running', at, id});
+				}
 			} else {
-				this.#update(task, {state: 'lost', error: `${droneName} ${what} and the task was already placed ${task.retries + 1} times`}, 'task.lost');
+				facts.push(this.#requeueOrLose(task, name, `${name} does not run it after the queen restarted`, at));
 			}
 		}
 
-		// Back at the head of the queue, in the order they had: they have waited longest.
-		this.#requeueFirst(...again);
-		for (const task of again) {
-			this.#update(task, {state: 'pending', drone: undefined, retries: task.retries + 1, reason: `placed again: ${droneName} ${what}`}, 'task.pending');
-		}
+		await this.#commit(facts);
 	}
 
-	#tasksOf(droneName: string): Set<string> {
-		let ids = this.#tasksByDrone.get(droneName);
-		if (!ids) {
-			ids = new Set();
-			this.#tasksByDrone.set(droneName, ids);
-		}
+	// Commands: tasks
 
-		return ids;
-	}
+	/**
+	Accepts a task as `pending`. With an idempotency key already used, the task it made is returned
+	(`created: false`); refused when `maxPending` tasks already wait, or the key was used for another task.
+	*/
+	async submit(spec: TaskSpec, idempotencyKey?: string): Promise<{readonly task: Task; readonly created: boolean}> {
+		if (idempotencyKey !== undefined) {
+			const existing = this.#tasks.byKey(idempotencyKey);
+			if (existing) {
+				if (!sameTask(existing, spec)) {
+					throw new RefusedError(`Idempotency-Key ${idempotencyKey} was used for another task (${existing.id})`, 'ERR_HIVE_KEY_REUSED');
+				}
 
-	/** Frees the place a task held on its drone. */
-	#release(task: Mutable<Task>): void {
-		if (task.drone === undefined) {
-			return;
-		}
-
-		this.#tasksByDrone.get(task.drone)?.delete(task.id);
-		const drone = this.#drones.get(task.drone);
-		if (drone && task.kind === 'command' && drone.running > 0) {
-			drone.running -= 1;
-		}
-	}
-
-	/** Puts a task back at the head of the pending queue: it has waited longest. */
-	#requeueFirst(...tasks: Array<Mutable<Task>>): void {
-		if (tasks.length === 0) {
-			return;
-		}
-
-		const rest = [...this.#pending.values()];
-		this.#pending.clear();
-		for (const task of tasks) {
-			this.#pending.set(task.id, task);
-		}
-
-		for (const other of rest) {
-			this.#pending.set(other.id, other);
-		}
-	}
-
-	#newName(): string {
-		let name: string;
-		do {
-			name = `drone-${this.#nextDroneNumber++}`;
-		} while (this.#usedNames.has(name));
-		return name;
-	}
-
-	#update(task: Mutable<Task>, change: Partial<Mutable<Task>>, type: TaskEventType): Task {
-		Object.assign(task, change, {updatedAt: this.#now()});
-		const view = {...task};
-		this.#emit({type, task: view});
-		if (finalTaskStates.has(task.state)) {
-			this.#finishedTaskIds.push(task.id);
-			this.#forgetOldTasks();
-		}
-
-		return view;
-	}
-
-	#forgetOldTasks(): void {
-		const excess = this.#finishedTaskIds.length - this.#taskHistory;
-		// Trim in batches so that a busy queen does not shift a long array on every task.
-		if (excess > Math.max(64, this.#taskHistory / 8) || (this.#taskHistory === 0 && excess > 0)) {
-			for (const id of this.#finishedTaskIds.splice(0, excess)) {
-				this.#tasks.delete(id);
+				// Its first submit may still be on its way to disk.
+				await this.#lastDurable;
+				return {task: this.#tasks.get(existing.id) ?? existing, created: false};
 			}
+		}
+
+		if (this.#tasks.pendingCount >= this.#maxPending) {
+			throw new RefusedError(`the queue is full: ${this.#tasks.pendingCount} tasks are waiting for a drone`, 'ERR_HIVE_QUEUE_FULL');
+		}
+
+		const id = randomUUID();
+		const task = spec.kind === 'text'
+			? {id, kind: 'text', text: spec.text, selector: spec.selector ?? {}, idempotencyKey} as const
+			: {id, kind: 'command', command: spec.command, selector: spec.selector ?? {}, idempotencyKey} as const;
+		const durable = this.#commit([{type: 'task.submitted', at: this.#now(), task}]);
+		const submitted = this.#tasks.get(id)!;
+		await durable;
+		return {task: submitted, created: true};
+	}
+
+	/** The dispatcher chose a drone: the task holds a place on it while the drone is asked. Undefined: it cannot. */
+	dispatch(id: string, drone: string): {readonly task: Task; readonly durable: Promise<void>} | undefined {
+		const task = this.#tasks.get(id);
+		if (task?.state !== 'pending' || !this.#drones.record(drone)) {
+			return undefined;
+		}
+
+		const durable = this.#commit([{type: 'task.dispatched', at: this.#now(), id, drone}]);
+		return {task: this.#tasks.get(id)!, durable};
+	}
+
+	/** The drone did not take it: it waits again, in its place in the queue. */
+	refuse(id: string, drone: string, reason: string): Promise<void> | undefined {
+		const task = this.#tasks.get(id);
+		if (task?.state !== 'dispatched' || task.drone !== drone) {
+			return undefined;
+		}
+
+		return this.#commit([{type: 'task.refused', at: this.#now(), id, drone, reason}]);
+	}
+
+	/** The drone took a command task and runs it. */
+	running(id: string, drone: string): Promise<void> | undefined {
+		const task = this.#tasks.get(id);
+		if (task?.state !== 'dispatched' || task.drone !== drone) {
+			return undefined;
+		}
+
+		return this.#commit([{type: 'task.running', at: this.#now(), id}]);
+	}
+
+	/**
+	A drone finished a task. Refused when the task is not that drone's: placed again elsewhere, or
+	finished already. A text task a drone printed after the queen had queued it again (the drone was
+	lost mid-call) is done too.
+	*/
+	async finish(id: string, drone: string, outcome: Outcome): Promise<Task> {
+		const task = this.#tasks.get(id);
+		if (!task) {
+			throw new RefusedError(`no task with id ${id}`, 'ERR_HIVE_NO_TASK');
+		}
+
+		const placedThere = task.drone === drone && (task.state === 'dispatched' || task.state === 'running');
+		const deliveredLate = task.kind === 'text' && task.state === 'pending';
+		if (!placedThere && !deliveredLate) {
+			throw new RefusedError(`task ${id} is not running on ${drone} (it is ${task.state}${task.drone ? ` on ${task.drone}` : ''})`, 'ERR_HIVE_NOT_YOURS');
+		}
+
+		const at = this.#now();
+		await this.#commit([outcome.succeeded
+			? {type: 'task.succeeded', at, id, drone, result: outcome.result}
+			: {type: 'task.failed', at, id, drone, result: outcome.result, error: outcome.error ?? 'failed'}]);
+		return this.#tasks.get(id) ?? task;
+	}
+
+	/** A task that can never be placed (no drone at all): it fails now. */
+	async fail(id: string, error: string): Promise<Task | undefined> {
+		const task = this.#tasks.get(id);
+		if (!task || finalTaskStates.has(task.state)) {
+			return task;
+		}
+
+		await this.#commit([{type: 'task.failed', at: this.#now(), id, error}]);
+		return this.#tasks.get(id) ?? task;
+	}
+
+	/** A pending task still waits; says why (an event when the reason changes; not kept by the store). */
+	taskWaiting(id: string, reason: string): void {
+		const task = this.#tasks.get(id);
+		if (task?.state === 'pending' && task.reason !== reason) {
+			const waiting = {...task, reason, updatedAt: this.#now()};
+			this.#tasks.put(waiting);
+			this.#emitVolatile({type: 'task.pending', task: waiting});
+		}
+	}
+
+	// The write path
+
+	/** Writes facts, applies them, sends their events; settles when they are durable. */
+	async #commit(facts: readonly Fact[]): Promise<void> {
+		if (facts.length === 0) {
+			return this.#lastDurable;
+		}
+
+		const {revision, durable} = this.#store.append(facts);
+		const events: HiveEvent[] = [];
+		for (const [index, fact] of facts.entries()) {
+			const body = this.#apply(fact, revision + index);
+			if (body) {
+				events.push({...body, id: revision + index, at: fact.at} as HiveEvent);
+			}
+		}
+
+		// Every fact is applied before the first event goes out: a listener that acts on one sees them all.
+		for (const event of events) {
+			this.#events.emit(event);
+		}
+
+		const settled = durable.catch((error: unknown) => {
+			const failure = error instanceof Error ? error : new Error(String(error));
+			this.#onStoreFailure(failure);
+			throw failure;
+		});
+		this.#lastDurable = settled.catch(() => undefined);
+		return settled;
+	}
+
+	/** Applies one fact; returns the event that reports it. Decides nothing: replaying gives the same hive. */
+	#apply(fact: Fact, revision: number): EventBody | undefined {
+		switch (fact.type) {
+			case 'drone.registered': {
+				this.#drones.put(fact.drone, fact.nextNumber, fact.at);
+				return {type: fact.type, drone: fact.drone.name, address: fact.drone.address, again: fact.again};
+			}
+
+			case 'drone.left':
+			case 'drone.evicted': {
+				const record = this.#drones.remove(fact.drone);
+				this.#unconfirmed.delete(fact.drone);
+				if (!record) {
+					return undefined;
+				}
+
+				return fact.type === 'drone.left'
+					? {type: fact.type, drone: fact.drone, address: record.address}
+					: {type: fact.type, drone: fact.drone, address: record.address, reason: fact.reason};
+			}
+
+			case 'task.submitted': {
+				const {task: spec} = fact;
+				const task: Task = {
+					id: spec.id,
+					seq: revision,
+					kind: spec.kind,
+					text: spec.text,
+					command: spec.command,
+					selector: spec.selector,
+					state: 'pending',
+					drone: undefined,
+					submittedAt: fact.at,
+					updatedAt: fact.at,
+					attempts: 0,
+					retries: 0,
+					reason: undefined,
+					error: undefined,
+					result: undefined,
+					idempotencyKey: spec.idempotencyKey,
+				};
+				this.#tasks.put(task);
+				return {type: fact.type, task};
+			}
+
+			default: {
+				return this.#applyToTask(fact);
+			}
+		}
+	}
+
+	#applyToTask(fact: Exclude<Fact, {type: 'drone.registered' | 'drone.left' | 'drone.evicted' | 'task.submitted'}>): EventBody | undefined {
+		const task = this.#tasks.get(fact.id);
+		if (!task) {
+			return undefined;
+		}
+
+		const at = fact.at;
+		let next: Task;
+		switch (fact.type) {
+			case 'task.dispatched': {
+				next = {...task, state: 'dispatched', drone: fact.drone, attempts: task.attempts + 1, reason: undefined, updatedAt: at};
+				if (task.kind === 'command') {
+					this.#drones.addRunning(fact.drone, 1);
+				}
+
+				break;
+			}
+
+			case 'task.running': {
+				next = {...task, state: 'running', updatedAt: at};
+				break;
+			}
+
+			case 'task.refused': {
+				this.#release(task);
+				next = {...task, state: 'pending', drone: undefined, reason: `${fact.drone} did not take it: ${fact.reason}`, updatedAt: at};
+				break;
+			}
+
+			case 'task.requeued': {
+				this.#release(task);
+				next = {...task, state: 'pending', drone: undefined, retries: task.retries + 1, reason: `placed again: ${fact.reason}`, updatedAt: at};
+				break;
+			}
+
+			case 'task.succeeded': {
+				this.#release(task);
+				this.#drones.countDone(fact.drone);
+				next = {...task, state: 'succeeded', drone: fact.drone, reason: undefined, result: fact.result, updatedAt: at};
+				break;
+			}
+
+			case 'task.failed': {
+				this.#release(task);
+				next = {...task, state: 'failed', drone: fact.drone ?? task.drone, reason: undefined, result: fact.result, error: fact.error, updatedAt: at};
+				break;
+			}
+
+			case 'task.lost': {
+				this.#release(task);
+				next = {...task, state: 'lost', error: fact.error, updatedAt: at};
+				break;
+			}
+		}
+
+		this.#tasks.put(next);
+		return 'reason' in fact ? {type: fact.type, task: next, reason: fact.reason} : {type: fact.type, task: next};
+	}
+
+	/** Frees the slot a placed command task held on its drone. */
+	#release(task: Task): void {
+		if (task.kind === 'command' && task.drone !== undefined && (task.state === 'dispatched' || task.state === 'running')) {
+			this.#drones.addRunning(task.drone, -1);
+		}
+	}
+
+	/** The facts of a drone's going: the drone, then each of its unfinished tasks requeued or lost. */
+	#removal(name: string, type: 'drone.left' | 'drone.evicted', reason: string, at: number): Fact[] {
+		const what = type === 'drone.left' ? `${name} left` : `${name} was evicted`;
+		return [
+			type === 'drone.left' ? {type, at, drone: name} : {type, at, drone: name, reason},
+			...this.#orphans(name, what, at),
+		];
+	}
+
+	#orphans(name: string, why: string, at: number): Fact[] {
+		return this.#tasks.onDrone(name).map(id => this.#requeueOrLose(this.#tasks.get(id)!, name, why, at));
+	}
+
+	#requeueOrLose(task: Task, drone: string, why: string, at: number): Fact {
+		return task.retries < this.#taskRetries
+			? {type: 'task.requeued', at, id: task.id, drone, reason: why}
+			: {type: 'task.lost', at, id: task.id, drone, error: `${why} and the task was already placed ${task.retries + 1} times`};
+	}
+
+	#emitVolatile(body: EventBody): void {
+		this.#events.emit({...body, id: undefined, at: this.#now()} as HiveEvent);
+	}
+
+	async #load(): Promise<void> {
+		const loaded = await this.#store.load();
+		this.#loadWarnings = loaded.warnings;
+		if (loaded.image) {
+			this.#drones.restore(loaded.image.drones, this.#now());
+			this.#tasks.restore(loaded.image.tasks);
+		}
+
+		for (const {revision, fact} of loaded.facts) {
+			this.#apply(fact, revision);
+		}
+
+		// Every drone gets a whole grace period from now; what was placed waits for its drone's word.
+		this.#drones.seenAll(this.#now());
+		for (const [drone, ids] of this.#tasks.placed()) {
+			this.#unconfirmed.set(drone, new Set(ids));
 		}
 	}
 }
 
-function capacityOf(spec: DroneSpec): {slots: number; allowExec: boolean; labels: Labels} {
+function capacityOf(spec: DroneSpec): {slots: number; allowExec: boolean; labels: DroneRecord['labels']} {
 	return {slots: spec.slots ?? 1, allowExec: spec.allowExec ?? false, labels: {...spec.labels}};
+}
+
+function sameTask(task: Task, spec: TaskSpec): boolean {
+	const what = spec.kind === 'text' ? task.text === spec.text : task.command === spec.command;
+	return task.kind === spec.kind && what && JSON.stringify(task.selector) === JSON.stringify(spec.selector ?? {});
 }

@@ -5,7 +5,8 @@ import {HiveError} from '../http/errors.js';
 import {deregisterBody, parseBody, registerBody, resultBody, taskBody} from '../http/schemas.js';
 import {openEventStream, type EventStream} from '../http/sse.js';
 import type {Dispatcher} from './dispatcher.js';
-import {finalTaskStates, QueueFullError, type Drone, type Hive, type HiveEvent, type Task, type TaskState} from './hive.js';
+import {finalTaskStates, taskStates, type Drone, type Task, type TaskState} from '../model.js';
+import {RefusedError, type Hive, type HiveEvent} from './hive.js';
 
 export type QueenDeps = {
 	readonly hive: Hive;
@@ -46,32 +47,24 @@ export function createQueenRouter(deps: QueenDeps): Router {
 			throw new HiveError(422, `no drone answers at ${spec.address}: ${error instanceof Error ? error.message : String(error)}`, 'ERR_HIVE_NOT_A_DRONE');
 		}
 
-		const {drone} = hive.registerDrone(spec);
+		const {drone} = await hive.register(spec);
 		ctx.body = {result: 'OK', name: drone.name, heartbeatIntervalMs: deps.heartbeatIntervalMs};
 	});
 
-	router.post('/deregister', auth, ctx => {
+	router.post('/deregister', auth, async ctx => {
 		const {address} = parseBody(ctx, deregisterBody);
-		const drone = hive.deregisterDrone(address);
+		const drone = await hive.deregister(address);
 		ctx.body = {result: 'OK', name: drone?.name ?? null};
 	});
 
 	router.post('/submit_task', auth, async ctx => {
 		const spec = parseBody(ctx, taskBody);
 		const wait = ctx.query.wait === 'true' || ctx.query.wait === '1';
-		let submitted: Task;
-		try {
-			submitted = hive.submitTask(spec.kind === 'text' ? {kind: 'text', text: spec.text, selector: spec.selector} : {kind: 'command', command: spec.command, selector: spec.selector});
-		} catch (error: unknown) {
-			if (error instanceof QueueFullError) {
-				throw new HiveError(429, error.message, error.code);
-			}
-
-			throw error;
-		}
-
-		const final = wait ? waitForFinalState(hive, submitted.id, ctx.res) : undefined;
-		const placed = await dispatcher.submit(submitted);
+		const key = idempotencyKey(ctx.get('idempotency-key'));
+		const {task: submitted, created} = await refusals(hive.submit(spec.kind === 'text' ? {kind: 'text', text: spec.text, selector: spec.selector} : {kind: 'command', command: spec.command, selector: spec.selector}, key));
+		const final = wait && !finalTaskStates.has(submitted.state) ? waitForFinalState(hive, submitted.id, ctx.res) : undefined;
+		// A retried submit (the same key) gets the task as it is now: it is placed once, by its first submit.
+		const placed = created ? await dispatcher.submit(submitted) : submitted;
 		const task = (await final) ?? placed;
 		if (task.state === 'failed' && task.attempts === 0) {
 			// Nothing could ever take it: the seed's answer when no drone is registered.
@@ -85,7 +78,7 @@ export function createQueenRouter(deps: QueenDeps): Router {
 	router.get('/drones', auth, ctx => {
 		const now = Date.now();
 		ctx.body = {
-			drones: hive.drones().map(drone => droneJson(drone, now)),
+			drones: [...hive.drones()].map(drone => droneJson(drone, now)),
 			maxRetry: deps.maxRetry,
 			heartbeatIntervalMs: deps.heartbeatIntervalMs,
 		};
@@ -112,17 +105,10 @@ export function createQueenRouter(deps: QueenDeps): Router {
 		ctx.body = {task: taskJson(task)};
 	});
 
-	router.post('/tasks/:id/result', auth, ctx => {
+	router.post('/tasks/:id/result', auth, async ctx => {
 		const report = parseBody(ctx, resultBody);
 		const {drone, succeeded, error, ...result} = report;
-		const task = hive.taskFinished(ctx.params.id!, drone, {succeeded, result, error: error ?? (succeeded ? undefined : describeExit(result))});
-		if (!task) {
-			const known = hive.task(ctx.params.id!);
-			throw known
-				? new HiveError(409, `task ${ctx.params.id} is not running on ${drone} (it is ${known.state}${known.drone ? ` on ${known.drone}` : ''})`, 'ERR_HIVE_NOT_YOURS')
-				: new HiveError(404, `no task with id ${ctx.params.id}`, 'ERR_HIVE_NO_TASK');
-		}
-
+		await refusals(hive.finish(ctx.params.id!, drone, {succeeded, result, error: error ?? (succeeded ? undefined : describeExit(result))}));
 		ctx.body = {result: 'OK'};
 	});
 
@@ -196,7 +182,39 @@ export function eventJson(event: HiveEvent) {
 	return 'task' in rest ? {...rest, time, task: taskJson(rest.task)} : {...rest, time};
 }
 
-const taskStates: readonly TaskState[] = ['pending', 'dispatched', 'running', 'succeeded', 'failed', 'lost'];
+const refusalStatus: Record<RefusedError['code'], number> = {
+	ERR_HIVE_QUEUE_FULL: 429,
+	ERR_HIVE_NO_TASK: 404,
+	ERR_HIVE_NOT_YOURS: 409,
+	ERR_HIVE_KEY_REUSED: 422,
+	ERR_HIVE_NO_DRONE: 503,
+};
+
+/** A command the hive refused, as the client sees it: its status and message. */
+async function refusals<T>(command: Promise<T>): Promise<T> {
+	try {
+		return await command;
+	} catch (error: unknown) {
+		if (error instanceof RefusedError) {
+			throw new HiveError(refusalStatus[error.code], error.message, error.code);
+		}
+
+		throw error;
+	}
+}
+
+/** `Idempotency-Key`: printable, at most 256 characters. */
+function idempotencyKey(value: string): string | undefined {
+	if (value === '') {
+		return undefined;
+	}
+
+	if (!/^[\x21-\x7e]{1,256}$/.test(value)) {
+		throw new HiveError(400, 'Idempotency-Key must be 1 to 256 printable characters without spaces', 'ERR_HIVE_BAD_HEADER');
+	}
+
+	return value;
+}
 
 function wholeNumber(value: unknown, name: string, fallback: number, minimum: number, maximum: number): number {
 	if (value === undefined) {

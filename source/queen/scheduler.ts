@@ -1,4 +1,4 @@
-import type {Drone, Labels, TaskKind} from './hive.js';
+import type {Drone, Labels, SchedulerName, TaskKind} from '../model.js';
 
 /**
 Placement as small named steps, as the Kubernetes scheduler framework has them: filters say which
@@ -6,8 +6,7 @@ drones may take a task, a scorer ranks those left, ties are broken at random. Pu
 The scheduler only decides; the dispatcher applies the decision.
 */
 
-export type SchedulerName = 'least-loaded' | 'random';
-export const schedulerNames: readonly SchedulerName[] = ['least-loaded', 'random'];
+export {schedulerNames, type SchedulerName} from '../model.js';
 
 export type PlacementRequest = {
 	readonly kind: TaskKind;

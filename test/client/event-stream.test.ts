@@ -48,7 +48,7 @@ test('after a reconnect to a restarted queen (ids from 1 again), its events are 
 		since: 0,
 		retryMs: 1,
 		onEvent(each) {
-			read.push(each.id);
+			read.push(each.id!);
 		},
 	});
 	streams[0]!.write([1, 2, 3, 4, 5].map(id => sse(event(id))).join(''));

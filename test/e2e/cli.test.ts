@@ -92,7 +92,7 @@ test('an evicted drone that comes back registers again by itself, under the same
 	drone.child.kill('SIGSTOP');
 	const evicted = await events.waitFor(event => event.type === 'drone.evicted' && event.drone === name, 'the eviction');
 	drone.child.kill('SIGCONT');
-	const back = await events.waitFor(event => event.type === 'drone.registered' && event.id > evicted.id, 'registering again');
+	const back = await events.waitFor(event => event.type === 'drone.registered' && event.id! > evicted.id!, 'registering again');
 	assert.equal(back.drone, name);
 	const answer = await request(`${queenUrl}/submit_task`, {body: {text: 'back again'}});
 	assert.equal(answer.body.task.drone, name);

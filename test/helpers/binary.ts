@@ -1,4 +1,7 @@
 import {spawn, type ChildProcess} from 'node:child_process';
+import {mkdtempSync, rmSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import type {TestContext} from 'node:test';
 import {waitFor} from './wait.js';
@@ -18,9 +21,30 @@ export type Spawned = {
 	url(): Promise<string>;
 };
 
+/**
+A queen's arguments with a store of the test's own: a `--data-dir` made for it (removed when the test
+ends) unless the arguments choose one, so that no test writes to the user's data directory.
+*/
+export function withOwnStore(t: TestContext | undefined, args: readonly string[]): string[] {
+	if (!args.includes('--queen') || args.includes('--data-dir') || args.includes('--store')) {
+		return [...args];
+	}
+
+	return [...args, '--data-dir', temporaryDirectory(t)];
+}
+
+/** A new empty directory, removed when the test ends. */
+export function temporaryDirectory(t: TestContext | undefined, prefix = 'hive-test-'): string {
+	const dir = mkdtempSync(path.join(tmpdir(), prefix));
+	t?.after(() => {
+		rmSync(dir, {recursive: true, force: true});
+	});
+	return dir;
+}
+
 /** Spawns the real binary; kills it when the test ends if it is still running. */
 export function spawnLarve(t: TestContext | undefined, args: readonly string[], env: NodeJS.ProcessEnv = {}): Spawned {
-	const child = spawn(process.execPath, [cliPath, ...args], {env: {...process.env, ...env}, stdio: ['ignore', 'pipe', 'pipe']});
+	const child = spawn(process.execPath, [cliPath, ...withOwnStore(t, args)], {env: {...process.env, ...env}, stdio: ['ignore', 'pipe', 'pipe']});
 	const spawned: Spawned = {
 		child,
 		stdout: '',

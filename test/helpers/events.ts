@@ -1,7 +1,7 @@
 import type {TestContext} from 'node:test';
 import {waitFor} from './wait.js';
 
-export type SeenEvent = {readonly type: string; readonly id: number; readonly [key: string]: any};
+export type SeenEvent = {readonly type: string; readonly id?: number; readonly [key: string]: any};
 
 export type EventLog = {
 	readonly events: SeenEvent[];

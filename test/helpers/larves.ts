@@ -25,7 +25,7 @@ export const fastHeartbeats = {heartbeatIntervalMs: 100, retryDelayMs: 100, hear
 
 /** A real queen on 127.0.0.1, port 0, stopped when the test ends. */
 export async function startQueen(t: TestContext, input: Partial<LarveInput> = {}): Promise<Larve> {
-	const queen = await startLarve({port: 0, ...fastHeartbeats, ...input, mode: 'queen'}, {log: silent, graceMs: 500});
+	const queen = await startLarve({port: 0, store: 'memory', ...fastHeartbeats, ...input, mode: 'queen'}, {log: silent, graceMs: 500});
 	t.after(async () => queen.stop());
 	return queen;
 }

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type {TestContext} from 'node:test';
-import {cliPath} from './binary.js';
+import {cliPath, withOwnStore} from './binary.js';
 import {waitFor} from './wait.js';
 
 export const hasTmux = (() => {
@@ -43,7 +43,7 @@ export function runInTerminal(t: TestContext, args: readonly string[], size = {w
 	const session = `hive-test-${randomUUID().slice(0, 8)}`;
 	const quote = (value: string) => `'${value.replaceAll('\'', '\'\\\'\'')}'`;
 	// CI=true as on a CI machine, where Ink would draw nothing until exit if the dashboard let it see that.
-	const command = `CI=true ${[process.execPath, cliPath, ...args, '--log-file', logFile].map(quote).join(' ')}; echo $? > ${quote(exitFile)}`;
+	const command = `CI=true ${[process.execPath, cliPath, ...withOwnStore(t, args), '--log-file', logFile].map(quote).join(' ')}; echo $? > ${quote(exitFile)}`;
 	execFileSync('tmux', ['new-session', '-d', '-s', session, '-x', String(size.width), '-y', String(size.height), 'sh', '-c', command]);
 	t.after(() => {
 		try {

@@ -13,7 +13,7 @@ test('the queen\'s /healthz is the seed\'s, with the drone map', async t => {
 	assert.equal(answer.status, 200);
 	assert.deepEqual(answer.body, {status: 'Status.READY', version, mode: 'Mode.QUEEN', name: 'queen', drones: {[drone.address]: 'drone-0'}});
 	const droneHealth = await request(`${drone.url}/healthz`);
-	assert.deepEqual(droneHealth.body, {status: 'Status.READY', version, mode: 'Mode.DRONE', name: 'drone-0', slots: drone.options.slots, running: 0, allowExec: false});
+	assert.deepEqual(droneHealth.body, {status: 'Status.READY', version, mode: 'Mode.DRONE', name: 'drone-0', slots: drone.options.slots, running: 0, allowExec: false, tasks: []});
 });
 
 test('/register answers the name, and registering an address again keeps it', async t => {

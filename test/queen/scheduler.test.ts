@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import {test} from 'node:test';
-import type {Drone} from '../../source/queen/hive.js';
+import type {Drone} from '../../source/model.js';
 import {anyDrone, explainNoFit, pickDrone} from '../../source/queen/scheduler.js';
 
 function drone(name: string, state: Drone['state'] = 'ready'): Drone {

@@ -168,7 +168,7 @@ test('a drone killed while its command runs: the task is placed again and runs e
 	const id = answer.body.task.id as string;
 	const survivor = await startDrone(t, queen, {allowExec: true});
 	doomed.child.kill('SIGKILL');
-	const requeued = await events.waitFor(event => event.type === 'task.pending' && event.task.id === id, 'the task placed again');
+	const requeued = await events.waitFor(event => event.type === 'task.requeued' && event.task.id === id, 'the task placed again');
 	assert.equal(requeued.task.retries, 1);
 	assert.match(requeued.task.reason, /was evicted/);
 	const finished = await events.waitFor(event => event.type === 'task.succeeded' && event.task.id === id, 'the task to succeed elsewhere', 15_000);

@@ -1,0 +1,96 @@
+/**
+The hive's domain types: drones, tasks, their states and results. The bottom layer: imported by
+`http/`, `options.ts`, `queen/` and the clients alike, importing nothing of theirs.
+*/
+
+export type Labels = Readonly<Record<string, string>>;
+
+/** `ready`: takes work; `suspect`: a heartbeat or a call failed, no work until it answers again. */
+export type DroneState = 'ready' | 'suspect';
+
+/** What a drone says of itself when it registers: the part of a drone that the store keeps. */
+export type DroneSpec = {
+	readonly address: string;
+	readonly name?: string | undefined;
+	readonly slots?: number | undefined;
+	readonly allowExec?: boolean | undefined;
+	readonly labels?: Labels | undefined;
+	readonly bootId?: string | undefined;
+};
+
+/** A drone as the queen's store keeps it: who it is and what it can take. */
+export type DroneRecord = {
+	readonly name: string;
+	readonly address: string;
+	readonly registeredAt: number;
+	/** Command tasks it may run at once. */
+	readonly slots: number;
+	/** Whether it runs command tasks (`--allow-exec`). */
+	readonly allowExec: boolean;
+	readonly labels: Labels;
+	/** Changes each time the drone process starts: a new one means its old tasks are gone. */
+	readonly bootId: string | undefined;
+};
+
+/** A drone as the queen sees it: its record, its health (kept in memory only) and its load. */
+export type Drone = DroneRecord & {
+	readonly state: DroneState;
+	/** When the drone last answered (ms since the epoch). */
+	readonly lastSeen: number | undefined;
+	/** Failed heartbeat attempts in a row. */
+	readonly failedAttempts: number;
+	readonly lastError: string | undefined;
+	readonly tasksDone: number;
+	/** Command tasks placed on it and not finished (text tasks take no slot: they are done once printed). */
+	readonly running: number;
+};
+
+export type TaskState = 'pending' | 'dispatched' | 'running' | 'succeeded' | 'failed' | 'lost';
+export type TaskKind = 'text' | 'command';
+
+export const taskStates: readonly TaskState[] = ['pending', 'dispatched', 'running', 'succeeded', 'failed', 'lost'];
+export const finalTaskStates: ReadonlySet<TaskState> = new Set(['succeeded', 'failed', 'lost']);
+
+/** How a command task ended: what a drone reports, what the queen keeps, what clients read. */
+export type TaskResult = {
+	readonly exitCode: number | null;
+	readonly signal: string | null;
+	readonly stdout: string;
+	readonly stderr: string;
+	readonly durationMs: number;
+	readonly timedOut: boolean;
+};
+
+/** A task as a user submits it. */
+export type TaskSpec =
+	| {readonly kind: 'text'; readonly text: string; readonly selector?: Labels | undefined}
+	| {readonly kind: 'command'; readonly command: string; readonly selector?: Labels | undefined};
+
+export type Task = {
+	readonly id: string;
+	/** Its place in the queue: first submitted, first placed (the store's revision of its submission). */
+	readonly seq: number;
+	readonly kind: TaskKind;
+	readonly text: string | undefined;
+	readonly command: string | undefined;
+	readonly selector: Labels;
+	readonly state: TaskState;
+	readonly drone: string | undefined;
+	readonly submittedAt: number;
+	readonly updatedAt: number;
+	/** Drones that were asked to take it. */
+	readonly attempts: number;
+	/** Times it was placed again after its drone was lost. */
+	readonly retries: number;
+	/** Why it is pending. */
+	readonly reason: string | undefined;
+	/** Why it failed or was lost. */
+	readonly error: string | undefined;
+	readonly result: TaskResult | undefined;
+	/** The client's `Idempotency-Key`: a submit with the same key gets this task back. */
+	readonly idempotencyKey: string | undefined;
+};
+
+/** How a queen places tasks: `--scheduler`. */
+export type SchedulerName = 'least-loaded' | 'random';
+export const schedulerNames: readonly SchedulerName[] = ['least-loaded', 'random'];

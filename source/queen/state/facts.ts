@@ -1,0 +1,36 @@
+import type {DroneRecord, Labels, TaskKind, TaskResult} from '../../model.js';
+
+/**
+Facts: what the store keeps. A command of the hive decides everything first — ids, names, clocks,
+which task goes back to the queue and which is lost — and writes it down as facts; applying a fact
+decides nothing, so replaying the store rebuilds the same hive. Each fact, once written, has a
+revision (the store's sequence number), which is also the id of the event clients see for it.
+*/
+export type Fact =
+	| {readonly type: 'drone.registered'; readonly at: number; readonly drone: DroneRecord; readonly again: boolean; readonly nextNumber: number}
+	| {readonly type: 'drone.left'; readonly at: number; readonly drone: string}
+	| {readonly type: 'drone.evicted'; readonly at: number; readonly drone: string; readonly reason: string}
+	| {readonly type: 'task.submitted'; readonly at: number; readonly task: SubmittedTask}
+	| {readonly type: 'task.dispatched'; readonly at: number; readonly id: string; readonly drone: string}
+	/** The drone did not take it: it waits again, in its place in the queue. */
+	| {readonly type: 'task.refused'; readonly at: number; readonly id: string; readonly drone: string; readonly reason: string}
+	| {readonly type: 'task.running'; readonly at: number; readonly id: string}
+	/** Its drone was lost (left, evicted, restarted, or no longer runs it): it waits again, one retry more. */
+	| {readonly type: 'task.requeued'; readonly at: number; readonly id: string; readonly drone: string; readonly reason: string}
+	| {readonly type: 'task.succeeded'; readonly at: number; readonly id: string; readonly drone: string; readonly result?: TaskResult | undefined}
+	| {readonly type: 'task.failed'; readonly at: number; readonly id: string; readonly drone?: string | undefined; readonly error: string; readonly result?: TaskResult | undefined}
+	| {readonly type: 'task.lost'; readonly at: number; readonly id: string; readonly drone: string; readonly error: string};
+
+export type FactType = Fact['type'];
+
+export type SubmittedTask = {
+	readonly id: string;
+	readonly kind: TaskKind;
+	readonly text?: string | undefined;
+	readonly command?: string | undefined;
+	readonly selector: Labels;
+	readonly idempotencyKey?: string | undefined;
+};
+
+/** A fact with its revision, as the store hands it back. */
+export type StoredFact = {readonly revision: number; readonly fact: Fact};

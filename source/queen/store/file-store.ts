@@ -1,0 +1,409 @@
+import fs from 'node:fs/promises';
+import {constants as fsConstants} from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {crc32} from 'node:zlib';
+import type {Fact, StoredFact} from '../state/facts.js';
+import type {Loaded, StateImage, Store, StoreStats} from './store.js';
+
+/**
+The embedded default store: an append-only log of facts in `--data-dir`, with group commit and
+snapshots, as a database's write-ahead log is.
+
+- `wal-<first revision>.log`: one line per command, `<crc32> {"rev":N,"facts":[...]}`. Appends of one
+  event-loop turn go out in one write and one fdatasync; the next turn's wait for it (one flush at a time).
+- `snapshot.json`: the whole state at a revision, written beside (`.tmp`, fsync, rename) when the log
+  has grown past the snapshot's own size; the log segments it covers are then deleted.
+- `LOCK`: the pid of the queen that has the directory; a second queen is refused while that pid lives.
+
+Recovery loads the snapshot and replays the facts after it. A torn last line (the queen died while
+writing it: it was never acknowledged) is dropped with a warning; any other damage stops the queen
+with an error naming the file, and nothing is deleted.
+*/
+
+export type FileStoreOptions = {
+	readonly dir: string;
+	/**
+	Log bytes after which a snapshot is written (at least; a large state waits for a log as large as its
+	snapshot, so that the work of snapshots stays in proportion). @default 8 MiB
+	*/
+	readonly compactBytes?: number;
+};
+
+/** The directory is in use by a queen that is still running. */
+export class StoreLockedError extends Error {
+	override readonly name = 'StoreLockedError';
+	readonly code = 'ERR_HIVE_STORE_LOCKED';
+}
+
+/** A store file is damaged beyond a torn last line. */
+export class CorruptStoreError extends Error {
+	override readonly name = 'CorruptStoreError';
+	readonly code = 'ERR_HIVE_STORE_CORRUPT';
+}
+
+export type FileStore = Store & {
+	/** Hands the store the state it compacts its log into. */
+	setImageSource(image: () => StateImage): void;
+	/** Writes a snapshot now (tests, and a clean stop). */
+	snapshot(): Promise<void>;
+};
+
+type Batch = {
+	readonly lines: string[];
+	/** Revision of its last fact. */
+	last: number;
+	readonly promise: Promise<void>;
+	resolve(): void;
+	reject(error: Error): void;
+};
+
+const segmentPattern = /^wal-(\d{16})\.log$/;
+const snapshotFile = 'snapshot.json';
+
+/** Opens (and locks) a store directory. Load it with `load()` before the first `append`. */
+export async function openFileStore(options: FileStoreOptions): Promise<FileStore> {
+	const dir = path.resolve(options.dir);
+	await fs.mkdir(dir, {recursive: true, mode: 0o700});
+	const lockFile = await lock(dir);
+	const compactBytes = options.compactBytes ?? 8 * 1024 * 1024;
+
+	let revision = 0;
+	/** Revision of the last fact written to the log. */
+	let written = 0;
+	let handle: fs.FileHandle | undefined;
+	let segmentBytes = 0;
+	let snapshotBytes = 0;
+	let loaded = false;
+	let failure: Error | undefined;
+	let imageSource: (() => StateImage) | undefined;
+	let next: Batch | undefined;
+	let flushing: Promise<void> | undefined;
+	let compacting: Promise<void> | undefined;
+	const stats = {facts: 0, records: 0, syncs: 0, bytes: 0, snapshots: 0};
+
+	const segmentPath = (first: number) => path.join(dir, `wal-${String(first).padStart(16, '0')}.log`);
+
+	const openSegment = async (first: number): Promise<void> => {
+		await handle?.close();
+		handle = await fs.open(segmentPath(first), 'a', 0o600);
+		segmentBytes = (await handle.stat()).size;
+		await syncDirectory(dir);
+	};
+
+	const fail = (error: Error): Error => {
+		failure ??= new Error(`the store in ${dir} failed: ${error.message}`);
+		return failure;
+	};
+
+	/** Writes and syncs batches one after another until none is waiting. */
+	const flushAll = async (): Promise<void> => {
+		while (next) {
+			const batch = next;
+			next = undefined;
+			try {
+				if (failure) {
+					throw failure;
+				}
+
+				const data = Buffer.from(batch.lines.join(''));
+				// eslint-disable-next-line no-await-in-loop
+				await writeAll(handle!, data);
+				// eslint-disable-next-line no-await-in-loop
+				await handle!.datasync();
+				stats.syncs += 1;
+				stats.bytes += data.length;
+				segmentBytes += data.length;
+				written = batch.last;
+				batch.resolve();
+			} catch (error: unknown) {
+				batch.reject(fail(error as Error));
+				continue;
+			}
+
+			if (!compacting && imageSource && segmentBytes > Math.max(compactBytes, snapshotBytes)) {
+				// eslint-disable-next-line no-await-in-loop
+				await startCompaction().catch((error: unknown) => {
+					fail(error as Error);
+				});
+			}
+		}
+
+		flushing = undefined;
+	};
+
+	/** Starts a new segment at the next revision and writes a snapshot of the state in the background. */
+	const startCompaction = async (): Promise<void> => {
+		const image = imageSource!();
+		await openSegment(written + 1);
+		compacting = writeSnapshot(image).finally(() => {
+			compacting = undefined;
+		});
+	};
+
+	const writeSnapshot = async (image: StateImage): Promise<void> => {
+		const json = JSON.stringify(image);
+		const data = `${checksum(json)} ${json}\n`;
+		const temporary = path.join(dir, `${snapshotFile}.tmp`);
+		const file = await fs.open(temporary, 'w', 0o600);
+		try {
+			await writeAll(file, Buffer.from(data));
+			await file.sync();
+		} finally {
+			await file.close();
+		}
+
+		await fs.rename(temporary, path.join(dir, snapshotFile));
+		await syncDirectory(dir);
+		snapshotBytes = data.length;
+		stats.snapshots += 1;
+		// Segments wholly covered by the snapshot go.
+		const segments = await listSegments(dir);
+		for (const [index, {name}] of segments.entries()) {
+			const nextFirst = segments[index + 1]?.first;
+			if (nextFirst !== undefined && nextFirst - 1 <= image.revision) {
+				// eslint-disable-next-line no-await-in-loop
+				await fs.rm(path.join(dir, name), {force: true});
+			}
+		}
+	};
+
+	const store: FileStore = {
+		kind: 'file',
+		location: dir,
+		async load(): Promise<Loaded> {
+			const warnings: string[] = [];
+			let image: StateImage | undefined;
+			const snapshotPath = path.join(dir, snapshotFile);
+			const snapshotText = await fs.readFile(snapshotPath, 'utf8').catch((error: NodeJS.ErrnoException) => {
+				if (error.code === 'ENOENT') {
+					return undefined;
+				}
+
+				throw error;
+			});
+			if (snapshotText !== undefined) {
+				const json = verifiedLine(snapshotText.endsWith('\n') ? snapshotText.slice(0, -1) : snapshotText);
+				if (json === undefined) {
+					throw new CorruptStoreError(`${snapshotPath} is corrupt (its checksum does not match); the store cannot be loaded`);
+				}
+
+				image = JSON.parse(json) as StateImage;
+				snapshotBytes = snapshotText.length;
+			}
+
+			const facts: StoredFact[] = [];
+			const segments = await listSegments(dir);
+			let expected = image ? image.revision + 1 : 1;
+			for (const [index, {first, name}] of segments.entries()) {
+				const file = path.join(dir, name);
+				const last = index === segments.length - 1;
+				// eslint-disable-next-line no-await-in-loop
+				const text = await fs.readFile(file, 'utf8');
+				let offset = 0;
+				let lineNumber = 0;
+				if (first > expected) {
+					throw new CorruptStoreError(`${file} starts at revision ${first}, but revision ${expected} is missing before it; the store cannot be loaded`);
+				}
+
+				while (offset < text.length) {
+					lineNumber += 1;
+					const end = text.indexOf('\n', offset);
+					const line = text.slice(offset, end < 0 ? text.length : end);
+					const json = end < 0 ? undefined : verifiedLine(line);
+					const isLastLine = end < 0 || end === text.length - 1;
+					if (json === undefined) {
+						if (last && isLastLine) {
+							warnings.push(`${file}: dropped a torn last record at line ${lineNumber} (byte ${offset}): it was being written when the queen stopped, and was never acknowledged`);
+							// eslint-disable-next-line no-await-in-loop
+							await fs.truncate(file, Buffer.byteLength(text.slice(0, offset)));
+							break;
+						}
+
+						throw new CorruptStoreError(`${file} is corrupt at line ${lineNumber} (byte ${offset}); the store cannot be loaded`);
+					}
+
+					const record = JSON.parse(json) as {rev: number; facts: Fact[]};
+					if (record.rev + record.facts.length - 1 >= expected) {
+						if (record.rev > expected) {
+							throw new CorruptStoreError(`${file} is corrupt at line ${lineNumber}: revision ${record.rev} follows ${expected - 1}; the store cannot be loaded`);
+						}
+
+						for (const [index, fact] of record.facts.entries()) {
+							if (record.rev + index >= expected) {
+								facts.push({revision: record.rev + index, fact});
+							}
+						}
+
+						expected = record.rev + record.facts.length;
+					}
+
+					offset = end + 1;
+				}
+			}
+
+			revision = expected - 1;
+			written = revision;
+			await openSegment(segments.at(-1)?.first ?? revision + 1);
+			loaded = true;
+			return {image, facts, warnings};
+		},
+		append(facts) {
+			if (!loaded) {
+				throw new Error('load the store before writing to it');
+			}
+
+			const first = revision + 1;
+			revision += facts.length;
+			stats.facts += facts.length;
+			stats.records += 1;
+			if (failure) {
+				return {revision: first, durable: Promise.reject(failure)};
+			}
+
+			const json = JSON.stringify({rev: first, facts});
+			const line = `${checksum(json)} ${json}\n`;
+			if (!next) {
+				let resolve!: () => void;
+				let reject!: (error: Error) => void;
+				const promise = new Promise<void>((yes, no) => {
+					resolve = yes;
+					reject = no;
+				});
+				// A batch nobody waits for must not be an unhandled rejection; waiters see it through `promise`.
+				promise.catch(() => undefined);
+				next = {lines: [], last: 0, promise, resolve, reject};
+				if (!flushing) {
+					// Everything appended in this turn of the event loop goes in the same write and fsync.
+					flushing = new Promise<void>(resolve => {
+						setImmediate(() => {
+							void flushAll().then(resolve);
+						});
+					});
+				}
+			}
+
+			next.lines.push(line);
+			next.last = revision;
+			return {revision: first, durable: next.promise};
+		},
+		get revision() {
+			return revision;
+		},
+		stats(): StoreStats {
+			return {...stats};
+		},
+		setImageSource(image) {
+			imageSource = image;
+		},
+		async snapshot() {
+			await flushing;
+			await compacting;
+			if (imageSource) {
+				await startCompaction();
+				await compacting;
+			}
+		},
+		async close() {
+			await flushing;
+			await compacting;
+			await handle?.close();
+			handle = undefined;
+			await fs.rm(lockFile, {force: true});
+		},
+	};
+	return store;
+}
+
+function checksum(json: string): string {
+	return crc32(json).toString(16).padStart(8, '0');
+}
+
+/** The JSON of a `<crc32> <json>` line, or undefined when the line is not whole. */
+function verifiedLine(line: string): string | undefined {
+	if (line.length < 10 || line[8] !== ' ') {
+		return undefined;
+	}
+
+	const json = line.slice(9);
+	if (checksum(json) !== line.slice(0, 8)) {
+		return undefined;
+	}
+
+	try {
+		JSON.parse(json);
+		return json;
+	} catch {
+		return undefined;
+	}
+}
+
+async function listSegments(dir: string): Promise<Array<{readonly first: number; readonly name: string}>> {
+	const names = await fs.readdir(dir);
+	return names
+		.map(name => ({name, match: segmentPattern.exec(name)}))
+		.filter(each => each.match !== null)
+		.map(each => ({first: Number(each.match![1]), name: each.name}))
+		.sort((a, b) => a.first - b.first);
+}
+
+async function writeAll(handle: fs.FileHandle, data: Buffer): Promise<void> {
+	let offset = 0;
+	while (offset < data.length) {
+		// eslint-disable-next-line no-await-in-loop
+		const {bytesWritten} = await handle.write(data, offset, data.length - offset);
+		offset += bytesWritten;
+	}
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+	const handle = await fs.open(dir, fsConstants.O_RDONLY);
+	try {
+		await handle.sync();
+	} finally {
+		await handle.close();
+	}
+}
+
+/**
+Takes the directory's `LOCK` for this process: refused while the queen that holds it runs; the lock
+of a queen that died (killed, crashed) is taken over.
+*/
+async function lock(dir: string): Promise<string> {
+	const file = path.join(dir, 'LOCK');
+	const mine = JSON.stringify({pid: process.pid, host: os.hostname(), since: new Date().toISOString()});
+	for (let attempt = 0; attempt < 2; attempt++) {
+		try {
+			// eslint-disable-next-line no-await-in-loop
+			await fs.writeFile(file, mine, {flag: 'wx', mode: 0o600});
+			return file;
+		} catch (error: unknown) {
+			if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+				throw error;
+			}
+		}
+
+		// eslint-disable-next-line no-await-in-loop
+		const holder = await fs.readFile(file, 'utf8').then(text => JSON.parse(text) as {pid?: number; host?: string}, () => ({pid: undefined, host: undefined}));
+		if (holder.pid !== undefined && holder.pid !== process.pid && (holder.host === undefined || holder.host === os.hostname()) && isRunning(holder.pid)) {
+			throw new StoreLockedError(`${dir} is in use by another queen (pid ${holder.pid}); stop it, or give this one another --data-dir`);
+		}
+
+		// The queen that held it is gone: move its lock aside (one of two racing queens wins the rename).
+		// eslint-disable-next-line no-await-in-loop
+		await fs.rename(file, `${file}.stale-${process.pid}`).catch(() => undefined);
+		// eslint-disable-next-line no-await-in-loop
+		await fs.rm(`${file}.stale-${process.pid}`, {force: true});
+	}
+
+	throw new StoreLockedError(`${dir} is in use by another queen that is starting; give this one another --data-dir`);
+}
+
+function isRunning(pid: number): boolean {
+	try {
+		process.kill(pid, 0);
+		return true;
+	} catch (error: unknown) {
+		return (error as NodeJS.ErrnoException).code === 'EPERM';
+	}
+}

@@ -1,50 +1,72 @@
 import {execFileSync} from 'node:child_process';
 import autocannon from 'autocannon';
 import type {BenchContext, ScenarioOutcome, Table} from './context.js';
-import {cpuMeter, freePort, isReady, requestJson, spawnDrone, spawnProc, spawnQueen, seedLarvePath, waitFor, type Proc} from './procs.js';
+import {cpuMeter, floorRelayPath, freePort, isReady, requestJson, spawnDrone, spawnProc, spawnQueen, seedLarvePath, waitFor, type Larve, type Proc} from './procs.js';
 import {closedLoop, type LoadResult} from './loadgen.js';
 import {round} from './stats.js';
+import {runWrk, wrkThreads, wrkVersion} from './wrk.js';
 
 /**
-Dispatch: tasks per second through one queen to two drones, real processes on loopback, driven by
-autocannon (`POST /submit_task {"text":"bench"}`) at 16 and 64 connections, after a warm-up. The
-seed's Python queen (bench/seed/larve.py) is measured the same way, side by side.
+Dispatch: tasks per second through one queen to two drones, real processes on loopback, at 16 and 64
+connections of `POST /submit_task {"text":"bench"}`, after a warm-up. Three systems, one after
+another, in one run, all driven by the same load generator (wrk when installed, else one node:http
+closed loop for all three): Hive's queen; the seed's Python queen (bench/seed/larve.py); and the
+floor, a bare node:http relay (bench/floor-relay.ts) in front of two real Hive drones. A ratio is
+only ever taken between rows of the same generator.
 */
 
 export const connectionCounts = [16, 64] as const;
 
+export type DispatchSystem = 'hive' | 'seed' | 'floor';
+export type LoadGenerator = 'wrk' | 'node:http closed loop';
+
 export type DispatchRow = {
-	readonly system: 'hive' | 'seed';
+	readonly system: DispatchSystem;
 	readonly connections: number;
 	readonly tasksPerSecond: number;
 	readonly latencyMs: {readonly p50: number; readonly p99: number; readonly max: number; readonly mean: number};
-	readonly generator: string;
+	readonly generator: LoadGenerator;
 	readonly ok: number;
 	/** Connection errors and timeouts. */
 	readonly errors: number;
 	readonly non2xx: number;
 	readonly durationS: number;
-	/** Cores used by the queen during the measured run. */
+	/** Cores used by the front process (the queen; the relay for the floor) during the measured run. */
 	readonly queenCores: number | undefined;
 	/** Cores used by each drone during the measured run. */
 	readonly droneCores: readonly number[];
-	/** The queen's CPU time per dispatched task, in µs. */
+	/** The front process's CPU time (the queen's; the relay's for the floor) per task answered 2xx, in µs. */
 	readonly queenCpuUsPerTask: number | undefined;
 };
 
+/** Hive's tasks/s ÷ the seed's, at one connection count, both measured with `generator`. */
+export type SeedRatio = {
+	readonly connections: number;
+	readonly generator: LoadGenerator;
+	readonly hive: number;
+	readonly seed: number;
+	readonly ratio: number;
+};
+
 export type DispatchData = {
+	readonly generator: LoadGenerator;
+	/** wrk's version line, or why the node:http closed loop was used. */
+	readonly generatorNote: string;
 	readonly rows: readonly DispatchRow[];
+	/** Hive ÷ the seed at each connection count (only from rows of one generator). */
+	readonly ratios: readonly SeedRatio[];
 	readonly seedSkipped?: string;
 };
 
 type Target = {
-	readonly system: 'hive' | 'seed';
+	readonly system: DispatchSystem;
 	readonly queenUrl: string;
+	/** The process in front of the drones: the queen, or the floor's relay. */
 	readonly queen: Proc;
 	readonly drones: readonly Proc[];
 };
 
-/** One autocannon run against `/submit_task`. */
+/** One autocannon run against `/submit_task` (the profile and dashboard scenarios' load). */
 export function load(url: string, connections: number, durationS: number, extra: {readonly overallRate?: number} = {}) {
 	return autocannon({
 		url: `${url}/submit_task`,
@@ -58,23 +80,35 @@ export function load(url: string, connections: number, durationS: number, extra:
 	});
 }
 
-async function measure(target: Target, connections: number, context: BenchContext): Promise<DispatchRow> {
-	const generator = target.system === 'hive' ? 'autocannon' : 'node:http closed loop';
-	context.progress(`dispatch: ${target.system} at ${connections} connections (${context.warmupS} s warm-up, ${context.durationS} s, ${generator})`);
-	const run = async (durationS: number): Promise<LoadResult> => {
-		if (target.system === 'seed') {
-			return closedLoop({url: `${target.queenUrl}/submit_task`, body: JSON.stringify({text: 'bench'}), connections, durationS});
-		}
+/** wrk when it runs here, else the node:http closed loop: one generator for every system of the run. */
+export function chooseGenerator(): {readonly generator: LoadGenerator; readonly note: string} {
+	const version = wrkVersion();
+	return version === undefined
+		? {generator: 'node:http closed loop', note: 'wrk is not installed (apt-get install wrk): every system driven by bench/loadgen.ts instead'}
+		: {generator: 'wrk', note: `${version}, ${wrkThreads} threads, bench/wrk-submit.lua`};
+}
 
-		const result = await load(target.queenUrl, connections, durationS);
-		return {
-			ok: result['2xx'],
-			non2xx: result.non2xx,
-			errors: result.errors + result.timeouts,
-			durationS: result.duration,
-			latencyMs: {p50: result.latency.p50, p99: result.latency.p99, max: result.latency.max, mean: round(result.latency.mean, 2)!},
-		};
-	};
+/**
+Hive ÷ the seed at each connection count where both were measured with the same generator. Rows of
+different generators are never paired: such a ratio would measure the generators, not the queens.
+*/
+export function seedRatios(rows: readonly DispatchRow[]): SeedRatio[] {
+	const ratios: SeedRatio[] = [];
+	for (const hive of rows.filter(row => row.system === 'hive')) {
+		const seed = rows.find(row => row.system === 'seed' && row.connections === hive.connections && row.generator === hive.generator);
+		if (seed && seed.tasksPerSecond > 0) {
+			ratios.push({connections: hive.connections, generator: hive.generator, hive: hive.tasksPerSecond, seed: seed.tasksPerSecond, ratio: round(hive.tasksPerSecond / seed.tasksPerSecond, 1)!});
+		}
+	}
+
+	return ratios;
+}
+
+async function measure(target: Target, connections: number, generator: LoadGenerator, context: BenchContext): Promise<DispatchRow> {
+	context.progress(`dispatch: ${target.system} at ${connections} connections (${context.warmupS} s warm-up, ${context.durationS} s, ${generator})`);
+	const run = async (durationS: number): Promise<LoadResult> => generator === 'wrk'
+		? runWrk({url: target.queenUrl, connections, durationS})
+		: closedLoop({url: `${target.queenUrl}/submit_task`, body: JSON.stringify({text: 'bench'}), connections, durationS});
 
 	await run(context.warmupS);
 	const queenMeter = cpuMeter(target.queen.pid);
@@ -100,7 +134,7 @@ async function measure(target: Target, connections: number, context: BenchContex
 }
 
 /** A real queen and two real drones (the binary, `--port 0`), drones' standard output dropped. */
-export async function startHive(nodeFlags: readonly string[] = []): Promise<Target & {stop(): Promise<void>}> {
+export async function startHive(nodeFlags: readonly string[] = []): Promise<Omit<Target, 'drones'> & {readonly drones: readonly Larve[]; stop(): Promise<void>}> {
 	const queen = await spawnQueen('queen', [], {nodeFlags});
 	const drones = await Promise.all([spawnDrone(queen, 'drone-a'), spawnDrone(queen, 'drone-b')]);
 	await waitFor(async () => (await requestJson('GET', `${queen.url}/drones`)).body?.drones?.length === 2, 'two drones registered');
@@ -162,55 +196,90 @@ async function startSeed(): Promise<Target & {stop(): Promise<void>}> {
 	};
 }
 
-export async function runDispatch(context: BenchContext): Promise<ScenarioOutcome<DispatchData>> {
-	const rows: DispatchRow[] = [];
+/**
+The floor: two real Hive drones spawned as for Hive (registered with an idle Hive queen, whose only
+work is their heartbeats), and the bare node:http relay (bench/floor-relay.ts) in front of them.
+*/
+async function startFloor(): Promise<Target & {stop(): Promise<void>}> {
 	const hive = await startHive();
+	const relay = spawnProc(process.execPath, [floorRelayPath, ...hive.drones.flatMap(drone => ['--drone', drone.address])], {label: 'floor relay'});
 	try {
-		for (const connections of connectionCounts) {
-			// eslint-disable-next-line no-await-in-loop
-			rows.push(await measure(hive, connections, context));
-		}
-	} finally {
-		await hive.stop();
-	}
+		const line = await waitFor(() => {
+			if (!relay.alive) {
+				throw new Error(`the floor relay exited: ${relay.stderrTail()}`);
+			}
 
-	const seedSkipped = seedUnavailable();
-	if (seedSkipped === undefined) {
-		const seed = await startSeed();
+			return relay.jsonLines.find(entry => typeof entry.url === 'string' && String(entry.msg).includes('listening'));
+		}, 'the floor relay to listen', 10_000, {rethrow: true});
+		return {
+			system: 'floor',
+			queenUrl: line.url as string,
+			queen: relay,
+			drones: hive.drones,
+			async stop() {
+				await relay.stop();
+				await hive.stop();
+			},
+		};
+	} catch (error: unknown) {
+		await relay.kill();
+		await hive.stop();
+		throw error;
+	}
+}
+
+export async function runDispatch(context: BenchContext): Promise<ScenarioOutcome<DispatchData>> {
+	const {generator, note: generatorNote} = chooseGenerator();
+	context.progress(`dispatch: load generator for every system: ${generator} (${generatorNote})`);
+	const rows: DispatchRow[] = [];
+	const measureAll = async (target: Target & {stop(): Promise<void>}) => {
 		try {
 			for (const connections of connectionCounts) {
 				// eslint-disable-next-line no-await-in-loop
-				rows.push(await measure(seed, connections, context));
+				rows.push(await measure(target, connections, generator, context));
 			}
 		} finally {
-			await seed.stop();
+			await target.stop();
 		}
+	};
+
+	await measureAll(await startHive());
+	const seedSkipped = seedUnavailable();
+	if (seedSkipped === undefined) {
+		await measureAll(await startSeed());
 	}
 
-	return {data: {rows, seedSkipped}, tables: [dispatchTable(rows, seedSkipped)]};
+	await measureAll(await startFloor());
+	const data: DispatchData = {generator, generatorNote, rows, ratios: seedRatios(rows), seedSkipped};
+	return {data, tables: [dispatchTable(data)]};
 }
 
-function dispatchTable(rows: readonly DispatchRow[], seedSkipped: string | undefined): Table {
-	const seedAt = (connections: number) => rows.find(row => row.system === 'seed' && row.connections === connections);
+function dispatchTable({generator, generatorNote, rows, ratios, seedSkipped}: DispatchData): Table {
+	const floorAt = (connections: number) => rows.find(row => row.system === 'floor' && row.connections === connections && row.generator === generator);
 	const notes = [
-		'tasks/s = 2xx answers ÷ run time; latency from autocannon (ms); cores = /proc/<pid>/stat utime+stime ÷ wall time over the run.',
-		'queen µs/task = the queen\'s CPU time over the run ÷ tasks answered 2xx.',
-		'load: autocannon for Hive; for the seed a node:http closed loop (same connections), because the seed\'s Flask dev server closes every connection and autocannon stalls on that.',
+		`load generator: ${generator} for every row (${generatorNote}); the same connections, POST /submit_task {"text":"bench"}.`,
+		`tasks/s = 2xx answers ÷ run time; latency from ${generator} (ms); cores = /proc/<pid>/stat utime+stime ÷ wall time over the run.`,
+		'front = the process the load hits: the queen (hive, seed) or the bare node:http relay (floor, bench/floor-relay.ts, in front of two real Hive drones); front µs/task = its CPU time over the run ÷ tasks answered 2xx.',
+		'of floor = Hive\'s tasks/s ÷ the floor\'s at the same connections.',
+		...ratios.map(ratio => `Hive ÷ seed at ${ratio.connections} connections: ${ratio.ratio}× (${ratio.hive} vs ${ratio.seed} tasks/s, ${ratio.generator} on both).`),
 	];
 	if (seedSkipped) {
 		notes.push(`seed: ${seedSkipped}`);
 	}
 
 	return {
-		title: 'Dispatch: POST /submit_task through one queen to two drones (autocannon)',
-		columns: ['queen', 'conns', 'tasks/s', 'vs seed', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'non-2xx', 'queen cores', 'drone cores', 'queen µs/task'],
+		title: `Dispatch: POST /submit_task through one front process to two drones (${generator})`,
+		columns: ['system', 'conns', 'generator', 'tasks/s', 'vs seed', 'of floor', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'non-2xx', 'front cores', 'drone cores', 'front µs/task'],
 		rows: rows.map(row => {
-			const seed = seedAt(row.connections);
+			const ratio = row.system === 'hive' ? ratios.find(each => each.connections === row.connections && each.generator === row.generator) : undefined;
+			const floor = floorAt(row.connections);
 			return [
 				row.system,
 				row.connections,
+				row.generator,
 				row.tasksPerSecond,
-				row.system === 'hive' && seed && seed.tasksPerSecond > 0 ? `${round(row.tasksPerSecond / seed.tasksPerSecond, 1)}×` : '',
+				ratio ? `${ratio.ratio}×` : '',
+				row.system === 'hive' && floor && floor.tasksPerSecond > 0 ? `${Math.round((100 * row.tasksPerSecond) / floor.tasksPerSecond)}%` : '',
 				row.latencyMs.p50,
 				row.latencyMs.p99,
 				row.latencyMs.max,

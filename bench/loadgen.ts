@@ -3,9 +3,10 @@ import {percentile, round} from './stats.js';
 
 /**
 A closed-loop load generator on `node:http`: `connections` loops, each sending the next request when the
-last one is answered, for `durationS`. Used for the seed, whose Flask dev server answers
-`Connection: close` to every request — autocannon stalls on that (it waits for its timeout before it
-reconnects), while node's agent simply opens a new connection.
+last one is answered, for `durationS`. The dispatch bench's fallback when wrk is not installed, and then
+it drives every system of the run (never one side of a ratio only). It copes with the seed's Flask dev
+server, which answers `Connection: close` to every request (autocannon stalls on that: it waits for
+its timeout before it reconnects), as node's agent simply opens a new connection.
 */
 
 export type LoadResult = {

@@ -10,6 +10,8 @@ import {waitFor} from '../test/helpers/wait.js';
 export const cliPath = fileURLToPath(new URL('../source/cli.js', import.meta.url));
 /** The built farm of lightweight drones (dist/bench/farm.js). */
 export const farmPath = fileURLToPath(new URL('farm.js', import.meta.url));
+/** The floor of the dispatch bench: a bare node:http relay (dist/bench/floor-relay.js). */
+export const floorRelayPath = fileURLToPath(new URL('floor-relay.js', import.meta.url));
 /** The seed's Python larve, reconstructed from the document (bench/seed/larve.py, not compiled). */
 export const seedLarvePath = fileURLToPath(new URL('../../bench/seed/larve.py', import.meta.url));
 

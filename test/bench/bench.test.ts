@@ -4,6 +4,8 @@ import {coresUsed, parseProcStat} from '../../bench/procs.js';
 import {categoryOf, moduleOf, summarizeProfile, type CpuProfile} from '../../bench/profile.js';
 import {median, percentile, round, summarize} from '../../bench/stats.js';
 import {unfinishedTasksOn} from '../../bench/failure.js';
+import {seedRatios, type DispatchData, type DispatchRow} from '../../bench/dispatch.js';
+import {checkBudgets} from '../../bench/budgets.js';
 import type {SeenEvent} from '../../bench/procs.js';
 
 test('parseProcStat reads utime and stime after a command name with spaces and parentheses', () => {
@@ -98,4 +100,32 @@ test('unfinishedTasksOn finds the tasks last placed on a drone and not finished 
 		{type: 'task.dispatched', at: 6, task: task('d', 'running', 'drone-0')},
 	];
 	assert.deepEqual([...unfinishedTasksOn(events, 'drone-0', 5)], ['b']);
+});
+
+const dispatchRow = (system: DispatchRow['system'], connections: number, tasksPerSecond: number, generator: DispatchRow['generator'] = 'wrk', p99 = 5): DispatchRow => ({
+	system, connections, tasksPerSecond, generator, latencyMs: {p50: 1, p99, max: p99, mean: 1}, ok: tasksPerSecond, errors: 0, non2xx: 0, durationS: 1, queenCores: 1, droneCores: [0.2, 0.2], queenCpuUsPerTask: 100,
+});
+
+test('seedRatios pairs Hive and the seed only when one generator drove both', () => {
+	const rows = [
+		dispatchRow('hive', 16, 9000),
+		dispatchRow('hive', 64, 12_000),
+		dispatchRow('seed', 16, 300),
+		dispatchRow('seed', 64, 400, 'node:http closed loop'),
+		dispatchRow('floor', 16, 30_000),
+	];
+	assert.deepEqual(seedRatios(rows), [{connections: 16, generator: 'wrk', hive: 9000, seed: 300, ratio: 30}]);
+});
+
+test('checkBudgets wants 25× the seed at 16 and at 64 connections and p99 under 25 ms', () => {
+	const rows = [dispatchRow('hive', 16, 9000), dispatchRow('hive', 64, 12_000, 'wrk', 30), dispatchRow('seed', 16, 300), dispatchRow('seed', 64, 500)];
+	const dispatch: DispatchData = {generator: 'wrk', generatorNote: 'wrk', rows, ratios: seedRatios(rows)};
+	const budgets = checkBudgets({dispatch: {data: dispatch, tables: []}});
+	assert.deepEqual(budgets.map(budget => [budget.budget, budget.status]), [
+		['dispatch throughput vs the seed (16 conns)', 'met'],
+		['dispatch throughput vs the seed (64 conns)', 'missed'],
+		['dispatch p99 latency (16 conns)', 'met'],
+		['dispatch p99 latency (64 conns)', 'missed'],
+	]);
+	assert.match(budgets[1]!.measured, /24× \(12000 vs 500 tasks\/s, wrk on both\)/);
 });

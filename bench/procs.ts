@@ -1,7 +1,8 @@
 import {spawn, execFileSync, type ChildProcess, type SpawnOptions} from 'node:child_process';
-import {readFileSync} from 'node:fs';
+import {mkdirSync, mkdtempSync, readFileSync, rmSync} from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {setTimeout as sleep} from 'node:timers/promises';
 import {waitFor} from '../test/helpers/wait.js';
@@ -186,9 +187,24 @@ export async function spawnLarve(label: string, args: readonly string[], options
 	return Object.assign(proc, {url, address: url.replace(/^http:\/\//, '')});
 }
 
-/** Spawns a queen on a free port. */
+/**
+Spawns a queen on a free port. Its store is durable, as a user's is (the default, in a directory of its
+own under bench/results/, on the project's disk, removed when the bench ends), unless `args` choose one.
+*/
 export async function spawnQueen(label = 'queen', args: readonly string[] = [], options: LarveSpawnOptions = {}): Promise<Larve> {
-	return spawnLarve(label, ['--queen', '--port', '0', ...args], options);
+	const ownStore = args.includes('--store') || args.includes('--data-dir') ? [] : ['--data-dir', benchDataDir()];
+	return spawnLarve(label, ['--queen', '--port', '0', ...ownStore, ...args], options);
+}
+
+/** A new directory for a queen's store, removed when the bench ends. */
+export function benchDataDir(): string {
+	const parent = fileURLToPath(new URL('../../bench/results/stores/', import.meta.url));
+	mkdirSync(parent, {recursive: true});
+	const dir = mkdtempSync(path.join(parent, 'queen-'));
+	onExit(() => {
+		rmSync(dir, {recursive: true, force: true});
+	});
+	return dir;
 }
 
 /** Spawns a drone of `queen` on a free port. */

@@ -156,9 +156,16 @@ export class Dispatcher {
 				this.#log.debug({drone: drone.name, task: task.id}, `Sent task to ${drone.name}`);
 				// A text task is done once its drone has printed it (even if the drone was lost meanwhile and the
 				// task queued again); a command runs until its drone reports.
+				// (Applied now; the store writes it on its own time: the submit was durable before its answer.)
 				if (task.kind === 'text') {
-					// eslint-disable-next-line no-await-in-loop
-					return await this.#hive.finish(task.id, drone.name, {succeeded: true}).catch(() => undefined);
+					try {
+						const done = this.#hive.finishNow(task.id, drone.name, {succeeded: true});
+						done.durable.catch(noop);
+						return done.task;
+					} catch {
+						// Placed again and taken by another drone meanwhile: that one's word counts.
+						return this.#hive.task(task.id);
+					}
 				}
 
 				const running = this.#hive.running(task.id, drone.name);
@@ -168,8 +175,7 @@ export class Dispatcher {
 					return undefined;
 				}
 
-				// eslint-disable-next-line no-await-in-loop
-				await running;
+				running.catch(noop);
 				return this.#hive.task(task.id);
 			}
 		} finally {

@@ -297,6 +297,16 @@ export class Hive {
 	(`created: false`); refused when `maxPending` tasks already wait, or the key was used for another task.
 	*/
 	async submit(spec: TaskSpec, idempotencyKey?: string): Promise<{readonly task: Task; readonly created: boolean}> {
+		const {task, created, durable} = this.submitNow(spec, idempotencyKey);
+		await durable;
+		return {task: created ? task : this.#tasks.get(task.id) ?? task, created};
+	}
+
+	/**
+	`submit`, applied now: the task can be placed while its record goes to disk (`durable`). Throws a
+	`RefusedError` when it cannot be done.
+	*/
+	submitNow(spec: TaskSpec, idempotencyKey?: string): {readonly task: Task; readonly created: boolean; readonly durable: Promise<void>} {
 		if (idempotencyKey !== undefined) {
 			const existing = this.#tasks.byKey(idempotencyKey);
 			if (existing) {
@@ -305,8 +315,7 @@ export class Hive {
 				}
 
 				// Its first submit may still be on its way to disk.
-				await this.#lastDurable;
-				return {task: this.#tasks.get(existing.id) ?? existing, created: false};
+				return {task: existing, created: false, durable: this.#lastDurable};
 			}
 		}
 
@@ -319,9 +328,7 @@ export class Hive {
 			? {id, kind: 'text', text: spec.text, selector: spec.selector ?? {}, idempotencyKey} as const
 			: {id, kind: 'command', command: spec.command, selector: spec.selector ?? {}, idempotencyKey} as const;
 		const durable = this.#commit([{type: 'task.submitted', at: this.#now(), task}]);
-		const submitted = this.#tasks.get(id)!;
-		await durable;
-		return {task: submitted, created: true};
+		return {task: this.#tasks.get(id)!, created: true, durable};
 	}
 
 	/** The dispatcher chose a drone: the task holds a place on it while the drone is asked. Undefined: it cannot. */
@@ -361,6 +368,13 @@ export class Hive {
 	lost mid-call) is done too.
 	*/
 	async finish(id: string, drone: string, outcome: Outcome): Promise<Task> {
+		const {task, durable} = this.finishNow(id, drone, outcome);
+		await durable;
+		return task;
+	}
+
+	/** `finish`, applied now; `task` is its record as it ended (the history may forget it at once). */
+	finishNow(id: string, drone: string, outcome: Outcome): {readonly task: Task; readonly durable: Promise<void>} {
 		const task = this.#tasks.get(id);
 		if (!task) {
 			throw new RefusedError(`no task with id ${id}`, 'ERR_HIVE_NO_TASK');
@@ -373,10 +387,11 @@ export class Hive {
 		}
 
 		const at = this.#now();
-		await this.#commit([outcome.succeeded
+		const {durable, events} = this.#write([outcome.succeeded
 			? {type: 'task.succeeded', at, id, drone, result: outcome.result}
 			: {type: 'task.failed', at, id, drone, result: outcome.result, error: outcome.error ?? 'failed'}]);
-		return this.#tasks.get(id) ?? task;
+		const [event] = events;
+		return {task: event && 'task' in event ? event.task : task, durable};
 	}
 
 	/** A task that can never be placed (no drone at all): it fails now. */
@@ -404,8 +419,13 @@ export class Hive {
 
 	/** Writes facts, applies them, sends their events; settles when they are durable. */
 	async #commit(facts: readonly Fact[]): Promise<void> {
+		return this.#write(facts).durable;
+	}
+
+	/** Writes facts, applies them and sends their events now; `durable` settles when the store has them. */
+	#write(facts: readonly Fact[]): {readonly durable: Promise<void>; readonly events: readonly HiveEvent[]} {
 		if (facts.length === 0) {
-			return this.#lastDurable;
+			return {durable: this.#lastDurable, events: []};
 		}
 
 		const {revision, durable} = this.#store.append(facts);
@@ -428,7 +448,7 @@ export class Hive {
 			throw failure;
 		});
 		this.#lastDurable = settled.catch(() => undefined);
-		return settled;
+		return {durable: settled, events};
 	}
 
 	/** Applies one fact; returns the event that reports it. Decides nothing: replaying gives the same hive. */

@@ -36,6 +36,7 @@ export function createQueenRouter(deps: QueenDeps): Router {
 			mode: 'Mode.QUEEN',
 			name: 'queen',
 			drones: hive.droneMap(),
+			store: {kind: hive.store.kind, revision: hive.store.revision, ...hive.store.stats()},
 		};
 	});
 
@@ -61,11 +62,12 @@ export function createQueenRouter(deps: QueenDeps): Router {
 		const spec = parseBody(ctx, taskBody);
 		const wait = ctx.query.wait === 'true' || ctx.query.wait === '1';
 		const key = idempotencyKey(ctx.get('idempotency-key'));
-		const {task: submitted, created} = await refusals(hive.submit(spec.kind === 'text' ? {kind: 'text', text: spec.text, selector: spec.selector} : {kind: 'command', command: spec.command, selector: spec.selector}, key));
+		const {task: submitted, created, durable} = await refusals(async () => hive.submitNow(spec.kind === 'text' ? {kind: 'text', text: spec.text, selector: spec.selector} : {kind: 'command', command: spec.command, selector: spec.selector}, key));
 		const final = wait && !finalTaskStates.has(submitted.state) ? waitForFinalState(hive, submitted.id, ctx.res) : undefined;
-		// A retried submit (the same key) gets the task as it is now: it is placed once, by its first submit.
-		const placed = created ? await dispatcher.submit(submitted) : submitted;
-		const task = (await final) ?? placed;
+		// Placed while its record goes to disk; answered once both are done. A retried submit (the same
+		// key) gets the task as it is now: it is placed once, by its first submit.
+		const [placed] = await Promise.all([created ? dispatcher.submit(submitted) : submitted, durable]);
+		const task = (await final) ?? (created ? placed : hive.task(submitted.id) ?? submitted);
 		if (task.state === 'failed' && task.attempts === 0) {
 			// Nothing could ever take it: the seed's answer when no drone is registered.
 			throw new HiveError(503, task.error ?? 'no drone can take the task', 'ERR_HIVE_NO_DRONE');
@@ -108,7 +110,7 @@ export function createQueenRouter(deps: QueenDeps): Router {
 	router.post('/tasks/:id/result', auth, async ctx => {
 		const report = parseBody(ctx, resultBody);
 		const {drone, succeeded, error, ...result} = report;
-		await refusals(hive.finish(ctx.params.id!, drone, {succeeded, result, error: error ?? (succeeded ? undefined : describeExit(result))}));
+		await refusals(async () => hive.finish(ctx.params.id!, drone, {succeeded, result, error: error ?? (succeeded ? undefined : describeExit(result))}));
 		ctx.body = {result: 'OK'};
 	});
 
@@ -191,9 +193,9 @@ const refusalStatus: Record<RefusedError['code'], number> = {
 };
 
 /** A command the hive refused, as the client sees it: its status and message. */
-async function refusals<T>(command: Promise<T>): Promise<T> {
+async function refusals<T>(command: () => Promise<T>): Promise<T> {
 	try {
-		return await command;
+		return await command();
 	} catch (error: unknown) {
 		if (error instanceof RefusedError) {
 			throw new HiveError(refusalStatus[error.code], error.message, error.code);

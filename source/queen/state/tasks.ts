@@ -71,7 +71,7 @@ export class TaskTable {
 	}
 
 	/** Adds or replaces a record, keeping the queue, the drone index and the history in step with it. */
-	put(task: Task): void {
+	put(task: Task, trackHistory = true): void {
 		const previous = this.#tasks.get(task.id);
 		this.#tasks.set(task.id, task);
 		if (!previous && task.idempotencyKey !== undefined) {
@@ -107,7 +107,7 @@ export class TaskTable {
 			}
 		}
 
-		if (finalTaskStates.has(task.state) && !(previous && finalTaskStates.has(previous.state))) {
+		if (trackHistory && finalTaskStates.has(task.state) && !(previous && finalTaskStates.has(previous.state))) {
 			this.#finished.push(task.id);
 			this.#forgetOld();
 		}
@@ -152,22 +152,13 @@ export class TaskTable {
 		return {tasks: [...this.#tasks.values()], finished: [...this.#finished]};
 	}
 
+	/** Restores what `data()` gave: the tasks in their order, the finished ones in the order they ended. */
 	restore(data: TaskTableData): void {
-		const finished = new Set(data.finished);
 		for (const task of data.tasks) {
-			if (!finished.has(task.id)) {
-				this.put(task);
-			}
+			this.put(task, false);
 		}
 
-		// Finished ones in the order they ended, so the history forgets the oldest first.
-		const byId = new Map(data.tasks.map(task => [task.id, task]));
-		for (const id of data.finished) {
-			const task = byId.get(id);
-			if (task) {
-				this.put(task);
-			}
-		}
+		this.#finished = [...data.finished];
 	}
 
 	#enqueue(task: Task): void {

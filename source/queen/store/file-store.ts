@@ -59,13 +59,20 @@ type Batch = {
 };
 
 const segmentPattern = /^wal-(\d{16})\.log$/;
+/** Directories this process has open: a second store on one of them is refused as another process's is. */
+const openHere = new Set<string>();
 const snapshotFile = 'snapshot.json';
 
 /** Opens (and locks) a store directory. Load it with `load()` before the first `append`. */
 export async function openFileStore(options: FileStoreOptions): Promise<FileStore> {
 	const dir = path.resolve(options.dir);
 	await fs.mkdir(dir, {recursive: true, mode: 0o700});
+	if (openHere.has(dir)) {
+		throw new StoreLockedError(`${dir} is in use by another queen in this process; give this one another --data-dir`);
+	}
+
 	const lockFile = await lock(dir);
+	openHere.add(dir);
 	const compactBytes = options.compactBytes ?? 8 * 1024 * 1024;
 
 	let revision = 0;
@@ -310,6 +317,7 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
 			await handle?.close();
 			handle = undefined;
 			await fs.rm(lockFile, {force: true});
+			openHere.delete(dir);
 		},
 	};
 	return store;

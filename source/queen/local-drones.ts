@@ -54,7 +54,8 @@ export function startLocalDrones(options: LocalDronesOptions, log: Logger): Loca
 			stdio = ['ignore', out, err, 'ipc'];
 		}
 
-		const child = spawn(process.execPath, [options.cliPath, '--queen-host', options.queenAddress, '--port', '0', '--log-level', options.logLevel], {stdio, env: options.token === undefined ? process.env : {...process.env, HIVE_TOKEN: options.token}});
+		// Named for their place (`local-0`...): a queen restarted on its store finds the same drones again.
+		const child = spawn(process.execPath, [options.cliPath, '--queen-host', options.queenAddress, '--port', '0', '--name', `local-${index}`, '--log-level', options.logLevel], {stdio, env: options.token === undefined ? process.env : {...process.env, HIVE_TOKEN: options.token}});
 		child.on('error', error => {
 			log.error({err: error}, 'could not start a local drone');
 		});

@@ -56,7 +56,7 @@ test('--local-drones 2: the dashboard shows two drones of this machine, and Ctrl
 	terminal.type('quiet please');
 	await terminal.waitForScreen('› quiet please');
 	terminal.press('Enter');
-	await terminal.waitForScreen(/✓ "quiet please" → drone-\d/);
+	await terminal.waitForScreen(/✓ "quiet please" → local-\d/);
 	assert.doesNotMatch(terminal.screen(), /^quiet please$/m);
 
 	terminal.press('C-c');

@@ -145,3 +145,25 @@ test('Idempotency-Key: a retried submit gets the same task, before and after a r
 	await waitFor(() => drone.stdout.length > 0, 'the drone to print');
 	assert.equal(drone.stdout, 'print once\n', 'printed once');
 });
+
+test('a one-command local hive killed with -9 and started again has the same local drones, and no others', async t => {
+	const dir = temporaryDirectory(t);
+	const first = await startQueen(t, dir, '0', ['--local-drones', '2']);
+	const droneMap = async (url: string) => (await request(`${url}/healthz`)).body.drones as Record<string, string>;
+	const before = await waitFor(async () => {
+		const drones = await droneMap(first.url);
+		return Object.keys(drones).length === 2 ? drones : undefined;
+	}, 'two local drones');
+	assert.deepEqual(Object.values(before).sort(), ['local-0', 'local-1']);
+	first.queen.child.kill('SIGKILL');
+	await first.queen.exited;
+
+	// The store has local-0 and local-1 at their old addresses; the new local drones take those names back.
+	const second = await startQueen(t, dir, '0', ['--local-drones', '2']);
+	const after = await waitFor(async () => {
+		const drones = await droneMap(second.url);
+		const addresses = Object.keys(drones);
+		return addresses.length === 2 && addresses.every(address => before[address] === undefined) ? drones : undefined;
+	}, 'the new local drones under the old names', 15_000);
+	assert.deepEqual(Object.values(after).sort(), ['local-0', 'local-1']);
+});

@@ -24,8 +24,9 @@ with an error naming the file, and nothing is deleted.
 export type FileStoreOptions = {
 	readonly dir: string;
 	/**
-	Log bytes after which a snapshot is written (at least; a large state waits for a log as large as its
-	snapshot, so that the work of snapshots stays in proportion). @default 8 MiB
+	Log bytes after which a snapshot is written (at least; a large state waits for a log half as large as
+	its snapshot, so that the work of snapshots stays in proportion, and a restart reads at most half as
+	much log as snapshot). @default 8 MiB
 	*/
 	readonly compactBytes?: number;
 };
@@ -128,7 +129,7 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
 				continue;
 			}
 
-			if (!compacting && imageSource && segmentBytes > Math.max(compactBytes, snapshotBytes)) {
+			if (!compacting && imageSource && segmentBytes > Math.max(compactBytes, snapshotBytes / 2)) {
 				// eslint-disable-next-line no-await-in-loop
 				await startCompaction().catch((error: unknown) => {
 					fail(error as Error);
@@ -149,12 +150,18 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
 	};
 
 	const writeSnapshot = async (image: StateImage): Promise<void> => {
-		const json = JSON.stringify(image);
-		const data = `${checksum(json)} ${json}\n`;
+		const {parts, crc} = await serialize(image);
 		const temporary = path.join(dir, `${snapshotFile}.tmp`);
 		const file = await fs.open(temporary, 'w', 0o600);
+		let size = 0;
 		try {
-			await writeAll(file, Buffer.from(data));
+			for (const part of [`${crc} `, ...parts, '\n']) {
+				const data = Buffer.from(part);
+				size += data.length;
+				// eslint-disable-next-line no-await-in-loop
+				await writeAll(file, data);
+			}
+
 			await file.sync();
 		} finally {
 			await file.close();
@@ -162,7 +169,7 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
 
 		await fs.rename(temporary, path.join(dir, snapshotFile));
 		await syncDirectory(dir);
-		snapshotBytes = data.length;
+		snapshotBytes = size;
 		stats.snapshots += 1;
 		// Segments wholly covered by the snapshot go.
 		const segments = await listSegments(dir);
@@ -190,12 +197,11 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
 				throw error;
 			});
 			if (snapshotText !== undefined) {
-				const json = verifiedLine(snapshotText.endsWith('\n') ? snapshotText.slice(0, -1) : snapshotText);
-				if (json === undefined) {
+				image = verifiedLine(snapshotText.endsWith('\n') ? snapshotText.slice(0, -1) : snapshotText) as StateImage | undefined;
+				if (image === undefined) {
 					throw new CorruptStoreError(`${snapshotPath} is corrupt (its checksum does not match); the store cannot be loaded`);
 				}
 
-				image = JSON.parse(json) as StateImage;
 				snapshotBytes = snapshotText.length;
 			}
 
@@ -217,9 +223,9 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
 					lineNumber += 1;
 					const end = text.indexOf('\n', offset);
 					const line = text.slice(offset, end < 0 ? text.length : end);
-					const json = end < 0 ? undefined : verifiedLine(line);
+					const record = end < 0 ? undefined : verifiedLine(line) as {rev: number; facts: Fact[]} | undefined;
 					const isLastLine = end < 0 || end === text.length - 1;
-					if (json === undefined) {
+					if (record === undefined) {
 						if (last && isLastLine) {
 							warnings.push(`${file}: dropped a torn last record at line ${lineNumber} (byte ${offset}): it was being written when the queen stopped, and was never acknowledged`);
 							// eslint-disable-next-line no-await-in-loop
@@ -230,7 +236,6 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
 						throw new CorruptStoreError(`${file} is corrupt at line ${lineNumber} (byte ${offset}); the store cannot be loaded`);
 					}
 
-					const record = JSON.parse(json) as {rev: number; facts: Fact[]};
 					if (record.rev + record.facts.length - 1 >= expected) {
 						if (record.rev > expected) {
 							throw new CorruptStoreError(`${file} is corrupt at line ${lineNumber}: revision ${record.rev} follows ${expected - 1}; the store cannot be loaded`);
@@ -323,12 +328,42 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
 	return store;
 }
 
+/**
+The JSON of an image in parts, and its checksum, made a slice of tasks at a time so that a large state
+does not hold the event loop for the whole of it. The image holds immutable records: it stays the state
+at its revision meanwhile.
+*/
+async function serialize(image: StateImage): Promise<{readonly parts: readonly string[]; readonly crc: string}> {
+	const {tasks, finished} = image.tasks;
+	const parts = [`{"revision":${image.revision},"drones":${JSON.stringify(image.drones)},"tasks":{"finished":${JSON.stringify(finished)},"tasks":[`];
+	const slice = 2000;
+	for (let start = 0; start < tasks.length; start += slice) {
+		if (start > 0) {
+			parts.push(',');
+			// eslint-disable-next-line no-await-in-loop
+			await new Promise(resolve => {
+				setImmediate(resolve);
+			});
+		}
+
+		parts.push(tasks.slice(start, start + slice).map(task => JSON.stringify(task)).join(','));
+	}
+
+	parts.push(']}}');
+	let crc = 0;
+	for (const part of parts) {
+		crc = crc32(part, crc);
+	}
+
+	return {parts, crc: crc.toString(16).padStart(8, '0')};
+}
+
 function checksum(json: string): string {
 	return crc32(json).toString(16).padStart(8, '0');
 }
 
-/** The JSON of a `<crc32> <json>` line, or undefined when the line is not whole. */
-function verifiedLine(line: string): string | undefined {
+/** What a `<crc32> <json>` line holds, or undefined when the line is not whole. */
+function verifiedLine(line: string): unknown {
 	if (line.length < 10 || line[8] !== ' ') {
 		return undefined;
 	}
@@ -339,8 +374,7 @@ function verifiedLine(line: string): string | undefined {
 	}
 
 	try {
-		JSON.parse(json);
-		return json;
+		return JSON.parse(json) as unknown;
 	} catch {
 		return undefined;
 	}

@@ -1,6 +1,6 @@
 import {execFileSync, spawnSync} from 'node:child_process';
 import path from 'node:path';
-import type {BenchContext, ScenarioOutcome, Table} from './context.js';
+import type {BenchContext, ScenarioOutcome} from './context.js';
 import {load} from './dispatch.js';
 import {cliPath, cpuMeter, farmPath, followEvents, onExit, requestJson, sleep, spawnProc, spawnQueen, waitFor} from './procs.js';
 import {round} from './stats.js';

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import type Koa from 'koa';
 import type {AddressInfo} from 'node:net';
 import type {Writable} from 'node:stream';
 import {once} from 'node:events';
@@ -129,7 +130,7 @@ async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Prom
 		},
 		streams,
 	});
-	const server = await listen(createApp(router, log).callback(), options).catch(async (error: unknown) => {
+	const server = await listen(createApp(router, log), options).catch(async (error: unknown) => {
 		await store.close();
 		throw error;
 	});
@@ -199,7 +200,7 @@ async function startDrone(options: LarveOptions, log: Logger, io: LarveIo): Prom
 				.finally(() => holding.delete(id));
 		},
 	});
-	const server = await listen(createApp(router, log).callback(), options);
+	const server = await listen(createApp(router, log), options);
 	const bound = formatHostPort(options.host, (server.address() as AddressInfo).port);
 	const address = options.advertise ?? bound;
 	registration = new Registration(queen, log, {
@@ -211,7 +212,7 @@ async function startDrone(options: LarveOptions, log: Logger, io: LarveIo): Prom
 		// Running commands may finish and report; what is left when the grace ends is placed again by the queen.
 		await executor.stop(io.graceMs ?? 5000);
 		reporting.abort();
-		await registration!.leave();
+		await registration.leave();
 		await closeServer(server, io.graceMs ?? 5000);
 		client.close();
 		log.info({mode: 'drone'}, 'drone stopped');
@@ -238,8 +239,12 @@ async function startDrone(options: LarveOptions, log: Logger, io: LarveIo): Prom
 	return {mode: 'drone', options, url, address, name, log, hive: undefined, token: options.token, stop};
 }
 
-async function listen(handler: http.RequestListener, options: LarveOptions): Promise<http.Server> {
-	const server = http.createServer({keepAliveTimeout: 65_000}, handler);
+async function listen(app: Koa, options: LarveOptions): Promise<http.Server> {
+	// Koa's handler settles its own errors (JSON answers); node:http only needs it called.
+	const handle = app.callback();
+	const server = http.createServer({keepAliveTimeout: 65_000}, (request, response) => {
+		void handle(request, response);
+	});
 	server.listen(options.port, options.host);
 	await once(server, 'listening');
 	return server;

@@ -59,7 +59,11 @@ export function createDroneClient(options: JsonHttpOptions): DroneClient {
 			if (error instanceof CallError && (error.status === 404 || error.status === 405)) {
 				seedDrones.add(address);
 				for (const each of batch) {
-					single(address, each.task, each.timeoutMs).then(each.resolve, each.reject);
+					single(address, each.task, each.timeoutMs).then(answer => {
+						each.resolve(answer);
+					}, (error: Error) => {
+						each.reject(error);
+					});
 				}
 
 				return;
@@ -104,7 +108,11 @@ export function createDroneClient(options: JsonHttpOptions): DroneClient {
 
 			if (batch.length === 1) {
 				const [only] = batch;
-				single(address, only!.task, only!.timeoutMs).then(only!.resolve, only!.reject);
+				single(address, only!.task, only!.timeoutMs).then(answer => {
+					only!.resolve(answer);
+				}, (error: Error) => {
+					only!.reject(error);
+				});
 			} else if (batch.length > 1) {
 				void sendBatch(address, batch);
 			}

@@ -16,7 +16,7 @@ export function detailLines(task: TaskView): string[] {
 	const lines: string[] = [`id         ${task.id}`];
 	const add = (label: string, value: unknown) => {
 		if (value !== undefined && value !== null && value !== '') {
-			lines.push(`${label.padEnd(10)} ${String(value)}`);
+			lines.push(`${label.padEnd(10)} ${typeof value === 'string' ? value : JSON.stringify(value)}`);
 		}
 	};
 
@@ -52,7 +52,6 @@ export function TaskDetail({task, width, rows, note}: Props) {
 		<Box flexDirection="column" height={rows} width={width}>
 			<Text wrap="truncate" bold inverse>{fit(`Task ${task.id}  (Esc: back)${note ? `  ${note}` : ''}`, width)}</Text>
 			{lines.map((line, index) => (
-				// eslint-disable-next-line react/no-array-index-key
 				<Text key={index} wrap="truncate">{fit(line, width)}</Text>
 			))}
 		</Box>

@@ -1,3 +1,5 @@
+import type * as Dashboard from './index.js';
+
 /**
 Loads the dashboard (React, Ink) on demand: a queen or a drone without `--tui` never pays for it, and the
 dashboard gets React's production build unless NODE_ENV says otherwise. React picks its build once, when
@@ -10,7 +12,7 @@ Ink also decides once, when loaded, whether it runs in CI (`CI` or `CONTINUOUS_I
 then draws nothing until it exits. The dashboard only starts on a terminal (the CLI checks), so it is
 interactive wherever it runs: those variables are hidden from Ink's load and put back too.
 */
-export async function loadDashboard(): Promise<typeof import('./index.js')> {
+export async function loadDashboard(): Promise<typeof Dashboard> {
 	const saved = {NODE_ENV: process.env.NODE_ENV, CI: process.env.CI, CONTINUOUS_INTEGRATION: process.env.CONTINUOUS_INTEGRATION};
 	process.env.NODE_ENV = saved.NODE_ENV ?? 'production';
 	delete process.env.CI;

@@ -120,7 +120,9 @@ export class Registration {
 			return;
 		}
 
-		this.#watchdog = setTimeout(check, Math.max(50, this.#heartbeatIntervalMs / 2));
+		this.#watchdog = setTimeout(() => {
+			void check();
+		}, Math.max(50, this.#heartbeatIntervalMs / 2));
 		this.#watchdog.unref();
 	}
 

@@ -18,7 +18,9 @@ With no token the hive is open, and the middleware lets everything through.
 */
 export function requireToken(token: string | undefined): Koa.Middleware {
 	if (token === undefined) {
-		return async (_ctx, next) => next();
+		return async (_ctx, next) => {
+			await next();
+		};
 	}
 
 	const expected = digest(token);

@@ -79,11 +79,12 @@ export class HeartbeatMonitor {
 			return;
 		}
 
-		this.#sweepTimer = setTimeout(async () => {
+		this.#sweepTimer = setTimeout(() => {
 			const started = Date.now();
-			await this.sweep();
-			// A fixed rate: the next sweep is due one interval after this one started.
-			this.#scheduleSweep(Math.max(0, this.#options.intervalMs - (Date.now() - started)));
+			void this.sweep().then(() => {
+				// A fixed rate: the next sweep is due one interval after this one started.
+				this.#scheduleSweep(Math.max(0, this.#options.intervalMs - (Date.now() - started)));
+			});
 		}, delayMs);
 	}
 

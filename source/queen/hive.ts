@@ -433,7 +433,7 @@ export class Hive {
 		for (const [index, fact] of facts.entries()) {
 			const body = this.#apply(fact, revision + index);
 			if (body) {
-				events.push({...body, id: revision + index, at: fact.at} as HiveEvent);
+				events.push({...body, id: revision + index, at: fact.at});
 			}
 		}
 
@@ -588,7 +588,7 @@ export class Hive {
 	}
 
 	#emitVolatile(body: EventBody): void {
-		this.#events.emit({...body, id: undefined, at: this.#now()} as HiveEvent);
+		this.#events.emit({...body, id: undefined, at: this.#now()});
 	}
 
 	async #load(): Promise<void> {

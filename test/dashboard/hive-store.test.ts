@@ -6,9 +6,11 @@ import {droneView, event, t0, task} from './fixtures.js';
 function store(options: {logSize?: number; taskLimit?: number} = {}) {
 	let now = t0;
 	const hive = new HiveStore({queenUrl: 'http://127.0.0.1:8080', flushMs: 60_000, now: () => now, ...options});
-	return {hive, advance(ms: number) {
+	const advance = (ms: number) => {
 		now += ms;
-	}};
+	};
+
+	return {hive, advance};
 }
 
 test('updates show only after a flush, and a flush tells listeners once however many events came', () => {

@@ -62,10 +62,10 @@ export function spawnLarve(t: TestContext | undefined, args: readonly string[], 
 			return line.url as string;
 		},
 	};
-	child.stdout!.on('data', (chunk: Buffer) => {
+	child.stdout.on('data', (chunk: Buffer) => {
 		spawned.stdout += chunk.toString();
 	});
-	child.stderr!.on('data', (chunk: Buffer) => {
+	child.stderr.on('data', (chunk: Buffer) => {
 		spawned.stderr += chunk.toString();
 	});
 	t?.after(async () => {

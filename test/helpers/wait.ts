@@ -16,7 +16,7 @@ export async function waitFor<T>(condition: () => T | Promise<T>, what: string, 
 			// eslint-disable-next-line no-await-in-loop
 			const value = await condition();
 			if (value) {
-				return value as NonNullable<T>;
+				return value;
 			}
 		} catch (error: unknown) {
 			if (options.rethrow) {
@@ -27,7 +27,7 @@ export async function waitFor<T>(condition: () => T | Promise<T>, what: string, 
 		}
 
 		if (Date.now() > deadline) {
-			throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
+			throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${lastError instanceof Error ? lastError.message : JSON.stringify(lastError)})` : ''}`);
 		}
 
 		// eslint-disable-next-line no-await-in-loop

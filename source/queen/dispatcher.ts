@@ -54,6 +54,8 @@ export class Dispatcher {
 			this.placePending();
 		}, this.#options.retryIntervalMs ?? 1000);
 		this.#timer.unref();
+		// A queen restarted on its store may have tasks waiting already.
+		this.placeSoon();
 	}
 
 	stop(): void {

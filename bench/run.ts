@@ -19,6 +19,7 @@ import {runHeartbeat} from './heartbeat.js';
 import {runFailure} from './failure.js';
 import {runDashboard} from './dashboard.js';
 import {runStartup} from './startup.js';
+import {runStoreEngines} from './store-engines.js';
 
 export const scenarios: readonly Scenario[] = [
 	{name: 'startup', description: 'time from launch to a ready /healthz', run: runStartup},
@@ -27,6 +28,7 @@ export const scenarios: readonly Scenario[] = [
 	{name: 'heartbeat', description: '1,000 and 10,000 drones: queen CPU, sweep time, false evictions', run: runHeartbeat},
 	{name: 'failure', description: 'kill -9 a drone: time to eviction and to its tasks running elsewhere', run: runFailure},
 	{name: 'dashboard', description: 'CPU of the dashboard at 1,000 drones and 1,000 events/s', run: runDashboard},
+	{name: 'store', description: 'store engines: our log vs lmdb vs classic-level, durable writes/s, p99, recovery of 100k records', run: runStoreEngines},
 ];
 
 const {values, positionals} = parseArgs({

@@ -19,6 +19,7 @@ import {runHeartbeat} from './heartbeat.js';
 import {runFailure} from './failure.js';
 import {runDashboard} from './dashboard.js';
 import {runStartup} from './startup.js';
+import {runRestart} from './restart.js';
 
 export const scenarios: readonly Scenario[] = [
 	{name: 'startup', description: 'time from launch to a ready /healthz', run: runStartup},
@@ -27,6 +28,7 @@ export const scenarios: readonly Scenario[] = [
 	{name: 'heartbeat', description: '1,000 and 10,000 drones: queen CPU, sweep time, false evictions', run: runHeartbeat},
 	{name: 'failure', description: 'kill -9 a drone: time to eviction and to its tasks running elsewhere', run: runFailure},
 	{name: 'dashboard', description: 'CPU of the dashboard at 1,000 drones and 1,000 events/s', run: runDashboard},
+	{name: 'restart', description: 'kill -9 a queen holding 100,000 tasks: time until it serves again on its data directory', run: runRestart},
 ];
 
 const {values, positionals} = parseArgs({
@@ -80,6 +82,11 @@ for (const scenario of selected) {
 		for (const table of outcome.tables) {
 			output.push('', renderTable(table));
 		}
+
+		if (outcome.failure !== undefined) {
+			output.push('', `## ${scenario.name}: FAILED`, outcome.failure);
+			context.progress(`${scenario.name} failed: ${outcome.failure}`);
+		}
 	} catch (error: unknown) {
 		const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
 		outcomes[scenario.name] = {error: message};
@@ -107,4 +114,4 @@ const report = {
 writeFileSync(`${resultsDir}latest.json`, `${JSON.stringify(report, null, '\t')}\n`);
 process.stdout.write(`${output.join('\n')}\n`);
 closeHttpAgent();
-process.exit(Object.values(outcomes).some(outcome => 'error' in outcome) ? 1 : 0);
+process.exit(Object.values(outcomes).some(outcome => 'error' in outcome || outcome.failure !== undefined) ? 1 : 0);

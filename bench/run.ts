@@ -7,6 +7,7 @@ bench/results/latest.json).
   npm run bench -- --quick           short runs (~1 minute in all)
 */
 import {mkdirSync, writeFileSync} from 'node:fs';
+import os from 'node:os';
 import {fileURLToPath} from 'node:url';
 import {parseArgs} from 'node:util';
 import type {BenchContext, Scenario, ScenarioOutcome} from './context.js';
@@ -101,7 +102,7 @@ if (budgets.length > 0) {
 }
 
 const elapsedS = Math.round((performance.now() - started) / 1000);
-output.push('', `Bench took ${elapsedS} s. JSON: bench/results/latest.json`);
+output.push('', `Bench took ${elapsedS} s; load average ${os.loadavg().map(load => load.toFixed(2)).join(', ')} at the end. JSON: bench/results/latest.json`);
 const report = {
 	startedAt: new Date(Date.now() - (elapsedS * 1000)).toISOString(),
 	quick: values.quick,

@@ -24,6 +24,8 @@ export type ScenarioOutcome<T = unknown> = {
 	/** Machine-readable results, written to latest.json. */
 	readonly data: T;
 	readonly tables: readonly Table[];
+	/** Set when the scenario ran but what it checks did not hold: the bench fails, its tables still printed. */
+	readonly failure?: string;
 };
 
 export type Scenario = {

@@ -4,20 +4,27 @@ import type {BenchContext, ScenarioOutcome, Table} from './context.js';
 import {cpuMeter, floorRelayPath, freePort, isReady, requestJson, spawnDrone, spawnProc, spawnQueen, seedLarvePath, waitFor, type Larve, type Proc} from './procs.js';
 import {closedLoop, type LoadResult} from './loadgen.js';
 import {round} from './stats.js';
+import {readStoreCounters, storeWrites, type StoreWrites} from './store.js';
 import {runWrk, wrkThreads, wrkVersion} from './wrk.js';
 
 /**
 Dispatch: tasks per second through one queen to two drones, real processes on loopback, at 16 and 64
-connections of `POST /submit_task {"text":"bench"}`, after a warm-up. Three systems, one after
+connections of `POST /submit_task {"text":"bench"}`, after a warm-up. Four systems, one after
 another, in one run, all driven by the same load generator (wrk when installed, else one node:http
-closed loop for all three): Hive's queen; the seed's Python queen (bench/seed/larve.py); and the
-floor, a bare node:http relay (bench/floor-relay.ts) in front of two real Hive drones. A ratio is
-only ever taken between rows of the same generator.
+closed loop for all of them): Hive's queen with its durable store (a submit answered only once its
+record is fsync'd); Hive's queen with `--store memory` (the cost of durability is the difference); the
+seed's Python queen (bench/seed/larve.py); and the floor, a bare node:http relay
+(bench/floor-relay.ts) in front of two real Hive drones. A ratio is only ever taken between rows of
+the same generator, and the seed's ratio (HIVE.md §7) only with the durable Hive.
+
+For both Hive rows the queen's `/healthz` store counters are read before and after the measured run:
+records (one per command), facts and fsyncs per second, and records per fsync (the group commit's batch).
 */
 
 export const connectionCounts = [16, 64] as const;
 
-export type DispatchSystem = 'hive' | 'seed' | 'floor';
+/** `hive`: the queen with its durable store (as users run it); `hive-memory`: the same with `--store memory`. */
+export type DispatchSystem = 'hive' | 'hive-memory' | 'seed' | 'floor';
 export type LoadGenerator = 'wrk' | 'node:http closed loop';
 
 export type DispatchRow = {
@@ -37,6 +44,8 @@ export type DispatchRow = {
 	readonly droneCores: readonly number[];
 	/** The front process's CPU time (the queen's; the relay's for the floor) per task answered 2xx, in µs. */
 	readonly queenCpuUsPerTask: number | undefined;
+	/** What the queen's store wrote during the measured run (Hive rows only). */
+	readonly store?: StoreWrites;
 };
 
 /** Hive's tasks/s ÷ the seed's, at one connection count, both measured with `generator`. */
@@ -53,9 +62,24 @@ export type DispatchData = {
 	/** wrk's version line, or why the node:http closed loop was used. */
 	readonly generatorNote: string;
 	readonly rows: readonly DispatchRow[];
-	/** Hive ÷ the seed at each connection count (only from rows of one generator). */
+	/** The durable Hive ÷ the seed at each connection count (only from rows of one generator). */
 	readonly ratios: readonly SeedRatio[];
+	/** The durable Hive beside the memory Hive at each connection count. */
+	readonly durability: readonly DurabilityCost[];
 	readonly seedSkipped?: string;
+};
+
+/** The durable Hive beside the memory one at one connection count (same generator): what durability costs. */
+export type DurabilityCost = {
+	readonly connections: number;
+	readonly durable: number;
+	readonly memory: number;
+	/** Durable tasks/s ÷ memory tasks/s. */
+	readonly share: number;
+	readonly durableCpuUsPerTask: number | undefined;
+	readonly memoryCpuUsPerTask: number | undefined;
+	readonly durableP99: number;
+	readonly memoryP99: number;
 };
 
 type Target = {
@@ -104,6 +128,33 @@ export function seedRatios(rows: readonly DispatchRow[]): SeedRatio[] {
 	return ratios;
 }
 
+/** The durable Hive ÷ the memory Hive at each connection count where one generator drove both. */
+export function durabilityCosts(rows: readonly DispatchRow[]): DurabilityCost[] {
+	const costs: DurabilityCost[] = [];
+	for (const durable of rows.filter(row => row.system === 'hive')) {
+		const memory = rows.find(row => row.system === 'hive-memory' && row.connections === durable.connections && row.generator === durable.generator);
+		if (memory && memory.tasksPerSecond > 0) {
+			costs.push({
+				connections: durable.connections,
+				durable: durable.tasksPerSecond,
+				memory: memory.tasksPerSecond,
+				share: round(durable.tasksPerSecond / memory.tasksPerSecond, 2)!,
+				durableCpuUsPerTask: durable.queenCpuUsPerTask,
+				memoryCpuUsPerTask: memory.queenCpuUsPerTask,
+				durableP99: durable.latencyMs.p99,
+				memoryP99: memory.latencyMs.p99,
+			});
+		}
+	}
+
+	return costs;
+}
+
+/** How a system is named in the table. */
+export function systemLabel(system: DispatchSystem): string {
+	return system === 'hive' ? 'hive (durable)' : (system === 'hive-memory' ? 'hive (--store memory)' : system);
+}
+
 async function measure(target: Target, connections: number, generator: LoadGenerator, context: BenchContext): Promise<DispatchRow> {
 	context.progress(`dispatch: ${target.system} at ${connections} connections (${context.warmupS} s warm-up, ${context.durationS} s, ${generator})`);
 	const run = async (durationS: number): Promise<LoadResult> => generator === 'wrk'
@@ -111,12 +162,16 @@ async function measure(target: Target, connections: number, generator: LoadGener
 		: closedLoop({url: `${target.queenUrl}/submit_task`, body: JSON.stringify({text: 'bench'}), connections, durationS});
 
 	await run(context.warmupS);
+	const hasStore = target.system === 'hive' || target.system === 'hive-memory';
+	const storeBefore = hasStore ? await readStoreCounters(target.queenUrl) : undefined;
 	const queenMeter = cpuMeter(target.queen.pid);
 	const droneMeters = target.drones.map(drone => cpuMeter(drone.pid));
 	const result = await run(context.durationS);
 	const queen = queenMeter.stop();
 	const drones = droneMeters.map(meter => meter.stop());
 	const {ok} = result;
+	// Over the load's own run time, as tasks/s is (the reading after it comes a few ms later, idle).
+	const store = storeBefore ? storeWrites(storeBefore, await readStoreCounters(target.queenUrl), result.durationS, ok) : undefined;
 	return {
 		system: target.system,
 		generator,
@@ -130,16 +185,20 @@ async function measure(target: Target, connections: number, generator: LoadGener
 		queenCores: round(queen.cores, 2),
 		droneCores: drones.map(drone => round(drone.cores, 2)!),
 		queenCpuUsPerTask: ok > 0 ? round((queen.cpuSeconds * 1e6) / ok, 0) : undefined,
+		...(store ? {store} : {}),
 	};
 }
 
-/** A real queen and two real drones (the binary, `--port 0`), drones' standard output dropped. */
-export async function startHive(nodeFlags: readonly string[] = []): Promise<Omit<Target, 'drones'> & {readonly drones: readonly Larve[]; stop(): Promise<void>}> {
-	const queen = await spawnQueen('queen', [], {nodeFlags});
+/**
+A real queen and two real drones (the binary, `--port 0`), drones' standard output dropped. The queen's
+store is durable (its own directory, see spawnQueen) unless `memory` asks for `--store memory`.
+*/
+export async function startHive(nodeFlags: readonly string[] = [], {memory = false}: {readonly memory?: boolean} = {}): Promise<Omit<Target, 'drones'> & {readonly drones: readonly Larve[]; stop(): Promise<void>}> {
+	const queen = await spawnQueen(memory ? 'queen (memory)' : 'queen', memory ? ['--store', 'memory'] : [], {nodeFlags});
 	const drones = await Promise.all([spawnDrone(queen, 'drone-a'), spawnDrone(queen, 'drone-b')]);
 	await waitFor(async () => (await requestJson('GET', `${queen.url}/drones`)).body?.drones?.length === 2, 'two drones registered');
 	return {
-		system: 'hive',
+		system: memory ? 'hive-memory' : 'hive',
 		queenUrl: queen.url,
 		queen,
 		drones,
@@ -244,24 +303,33 @@ export async function runDispatch(context: BenchContext): Promise<ScenarioOutcom
 	};
 
 	await measureAll(await startHive());
+	await measureAll(await startHive([], {memory: true}));
 	const seedSkipped = seedUnavailable();
 	if (seedSkipped === undefined) {
 		await measureAll(await startSeed());
 	}
 
 	await measureAll(await startFloor());
-	const data: DispatchData = {generator, generatorNote, rows, ratios: seedRatios(rows), seedSkipped};
-	return {data, tables: [dispatchTable(data)]};
+	const data: DispatchData = {generator, generatorNote, rows, ratios: seedRatios(rows), durability: durabilityCosts(rows), seedSkipped};
+	const tables = [dispatchTable(data)];
+	const storeTable = dispatchStoreTable(rows);
+	if (storeTable) {
+		tables.push(storeTable);
+	}
+
+	return {data, tables};
 }
 
-function dispatchTable({generator, generatorNote, rows, ratios, seedSkipped}: DispatchData): Table {
+function dispatchTable({generator, generatorNote, rows, ratios, durability, seedSkipped}: DispatchData): Table {
 	const floorAt = (connections: number) => rows.find(row => row.system === 'floor' && row.connections === connections && row.generator === generator);
 	const notes = [
 		`load generator: ${generator} for every row (${generatorNote}); the same connections, POST /submit_task {"text":"bench"}.`,
 		`tasks/s = 2xx answers ÷ run time; latency from ${generator} (ms); cores = /proc/<pid>/stat utime+stime ÷ wall time over the run.`,
 		'front = the process the load hits: the queen (hive, seed) or the bare node:http relay (floor, bench/floor-relay.ts, in front of two real Hive drones); front µs/task = its CPU time over the run ÷ tasks answered 2xx.',
+		'hive (durable) = the queen as users run it: its store in a --data-dir of its own, a submit answered once its record is fsync\'d; hive (--store memory) = the same queen keeping nothing. vs seed is the durable Hive\'s (HIVE.md §7).',
 		'of floor = Hive\'s tasks/s ÷ the floor\'s at the same connections.',
 		...ratios.map(ratio => `Hive ÷ seed at ${ratio.connections} connections: ${ratio.ratio}× (${ratio.hive} vs ${ratio.seed} tasks/s, ${ratio.generator} on both).`),
+		...durability.map(cost => `durability at ${cost.connections} connections: the durable Hive makes ${Math.round(cost.share * 100)}% of the memory Hive's tasks/s (${cost.durable} vs ${cost.memory}), p99 ${cost.durableP99} vs ${cost.memoryP99} ms, front µs/task ${cost.durableCpuUsPerTask ?? '–'} vs ${cost.memoryCpuUsPerTask ?? '–'}.`),
 	];
 	if (seedSkipped) {
 		notes.push(`seed: ${seedSkipped}`);
@@ -273,13 +341,14 @@ function dispatchTable({generator, generatorNote, rows, ratios, seedSkipped}: Di
 		rows: rows.map(row => {
 			const ratio = row.system === 'hive' ? ratios.find(each => each.connections === row.connections && each.generator === row.generator) : undefined;
 			const floor = floorAt(row.connections);
+			const isHive = row.system === 'hive' || row.system === 'hive-memory';
 			return [
-				row.system,
+				systemLabel(row.system),
 				row.connections,
 				row.generator,
 				row.tasksPerSecond,
 				ratio ? `${ratio.ratio}×` : '',
-				row.system === 'hive' && floor && floor.tasksPerSecond > 0 ? `${Math.round((100 * row.tasksPerSecond) / floor.tasksPerSecond)}%` : '',
+				isHive && floor && floor.tasksPerSecond > 0 ? `${Math.round((100 * row.tasksPerSecond) / floor.tasksPerSecond)}%` : '',
 				row.latencyMs.p50,
 				row.latencyMs.p99,
 				row.latencyMs.max,
@@ -291,5 +360,38 @@ function dispatchTable({generator, generatorNote, rows, ratios, seedSkipped}: Di
 			];
 		}),
 		notes,
+	};
+}
+
+/** The durable store's writes during each durable Hive row's measured run, from its /healthz counters. */
+export function dispatchStoreTable(rows: readonly DispatchRow[]): Table | undefined {
+	const durable = rows.filter(row => row.store?.kind === 'file');
+	if (durable.length === 0) {
+		return undefined;
+	}
+
+	return {
+		title: 'Dispatch: what the durable store wrote during the measured run (the queen\'s /healthz store counters, before and after)',
+		columns: ['system', 'conns', 'tasks/s', 'records/s', 'facts/s', 'fsyncs/s', 'records/fsync', 'records/task', 'facts/task', 'MiB/s', 'snapshots'],
+		rows: durable.map(row => {
+			const store = row.store!;
+			return [
+				systemLabel(row.system),
+				row.connections,
+				row.tasksPerSecond,
+				store.recordsPerSecond,
+				store.factsPerSecond,
+				store.syncsPerSecond,
+				store.recordsPerSync,
+				store.recordsPerTask,
+				store.factsPerTask,
+				round(store.bytesPerSecond / 2 ** 20, 2),
+				store.snapshots,
+			];
+		}),
+		notes: [
+			'records = one per command the queen wrote (a submit, a placement, a result...), facts = what they hold; per second over the load\'s run time, as tasks/s.',
+			'records/fsync = the group commit\'s batch: the records of one event-loop turn share one write and one fdatasync. per task = ÷ tasks answered 2xx.',
+		],
 	};
 }

@@ -7,6 +7,7 @@ bench/results/latest.json).
   npm run bench -- --quick           short runs (~1 minute in all)
 */
 import {mkdirSync, writeFileSync} from 'node:fs';
+import os from 'node:os';
 import {fileURLToPath} from 'node:url';
 import {parseArgs} from 'node:util';
 import type {BenchContext, Scenario, ScenarioOutcome} from './context.js';
@@ -20,6 +21,7 @@ import {runFailure} from './failure.js';
 import {runDashboard} from './dashboard.js';
 import {runStartup} from './startup.js';
 import {runStoreEngines} from './store-engines.js';
+import {runRestart} from './restart.js';
 
 export const scenarios: readonly Scenario[] = [
 	{name: 'startup', description: 'time from launch to a ready /healthz', run: runStartup},
@@ -29,6 +31,7 @@ export const scenarios: readonly Scenario[] = [
 	{name: 'failure', description: 'kill -9 a drone: time to eviction and to its tasks running elsewhere', run: runFailure},
 	{name: 'dashboard', description: 'CPU of the dashboard at 1,000 drones and 1,000 events/s', run: runDashboard},
 	{name: 'store', description: 'store engines: our log vs lmdb vs classic-level, durable writes/s, p99, recovery of 100k records', run: runStoreEngines},
+	{name: 'restart', description: 'kill -9 a queen holding 100,000 tasks: time until it serves again on its data directory', run: runRestart},
 ];
 
 const {values, positionals} = parseArgs({
@@ -82,6 +85,11 @@ for (const scenario of selected) {
 		for (const table of outcome.tables) {
 			output.push('', renderTable(table));
 		}
+
+		if (outcome.failure !== undefined) {
+			output.push('', `## ${scenario.name}: FAILED`, outcome.failure);
+			context.progress(`${scenario.name} failed: ${outcome.failure}`);
+		}
 	} catch (error: unknown) {
 		const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
 		outcomes[scenario.name] = {error: message};
@@ -96,7 +104,7 @@ if (budgets.length > 0) {
 }
 
 const elapsedS = Math.round((performance.now() - started) / 1000);
-output.push('', `Bench took ${elapsedS} s. JSON: bench/results/latest.json`);
+output.push('', `Bench took ${elapsedS} s; load average ${os.loadavg().map(load => load.toFixed(2)).join(', ')} at the end. JSON: bench/results/latest.json`);
 const report = {
 	startedAt: new Date(Date.now() - (elapsedS * 1000)).toISOString(),
 	quick: values.quick,
@@ -109,4 +117,4 @@ const report = {
 writeFileSync(`${resultsDir}latest.json`, `${JSON.stringify(report, null, '\t')}\n`);
 process.stdout.write(`${output.join('\n')}\n`);
 closeHttpAgent();
-process.exit(Object.values(outcomes).some(outcome => 'error' in outcome) ? 1 : 0);
+process.exit(Object.values(outcomes).some(outcome => 'error' in outcome || outcome.failure !== undefined) ? 1 : 0);

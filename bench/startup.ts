@@ -1,5 +1,5 @@
 import type {BenchContext, ScenarioOutcome, Table} from './context.js';
-import {cliPath, freePort, isReady, spawnProc, spawnQueen, waitFor} from './procs.js';
+import {benchDataDir, cliPath, freePort, isReady, spawnProc, spawnQueen, waitFor, type Proc} from './procs.js';
 import {median, round} from './stats.js';
 
 /**
@@ -15,7 +15,11 @@ export type StartupData = {
 	readonly droneMedianMs: number | undefined;
 };
 
-async function timeToReady(label: string, args: readonly string[], port: number): Promise<number> {
+/**
+Spawns the binary with `args` on `port` and polls its `/healthz` every 5 ms until it answers 200
+`Status.READY`: the time from spawn to then, and the process, left running (killed if it never gets there).
+*/
+export async function spawnUntilReady(label: string, args: readonly string[], port: number, timeoutMs = 20_000): Promise<{readonly proc: Proc; readonly ms: number}> {
 	const started = performance.now();
 	const proc = spawnProc(process.execPath, [cliPath, ...args, '--port', String(port)], {label});
 	try {
@@ -25,11 +29,19 @@ async function timeToReady(label: string, args: readonly string[], port: number)
 			}
 
 			return isReady(`http://127.0.0.1:${port}`);
-		}, `${label} ready`, 20_000, {pollMs: 5});
-		return performance.now() - started;
-	} finally {
-		await proc.stop();
+		}, `${label} ready`, timeoutMs, {pollMs: 5});
+	} catch (error: unknown) {
+		await proc.kill();
+		throw error;
 	}
+
+	return {proc, ms: performance.now() - started};
+}
+
+async function timeToReady(label: string, args: readonly string[], port: number): Promise<number> {
+	const {proc, ms} = await spawnUntilReady(label, args, port);
+	await proc.stop();
+	return ms;
 }
 
 export async function runStartup(context: BenchContext): Promise<ScenarioOutcome<StartupData>> {
@@ -37,8 +49,9 @@ export async function runStartup(context: BenchContext): Promise<ScenarioOutcome
 	const queenMs: number[] = [];
 	const droneMs: number[] = [];
 	for (let index = 0; index < runs; index++) {
+		// A store directory of its own (empty), not the user's default one per port.
 		// eslint-disable-next-line no-await-in-loop
-		queenMs.push(round(await timeToReady('queen (startup)', ['--queen'], await freePort()), 0)!);
+		queenMs.push(round(await timeToReady('queen (startup)', ['--queen', '--data-dir', benchDataDir()], await freePort()), 0)!);
 	}
 
 	context.progress(`startup: queen ${queenMs.join(', ')} ms`);

@@ -22,6 +22,8 @@ export type Machine = {
 	readonly node: string;
 	readonly platform: string;
 	readonly kernel: string;
+	/** The 1, 5 and 15 minute load averages when the bench started: other work on the machine moves every figure. */
+	readonly loadAverage: readonly number[];
 };
 
 export function machine(): Machine {
@@ -33,9 +35,10 @@ export function machine(): Machine {
 		node: process.version,
 		platform: `${os.platform()} ${os.arch()}`,
 		kernel: os.release(),
+		loadAverage: os.loadavg().map(load => Math.round(load * 100) / 100),
 	};
 }
 
 export function renderMachine(m: Machine): string {
-	return `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.platform} (kernel ${m.kernel}), Node ${m.node}`;
+	return `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.platform} (kernel ${m.kernel}), Node ${m.node}; load average ${m.loadAverage.join(', ')} at start`;
 }

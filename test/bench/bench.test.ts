@@ -4,7 +4,8 @@ import {coresUsed, parseProcStat} from '../../bench/procs.js';
 import {categoryOf, moduleOf, summarizeProfile, type CpuProfile} from '../../bench/profile.js';
 import {median, percentile, round, summarize} from '../../bench/stats.js';
 import {unfinishedTasksOn} from '../../bench/failure.js';
-import {seedRatios, type DispatchData, type DispatchRow} from '../../bench/dispatch.js';
+import {dispatchStoreTable, durabilityCosts, seedRatios, systemLabel, type DispatchData, type DispatchRow} from '../../bench/dispatch.js';
+import {storeWrites} from '../../bench/store.js';
 import {checkBudgets} from '../../bench/budgets.js';
 import type {SeenEvent} from '../../bench/procs.js';
 
@@ -119,7 +120,7 @@ test('seedRatios pairs Hive and the seed only when one generator drove both', ()
 
 test('checkBudgets wants 25× the seed at 16 and at 64 connections and p99 under 25 ms', () => {
 	const rows = [dispatchRow('hive', 16, 9000), dispatchRow('hive', 64, 12_000, 'wrk', 30), dispatchRow('seed', 16, 300), dispatchRow('seed', 64, 500)];
-	const dispatch: DispatchData = {generator: 'wrk', generatorNote: 'wrk', rows, ratios: seedRatios(rows)};
+	const dispatch: DispatchData = {generator: 'wrk', generatorNote: 'wrk', rows, ratios: seedRatios(rows), durability: durabilityCosts(rows)};
 	const budgets = checkBudgets({dispatch: {data: dispatch, tables: []}});
 	assert.deepEqual(budgets.map(budget => [budget.budget, budget.status]), [
 		['dispatch throughput vs the seed (16 conns)', 'met'],
@@ -128,4 +129,48 @@ test('checkBudgets wants 25× the seed at 16 and at 64 connections and p99 under
 		['dispatch p99 latency (64 conns)', 'missed'],
 	]);
 	assert.match(budgets[1]!.measured, /24× \(12000 vs 500 tasks\/s, wrk on both\)/);
+});
+
+test('durabilityCosts sets the durable Hive beside the memory Hive of the same generator', () => {
+	const rows = [
+		{...dispatchRow('hive', 16, 4000, 'wrk', 22), queenCpuUsPerTask: 166},
+		{...dispatchRow('hive-memory', 16, 8000, 'wrk', 8), queenCpuUsPerTask: 99},
+		dispatchRow('hive', 64, 12_000),
+		dispatchRow('hive-memory', 64, 16_000, 'node:http closed loop'),
+	];
+	assert.deepEqual(durabilityCosts(rows), [{connections: 16, durable: 4000, memory: 8000, share: 0.5, durableCpuUsPerTask: 166, memoryCpuUsPerTask: 99, durableP99: 22, memoryP99: 8}]);
+});
+
+test('the seed ratio and the dispatch budgets are the durable Hive\'s, never the memory Hive\'s', () => {
+	const rows = [
+		dispatchRow('hive', 16, 4000, 'wrk', 22),
+		dispatchRow('hive-memory', 16, 9000, 'wrk', 30),
+		dispatchRow('hive', 64, 12_000),
+		dispatchRow('hive-memory', 64, 16_000),
+		dispatchRow('seed', 16, 300),
+		dispatchRow('seed', 64, 400),
+	];
+	assert.deepEqual(seedRatios(rows).map(ratio => [ratio.connections, ratio.hive, ratio.ratio]), [[16, 4000, 13.3], [64, 12_000, 30]]);
+	const dispatch: DispatchData = {generator: 'wrk', generatorNote: 'wrk', rows, ratios: seedRatios(rows), durability: durabilityCosts(rows)};
+	assert.deepEqual(checkBudgets({dispatch: {data: dispatch, tables: []}}).map(budget => [budget.budget, budget.status, budget.measured]), [
+		['dispatch throughput vs the seed (16 conns)', 'missed', '13.3× (4000 vs 300 tasks/s, wrk on both)'],
+		['dispatch throughput vs the seed (64 conns)', 'met', '30× (12000 vs 400 tasks/s, wrk on both)'],
+		['dispatch p99 latency (16 conns)', 'met', '22 ms'],
+		['dispatch p99 latency (64 conns)', 'met', '5 ms'],
+	]);
+});
+
+test('dispatchStoreTable shows the durable rows\' store writes, and nothing without them', () => {
+	const store = storeWrites(
+		{kind: 'file', revision: 0, facts: 0, records: 0, syncs: 0, bytes: 0, snapshots: 0},
+		{kind: 'file', revision: 120_000, facts: 120_000, records: 120_000, syncs: 4000, bytes: 20 * 2 ** 20, snapshots: 1},
+		10,
+		40_000,
+	);
+	const memory = storeWrites({kind: 'memory', revision: 0, facts: 0, records: 0, syncs: 0, bytes: 0, snapshots: 0}, {kind: 'memory', revision: 9, facts: 9, records: 9, syncs: 0, bytes: 0, snapshots: 0}, 10, 3);
+	const table = dispatchStoreTable([{...dispatchRow('hive', 16, 4000), store}, {...dispatchRow('hive-memory', 16, 9000), store: memory}, dispatchRow('seed', 16, 300)]);
+	assert.deepEqual(table?.rows, [['hive (durable)', 16, 4000, 12_000, 12_000, 400, 30, 3, 3, 2, 1]]);
+	assert.equal(dispatchStoreTable([dispatchRow('hive', 16, 4000)]), undefined);
+	assert.equal(systemLabel('hive-memory'), 'hive (--store memory)');
+	assert.equal(systemLabel('floor'), 'floor');
 });

@@ -58,6 +58,9 @@ export class Hive {
 	/** Tasks placed before a restart, by drone: confirmed (or given back) by the drone's first heartbeat. */
 	readonly #unconfirmed = new Map<string, Set<string>>();
 	#lastDurable: Promise<void> = Promise.resolve();
+	/** The store's promise for the batch the last facts went into, and the same as the hive hands it out. */
+	#watched: Promise<void> | undefined;
+	#settled: Promise<void> = Promise.resolve();
 	#loadWarnings: readonly string[] = [];
 
 	/** Opens a hive on a store: what it kept is loaded, and every drone gets a whole grace period. */
@@ -442,13 +445,18 @@ export class Hive {
 			this.#events.emit(event);
 		}
 
-		const settled = durable.catch((error: unknown) => {
-			const failure = error instanceof Error ? error : new Error(String(error));
-			this.#onStoreFailure(failure);
-			throw failure;
-		});
-		this.#lastDurable = settled.catch(() => undefined);
-		return {durable: settled, events};
+		// Commands of one turn share the store's batch, and so one watch on it.
+		if (durable !== this.#watched) {
+			this.#watched = durable;
+			this.#settled = durable.catch((error: unknown) => {
+				const failure = error instanceof Error ? error : new Error(String(error));
+				this.#onStoreFailure(failure);
+				throw failure;
+			});
+			this.#lastDurable = this.#settled.catch(() => undefined);
+		}
+
+		return {durable: this.#settled, events};
 	}
 
 	/** Applies one fact; returns the event that reports it. Decides nothing: replaying gives the same hive. */

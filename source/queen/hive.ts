@@ -164,11 +164,6 @@ export class Hive {
 		return {revision: this.#store.revision, drones: this.#drones.data(), tasks: this.#tasks.data()};
 	}
 
-	/** Settles when every fact written so far is durable. */
-	async synced(): Promise<void> {
-		return this.#lastDurable;
-	}
-
 	// Commands: drones
 
 	/** Adds a drone, or refreshes one already known by address or by the name it asks for. */
@@ -206,19 +201,20 @@ export class Hive {
 			facts.push({type: 'drone.registered', at, drone: record, again: this.#drones.wasUsed(name), nextNumber: generated?.nextNumber ?? this.#drones.nextNumber});
 		}
 
-		await this.#commit(facts);
-		return {drone: this.#drones.get(record.name) ?? {...record, state: 'ready', lastSeen: at, failedAttempts: 0, lastError: undefined, tasksDone: 0, running: 0}, created: !known};
+		const {durable} = this.#write(facts);
+		const drone = this.#drones.get(record.name)!;
+		await durable;
+		return {drone, created: !known};
 	}
 
 	/** A drone said it is leaving; its unfinished tasks are placed again. */
 	async deregister(address: string): Promise<DroneRecord | undefined> {
 		const name = this.#drones.nameAt(address);
-		const record = name === undefined ? undefined : this.#drones.record(name);
 		if (name === undefined) {
-			await this.#lastDurable;
 			return undefined;
 		}
 
+		const record = this.#drones.record(name);
 		await this.#commit(this.#removal(name, 'drone.left', `${name} left`, this.#now()));
 		return record;
 	}

@@ -9,6 +9,8 @@ import type {BenchContext, ScenarioOutcome, Table} from './context.js';
 import {median, percentile, round} from './stats.js';
 import {machine, renderMachine} from './table.js';
 import {loadClassicLevel, loadLmdb} from './optional.js';
+import type {Hive} from '../source/queen/hive.js';
+import type {FileStore} from '../source/queen/store/file-store.js';
 
 /**
 `store`: which engine should keep the queen's state? The same workload, in one run on this machine, for
@@ -331,14 +333,23 @@ const classicLevelEngine: Engine = {
 
 // Filling a store with the recovery records (not measured)
 
-/** 100k tasks through the Hive as the queen writes them: submitted, then dispatched and finished but the last ones. */
-async function fillHive(dir: string): Promise<string> {
+/** Opens a hive on a file store in `dir` as the queen does, runs `work` with it, closes the store. */
+async function withHiveOnDisk<T>(dir: string, work: (hive: Hive, store: FileStore) => Promise<T>): Promise<T> {
 	const {Hive} = await hiveModule();
 	const {openFileStore} = await fileStoreModule();
 	const store = await openFileStore({dir});
 	try {
 		const hive = await Hive.open({store, taskHistory: recoveryRecords, maxPending: recoveryRecords});
 		store.setImageSource(() => hive.image());
+		return await work(hive, store);
+	} finally {
+		await store.close();
+	}
+}
+
+/** 100k tasks through the Hive as the queen writes them: submitted, then dispatched and finished but the last ones. */
+async function fillHive(dir: string): Promise<string> {
+	return withHiveOnDisk(dir, async (hive, store) => {
 		const {drone} = await hive.register({address: '127.0.0.1:1', slots: 1});
 		const text = 'x'.repeat(submitTextLength(recordBytes));
 		const chunk = 1000;
@@ -357,23 +368,12 @@ async function fillHive(dir: string): Promise<string> {
 		}
 
 		return syncNote(store.stats());
-	} finally {
-		await store.close();
-	}
+	});
 }
 
 /** Writes a snapshot of a filled hive directory, so that its log is empty. */
 async function snapshotHive(dir: string): Promise<void> {
-	const {Hive} = await hiveModule();
-	const {openFileStore} = await fileStoreModule();
-	const store = await openFileStore({dir});
-	try {
-		const hive = await Hive.open({store, taskHistory: recoveryRecords, maxPending: recoveryRecords});
-		store.setImageSource(() => hive.image());
-		await store.snapshot();
-	} finally {
-		await store.close();
-	}
+	await withHiveOnDisk(dir, async (_hive, store) => store.snapshot());
 }
 
 async function fillLmdb(dir: string): Promise<string> {

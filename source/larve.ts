@@ -99,7 +99,7 @@ async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Prom
 	}
 
 	if (store.kind !== 'memory') {
-		log.info({store: store.location, revision: store.revision, drones: hive.droneCount, tasks: hive.tasks({limit: 0}).total, ms: Math.round(performance.now() - loadStarted)}, `loaded the store in ${store.location}`);
+		log.info({store: store.location, revision: store.revision, drones: hive.droneCount, tasks: hive.taskCount, ms: Math.round(performance.now() - loadStarted)}, `loaded the store in ${store.location}`);
 	}
 
 	const droneClient = createDroneClient({userAgent: `${queenUserAgentPrefix}${version}`, token, maxSockets: 16});

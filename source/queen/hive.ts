@@ -127,6 +127,11 @@ export class Hive {
 		return this.#tasks.page(query);
 	}
 
+	/** Tasks kept: unfinished ones and the finished history. */
+	get taskCount(): number {
+		return this.#tasks.size;
+	}
+
 	taskCounts(): Record<TaskState, number> {
 		return this.#tasks.counts();
 	}

@@ -103,6 +103,31 @@ test('snapshots compact the log, and the state comes back the same from snapshot
 	assert.deepEqual(ids.map(id => second.hive.task(id)?.state), ids.map((_, index) => index % 2 === 0 ? 'succeeded' : 'pending'));
 });
 
+test('snapshots asked for while commands keep writing lose nothing', async t => {
+	const dir = temporaryDirectory(t);
+	const first = await openHive(t, dir);
+	const ids: string[] = [];
+	const writing = (async () => {
+		for (let index = 0; index < 300; index++) {
+			// eslint-disable-next-line no-await-in-loop
+			ids.push((await first.hive.submit({kind: 'text', text: `task ${index}`})).task.id);
+		}
+	})();
+	const snapshotting = (async () => {
+		for (let index = 0; index < 5; index++) {
+			// eslint-disable-next-line no-await-in-loop
+			await first.store.snapshot();
+		}
+	})();
+	await Promise.all([writing, snapshotting]);
+	assert.ok(first.store.stats().snapshots >= 5);
+	await first.close();
+
+	const second = await openHive(t, dir);
+	assert.equal(second.hive.taskCount, 300);
+	assert.deepEqual([...second.hive.pendingTasks()].map(task => task.id), ids);
+});
+
 test('a torn last record is dropped with a warning, and the store goes on from there', async t => {
 	const dir = temporaryDirectory(t);
 	const first = await openHive(t, dir);

@@ -87,6 +87,8 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
 	let imageSource: (() => StateImage) | undefined;
 	let next: Batch | undefined;
 	let flushing: Promise<void> | undefined;
+	/** A snapshot was asked for (`snapshot()`): the flush loop writes it between two batches. */
+	let snapshotWanted = false;
 	let compacting: Promise<void> | undefined;
 	const stats = {facts: 0, records: 0, syncs: 0, bytes: 0, snapshots: 0};
 
@@ -104,32 +106,38 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
 		return failure;
 	};
 
-	/** Writes and syncs batches one after another until none is waiting. */
+	/**
+	Writes and syncs batches one after another until none is waiting. The one place that writes to the
+	log, and so the one place that moves it to a new segment for a snapshot, between two batches.
+	*/
 	const flushAll = async (): Promise<void> => {
-		while (next) {
+		while (next || (snapshotWanted && !compacting)) {
 			const batch = next;
 			next = undefined;
-			try {
-				if (failure) {
-					throw failure;
-				}
+			if (batch) {
+				try {
+					if (failure) {
+						throw failure;
+					}
 
-				const data = Buffer.from(batch.lines.join(''));
-				// eslint-disable-next-line no-await-in-loop
-				await writeAll(handle!, data);
-				// eslint-disable-next-line no-await-in-loop
-				await handle!.datasync();
-				stats.syncs += 1;
-				stats.bytes += data.length;
-				segmentBytes += data.length;
-				written = batch.last;
-				batch.resolve();
-			} catch (error: unknown) {
-				batch.reject(fail(error as Error));
-				continue;
+					const data = Buffer.from(batch.lines.join(''));
+					// eslint-disable-next-line no-await-in-loop
+					await writeAll(handle!, data);
+					// eslint-disable-next-line no-await-in-loop
+					await handle!.datasync();
+					stats.syncs += 1;
+					stats.bytes += data.length;
+					segmentBytes += data.length;
+					written = batch.last;
+					batch.resolve();
+				} catch (error: unknown) {
+					batch.reject(fail(error as Error));
+					continue;
+				}
 			}
 
-			if (!compacting && imageSource && segmentBytes > Math.max(compactBytes, snapshotBytes / 2)) {
+			if (!compacting && imageSource && (snapshotWanted || segmentBytes > Math.max(compactBytes, snapshotBytes / 2))) {
+				snapshotWanted = false;
 				// eslint-disable-next-line no-await-in-loop
 				await startCompaction().catch((error: unknown) => {
 					fail(error as Error);
@@ -180,6 +188,14 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
 				await fs.rm(path.join(dir, name), {force: true});
 			}
 		}
+	};
+
+	const startFlushing = (): void => {
+		flushing ??= new Promise<void>(resolve => {
+			setImmediate(() => {
+				void flushAll().then(resolve);
+			});
+		});
 	};
 
 	const store: FileStore = {
@@ -285,14 +301,8 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
 				// A batch nobody waits for must not be an unhandled rejection; waiters see it through `promise`.
 				promise.catch(() => undefined);
 				next = {lines: [], last: 0, promise, resolve, reject};
-				if (!flushing) {
-					// Everything appended in this turn of the event loop goes in the same write and fsync.
-					flushing = new Promise<void>(resolve => {
-						setImmediate(() => {
-							void flushAll().then(resolve);
-						});
-					});
-				}
+				// Everything appended in this turn of the event loop goes in the same write and fsync.
+				startFlushing();
 			}
 
 			next.lines.push(line);
@@ -309,10 +319,18 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
 			imageSource = image;
 		},
 		async snapshot() {
-			await flushing;
+			if (!imageSource) {
+				return;
+			}
+
+			// One under way holds an older state: wait for it, then have the flush loop write a new one.
 			await compacting;
-			if (imageSource) {
-				await startCompaction();
+			snapshotWanted = true;
+			while (snapshotWanted) {
+				startFlushing();
+				// eslint-disable-next-line no-await-in-loop
+				await flushing;
+				// eslint-disable-next-line no-await-in-loop
 				await compacting;
 			}
 		},

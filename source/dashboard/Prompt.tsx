@@ -1,6 +1,6 @@
 import {memo} from 'react';
 import {Text} from 'ink';
-import {clip, fit} from './format.js';
+import {clip, fit, printable} from './format.js';
 
 export type Outcome = {readonly tone: 'good' | 'bad' | 'info'; readonly text: string};
 
@@ -24,8 +24,8 @@ export const Prompt = memo(function Prompt({value, cursor, focused, width, outco
 	const start = Math.max(0, cursor - room + 1);
 	const visible = value.slice(start, start + room);
 	const at = cursor - start;
-	const before = visible.slice(0, at);
-	const under = visible[at] ?? ' ';
+	const before = printable(visible.slice(0, at));
+	const under = printable(visible[at] ?? ' ') || ' ';
 	const after = visible.slice(at + 1);
 	return (
 		<>

@@ -1,13 +1,56 @@
-/** Text helpers for fixed-width rows: every row is cut or padded to its column, so frames are exact. */
+import stringWidth from 'string-width';
 
-/** Pads or cuts `text` to exactly `width` characters, marking a cut with '…'. */
+/**
+Text helpers for fixed-width rows: every row is cut or padded to its column, so frames are exact.
+Widths are terminal columns (`string-width`: a CJK character or an emoji takes two), and nothing a
+task or a drone sent reaches the terminal as a control sequence.
+*/
+
+/** Escape sequences (CSI, OSC, DCS and the like, 7- and 8-bit) and every other control or bidi-override character. */
+const escapeSequence = /\u001B(?:\[[0-?]*[ -/]*[@-~]|[\]PX^_][^\u0007\u001B\u009C]*(?:\u0007|\u001B\\|\u009C)?|[ -/]*[0-~])?|\u009B[0-?]*[ -/]*[@-~]|[\u009D\u0090\u0098\u009E\u009F][^\u0007\u001B\u009C]*(?:\u0007|\u001B\\|\u009C)?/g;
+const blank = /[\t\n\r\v\f]+/g;
+const control = /[\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]/g;
+const plainAscii = /^[\u0020-\u007E]*$/;
+const graphemes = new Intl.Segmenter();
+
+/**
+What a terminal may be given of a text from outside: escape sequences dropped (a task's text must not
+retitle the terminal or make it blink), line breaks and tabs as one space, other controls dropped.
+*/
+export function printable(text: string): string {
+	return plainAscii.test(text) ? text : text.replaceAll(escapeSequence, '').replaceAll(blank, ' ').replaceAll(control, '');
+}
+
+/** Pads or cuts `text` to exactly `width` columns, marking a cut with '…'. */
 export function fit(text: string, width: number): string {
 	if (width <= 0) {
 		return '';
 	}
 
-	const flat = text.replaceAll(/[\r\n\t]/g, ' ');
-	return flat.length > width ? `${flat.slice(0, width - 1)}…` : flat.padEnd(width);
+	const flat = printable(text);
+	if (plainAscii.test(flat)) {
+		return flat.length > width ? `${flat.slice(0, width - 1)}…` : flat.padEnd(width);
+	}
+
+	const columns = stringWidth(flat);
+	if (columns <= width) {
+		return flat + ' '.repeat(width - columns);
+	}
+
+	// Whole characters (a wide one is not split), up to one column short, then '…' and padding.
+	let kept = '';
+	let used = 0;
+	for (const {segment} of graphemes.segment(flat)) {
+		const each = stringWidth(segment);
+		if (used + each > width - 1) {
+			break;
+		}
+
+		kept += segment;
+		used += each;
+	}
+
+	return `${kept}…${' '.repeat(width - 1 - used)}`;
 }
 
 /**
@@ -21,7 +64,9 @@ export function clip(text: string, width: number): string {
 
 /** Like `fit`, aligned right. */
 export function fitRight(text: string, width: number): string {
-	return text.length > width ? fit(text, width) : text.padStart(width);
+	const flat = printable(text);
+	const columns = stringWidth(flat);
+	return columns > width ? fit(flat, width) : ' '.repeat(width - columns) + flat;
 }
 
 /** A short age: `0.4s`, `12s`, `3m05s`, `2h04m`, `-` when unknown. */

@@ -13,6 +13,7 @@ import {TaskList} from '../../source/dashboard/TaskList.js';
 import {clip, fit} from '../../source/dashboard/format.js';
 import {drone, event, t0, task} from './fixtures.js';
 import {plain} from './frame.js';
+import stringWidth from 'string-width';
 
 process.env.TZ = 'UTC';
 
@@ -124,4 +125,40 @@ test('clip cuts like fit, without padding (blanks at the end of a line cost Ink 
 	assert.equal(clip('drone-1 heartbeat failed', 10), 'drone-1 h…');
 	assert.equal(clip('a\tb', 0), '');
 	assert.equal(fit('drone-1', 9), 'drone-1  ');
+});
+
+test('What a task carries reaches no terminal as a control sequence: retitles, blinking, cursor moves and bells are stripped', () => {
+	const hostile = '\u001B]2;PWNED\u0007\u001B[5mblink\u001B[25m\u001B[2J\u001B[Hok\u0008\u009B31mx\u202Eevil\r\nend';
+	const tasks = [task('0123456789ab', {text: hostile, state: 'failed', error: `\u001B]0;ERR\u0007boom\u0007`})];
+	const {lastFrame, unmount} = render(<TaskList tasks={tasks} width={100} rows={1} offset={0} selected={0} focused={false}/>);
+	const raw = lastFrame() ?? '';
+	unmount();
+	// Ink's own colours are SGR sequences (`ESC [ … m`); nothing else may reach the terminal.
+	const foreign = raw.replaceAll(/\u001B\[[\d;]*m/g, '');
+	assert.doesNotMatch(foreign, /[\u0000-\u0009\u000B-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]/);
+	assert.doesNotMatch(raw, /\u001B\[5m/);
+	assert.match(plain(raw), /blinkok ?x ?evil end/);
+	assert.match(plain(raw), /boom/);
+	assert.doesNotMatch(plain(raw), /PWNED|ERR/);
+});
+
+test('Wide characters (CJK, emoji) keep the columns aligned: every row is as wide as the terminal allows, no wider', () => {
+	const tasks = [
+		task('0123456789ab', {text: 'hello', state: 'succeeded'}),
+		task('1123456789ab', {text: '你好世界，这是一个很长的任务文本', state: 'succeeded'}),
+		task('2123456789ab', {text: '🐝🐝🐝 bees 🐝🐝🐝🐝🐝🐝🐝🐝🐝', state: 'succeeded'}),
+	];
+	const {lastFrame, unmount} = render(<TaskList tasks={tasks} width={80} rows={3} offset={0} selected={0} focused={false}/>);
+	const lines = plain(lastFrame()).split('\n').slice(2);
+	unmount();
+	const droneColumn = (line: string) => stringWidth(line.slice(0, line.indexOf('drone-0')));
+	assert.equal(lines.length, 3);
+	for (const line of lines) {
+		assert.ok(stringWidth(line) <= 80, `wider than 80: ${line}`);
+		assert.equal(droneColumn(line), droneColumn(lines[0]!), `columns shifted: ${line}`);
+	}
+
+	assert.equal(stringWidth(fit('你好世界', 5)), 5);
+	assert.equal(fit('你好世界', 5), '你好…');
+	assert.equal(fit('🐝', 3), '🐝 ');
 });

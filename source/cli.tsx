@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import fs from 'node:fs';
 import meow from 'meow';
 import {startLarve, type Larve} from './larve.js';
 import {createLogger} from './log.js';
@@ -32,6 +33,7 @@ const flags = {
 	logLevel: {type: 'string'},
 	logFile: {type: 'string'},
 	token: {type: 'string'},
+	tokenFile: {type: 'string'},
 	tui: {type: 'boolean', default: false},
 	localDrones: {type: 'string'},
 	store: {type: 'string'},
@@ -67,8 +69,11 @@ const cli = meow(`
 	  --task-timeout SECS         drone: kill a command task after this long (default: never)
 	  --label KEY=VALUE           drone: a label for task selectors (repeatable)
 	  --register-timeout SECS     drone: how long to keep trying to register at start (default 30)
-	  --token TOKEN               the hive's join secret (or HIVE_TOKEN); needed by /register,
-	                              /submit_task and the other queen endpoints, and by a drone's /do_task
+	  --token-file PATH           the hive's join secret, read from a file (or HIVE_TOKEN); needed by
+	                              /register, /submit_task and the other queen endpoints, and by a
+	                              drone's /do_task
+	  --token TOKEN               the same, on the command line (every user of the machine can read it
+	                              there: prefer HIVE_TOKEN or --token-file)
 	  --log-level LEVEL           fatal, error, warn, info, debug, trace (default info)
 	  --tui                       show the live dashboard (needs a terminal); with --queen-host and
 	                              no --queen, attach it to that queen
@@ -153,12 +158,37 @@ function toInput(flags: typeof cli.flags): LarveInput {
 		labels: flags.label === undefined ? undefined : parseLabels(flags.label),
 		logLevel: flags.logLevel as LogLevel | undefined,
 		logFile: flags.logFile,
-		token: flags.token ?? (process.env.HIVE_TOKEN || undefined),
+		token: readTokenFile(flags.tokenFile) ?? flags.token ?? (process.env.HIVE_TOKEN || undefined),
 		tui: flags.tui,
 		localDrones: integer('--local-drones', flags.localDrones),
 		store: flags.store as StoreKind | undefined,
 		dataDir: flags.dataDir,
 	};
+}
+
+/** `--token-file PATH`: the file's first line. */
+function readTokenFile(file: string | undefined): string | undefined {
+	if (file === undefined) {
+		return undefined;
+	}
+
+	if (cli.flags.token !== undefined) {
+		throw new OptionError('--token and --token-file: give one of them');
+	}
+
+	let text: string;
+	try {
+		text = fs.readFileSync(file, 'utf8');
+	} catch (error: unknown) {
+		throw new OptionError(`--token-file ${file}: cannot read it (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+	}
+
+	const token = text.split('\n')[0]!.trim();
+	if (token === '') {
+		throw new OptionError(`--token-file ${file}: the file is empty`);
+	}
+
+	return token;
 }
 
 async function main(): Promise<void> {
@@ -181,6 +211,10 @@ async function main(): Promise<void> {
 	const log = options.tui
 		? createLogger(options.logLevel, {kind: 'file', path: options.logFile ?? defaultLogFile})
 		: createLogger(options.logLevel, {kind: 'stderr'});
+	if (cli.flags.token !== undefined) {
+		log.warn('--token is readable by every user of this machine in the process list (ps, /proc/PID/cmdline); prefer HIVE_TOKEN or --token-file');
+	}
+
 	if (options.tui && options.mode === 'drone') {
 		// `--tui --queen-host HOST:PORT`: the dashboard alone, attached to a queen that runs elsewhere.
 		const {runDashboard} = await loadDashboard();

@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import {pino, type Logger} from 'pino';
 import pretty from 'pino-pretty';
 import type {LogLevel} from './options.js';
@@ -21,7 +23,10 @@ export function createLogger(level: LogLevel, destination: LogDestination): Logg
 		}
 
 		case 'file': {
-			return pino(options, pino.destination({dest: destination.path, mkdir: true, sync: false}));
+			// Opened here, not by the destination in the background: a larve that exits at once (a port in use)
+			// would otherwise flush a file that is not open yet, and crash on its way out.
+			fs.mkdirSync(path.dirname(path.resolve(destination.path)), {recursive: true});
+			return pino(options, pino.destination({dest: fs.openSync(destination.path, 'a'), sync: false}));
 		}
 
 		case 'stderr': {

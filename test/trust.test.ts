@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import {test} from 'node:test';
-import {spawnLarve} from './helpers/binary.js';
+import {spawnLarve, temporaryDirectory} from './helpers/binary.js';
 import {request, startDrone, startQueen} from './helpers/larves.js';
 import {deadAddress, fakeDrone} from './helpers/servers.js';
 import {waitFor} from './helpers/wait.js';
@@ -131,4 +133,37 @@ test('--local-drones closes the hive with a token of its own: anonymous submits 
 	assert.doesNotMatch(queen.stderr, /[\w-]{32}/);
 	queen.child.kill('SIGTERM');
 	assert.equal(await queen.exited, 0);
+});
+
+test('--token-file: the real binaries join with a token read from a file, which no process list shows; --token warns that it does', async t => {
+	const dir = temporaryDirectory(t);
+	const file = path.join(dir, 'token');
+	fs.writeFileSync(file, `${token}\n`, {mode: 0o600});
+	const queen = spawnLarve(t, ['--queen', '--port', '0', '--store', 'memory', '--token-file', file]);
+	const queenHost = (await queen.url()).replace('http://', '');
+	const drone = spawnLarve(t, ['--queen-host', queenHost, '--port', '0', '--token-file', file]);
+	await drone.url();
+	for (const child of [queen.child, drone.child]) {
+		assert.ok(!fs.readFileSync(`/proc/${child.pid!}/cmdline`, 'utf8').includes(token));
+	}
+
+	assert.equal((await request(`http://${queenHost}/submit_task`, {body: {text: 'from a file'}})).status, 401);
+	assert.equal((await request(`http://${queenHost}/submit_task`, {body: {text: 'from a file'}, headers: bearer(token)})).status, 200);
+	await waitFor(() => drone.stdout === 'from a file\n', 'the drone to print the task');
+	assert.ok(!queen.logs().some(entry => String(entry.msg).includes('--token is readable')));
+
+	const onCommandLine = spawnLarve(t, ['--queen', '--port', '0', '--store', 'memory', '--token', token]);
+	await onCommandLine.url();
+	assert.ok(onCommandLine.logs().some(entry => entry.level === 40 && /--token is readable .*prefer HIVE_TOKEN or --token-file/.test(String(entry.msg))));
+	assert.ok(!onCommandLine.stderr.includes(token), 'the token is never logged');
+
+	for (const [args, message] of [
+		[['--token-file', path.join(dir, 'missing')], /^hive-larve: --token-file .*missing: cannot read it \(ENOENT\)\n$/],
+		[['--token-file', file, '--token', token], /^hive-larve: --token and --token-file: give one of them\n$/],
+	] as const) {
+		const larve = spawnLarve(t, ['--queen', '--port', '0', '--store', 'memory', ...args]);
+		// eslint-disable-next-line no-await-in-loop
+		assert.equal(await larve.exited, 2);
+		assert.match(larve.stderr, message);
+	}
 });

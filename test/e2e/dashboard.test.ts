@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import {once} from 'node:events';
+import net, {type AddressInfo} from 'node:net';
 import {test} from 'node:test';
 import {spawnLarve} from '../helpers/binary.js';
 import {hasTmux, isRunning, runInTerminal} from '../helpers/tmux.js';
@@ -84,4 +86,15 @@ test('--tui without a terminal exits 2 with one line', async t => {
 	const larve = spawnLarve(t, ['--queen', '--tui', '--port', '0']);
 	assert.equal(await larve.exited, 2);
 	assert.equal(larve.stderr, 'hive-larve: --tui needs a terminal (standard input and output must be a TTY)\n');
+});
+
+test('a queen with the dashboard on a port in use: one line that says so, exit 1, no stack trace', {skip}, async t => {
+	const taken = net.createServer();
+	taken.listen(0, '127.0.0.1');
+	await once(taken, 'listening');
+	t.after(() => taken.close());
+	const {port} = taken.address() as AddressInfo;
+	const terminal = runInTerminal(t, ['--queen', '--tui', '--port', String(port), '--local-drones', '1', '--store', 'memory']);
+	assert.equal(await terminal.exited(), 1);
+	assert.equal(terminal.stderr(), `hive-larve: cannot listen on 127.0.0.1:${port}: EADDRINUSE\n`);
 });

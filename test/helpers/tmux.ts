@@ -19,6 +19,8 @@ export const hasTmux = (() => {
 export type Terminal = {
 	readonly dir: string;
 	readonly logFile: string;
+	/** What the larve wrote on standard error (kept in a file: the pane closes when the larve exits). */
+	stderr(): string;
 	/** What the terminal shows now. */
 	screen(): string;
 	/** Waits until the screen shows `text` (or matches it), returns the screen. */
@@ -40,10 +42,11 @@ export function runInTerminal(t: TestContext, args: readonly string[], size = {w
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hive-tui-'));
 	const logFile = path.join(dir, 'hive.log');
 	const exitFile = path.join(dir, 'exit-status');
+	const stderrFile = path.join(dir, 'stderr');
 	const session = `hive-test-${randomUUID().slice(0, 8)}`;
 	const quote = (value: string) => `'${value.replaceAll('\'', '\'\\\'\'')}'`;
 	// CI=true as on a CI machine, where Ink would draw nothing until exit if the dashboard let it see that.
-	const command = `CI=true ${[process.execPath, cliPath, ...withOwnStore(t, args), '--log-file', logFile].map(quote).join(' ')}; echo $? > ${quote(exitFile)}`;
+	const command = `CI=true ${[process.execPath, cliPath, ...withOwnStore(t, args), '--log-file', logFile].map(quote).join(' ')} 2> ${quote(stderrFile)}; echo $? > ${quote(exitFile)}`;
 	execFileSync('tmux', ['new-session', '-d', '-s', session, '-x', String(size.width), '-y', String(size.height), 'sh', '-c', command]);
 	t.after(() => {
 		try {
@@ -55,6 +58,9 @@ export function runInTerminal(t: TestContext, args: readonly string[], size = {w
 	const terminal: Terminal = {
 		dir,
 		logFile,
+		stderr() {
+			return fs.existsSync(stderrFile) ? fs.readFileSync(stderrFile, 'utf8') : '';
+		},
 		screen() {
 			try {
 				return execFileSync('tmux', ['capture-pane', '-p', '-t', session], {encoding: 'utf8'});

@@ -21,7 +21,7 @@ export type ExecutorOptions = {
 Does the work of a drone's tasks. A text task is printed, with a newline, on the drone's standard
 output. A command task runs through `/bin/sh -c`, contained by the sandbox (so that all it started ends
 with it), in a process group of its own (so that killing the group kills the task), its output
-captured, bounded.
+captured, bounded. A task id runs at most once at a time.
 */
 export class Executor {
 	readonly #stdout: Writable;
@@ -43,8 +43,12 @@ export class Executor {
 		this.#stdout.write(`${text}\n`);
 	}
 
-	/** Starts a command; resolves with its result when it ends. */
+	/** Starts a command; resolves with its result when it ends. Throws when that task id runs already. */
 	async run(id: string, command: string): Promise<CommandResult> {
+		if (this.#running.has(id)) {
+			throw new Error(`task ${id} runs already`);
+		}
+
 		const started = performance.now();
 		// The hive's token is the drone's, not its tasks': a command never sees it.
 		const {HIVE_TOKEN: _token, ...environment} = process.env;

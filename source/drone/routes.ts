@@ -65,6 +65,12 @@ export function createDroneRouter(deps: DroneDeps): Router {
 			throw new HiveError(400, 'id is required: command tasks come from the queen', 'ERR_HIVE_BAD_BODY');
 		}
 
+		// A task sent again (a queen that lost track, a retried call) is the one it holds: answered as the
+		// first time, nothing started. One id never runs twice at once, and never takes a second slot.
+		if (deps.holding().has(task.id)) {
+			return {result: 'OK', state: 'running'};
+		}
+
 		if (!deps.isReady()) {
 			throw new HiveError(503, 'this drone is stopping', 'ERR_HIVE_STOPPING');
 		}

@@ -1,0 +1,42 @@
+import assert from 'node:assert/strict';
+import {test} from 'node:test';
+import {request, startDrone, startQueen} from '../helpers/larves.js';
+import {killProcessesWith, treesWith, uniqueSleep} from '../helpers/processes.js';
+
+test('a drone runs a task id once: the same id five times starts one command, answered as the first', async t => {
+	const queen = await startQueen(t);
+	const drone = await startDrone(t, queen, {allowExec: true, slots: 2});
+	const sleeper = uniqueSleep();
+	t.after(() => killProcessesWith(sleeper));
+	const task = {id: 'the-same-task', command: `exec sleep ${sleeper}`};
+	for (let n = 0; n < 5; n++) {
+		// eslint-disable-next-line no-await-in-loop -- one after another, as a queen that sends a task again
+		const answer = await request(`${drone.url}/do_task`, {body: task});
+		assert.equal(answer.status, 200);
+		assert.deepEqual(answer.body, {result: 'OK', state: 'running'});
+	}
+
+	const batch = await request(`${drone.url}/do_tasks`, {body: {tasks: [task, task]}});
+	assert.deepEqual(batch.body.results, [{status: 200, result: 'OK', state: 'running'}, {status: 200, result: 'OK', state: 'running'}]);
+	// Each command the drone started is one process tree holding the marker (the drone's child and its own).
+	assert.equal(treesWith(sleeper).length, 1, 'one command started');
+	const health = await request(`${drone.url}/healthz`);
+	assert.equal(health.body.running, 1);
+	assert.deepEqual(health.body.tasks, ['the-same-task']);
+});
+
+test('a drone never takes more commands than its slots', async t => {
+	const queen = await startQueen(t);
+	const drone = await startDrone(t, queen, {allowExec: true, slots: 2});
+	const sleeper = uniqueSleep();
+	t.after(() => killProcessesWith(sleeper));
+	const answers = [];
+	for (const id of ['a', 'a', 'b', 'c', 'b', 'd']) {
+		// eslint-disable-next-line no-await-in-loop -- in order: which one finds the slots full is the point
+		answers.push((await request(`${drone.url}/do_task`, {body: {id, command: `exec sleep ${sleeper}`}})).status);
+	}
+
+	assert.deepEqual(answers, [200, 200, 200, 429, 200, 429]);
+	assert.equal(treesWith(sleeper).length, 2);
+	assert.equal((await request(`${drone.url}/healthz`)).body.running, 2);
+});

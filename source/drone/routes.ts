@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import {refuse} from '../http/app.js';
 import {requireToken} from '../http/auth.js';
 import {HiveError} from '../http/errors.js';
-import {parseBody, taskBatchBody, taskBody, type TaskBody} from '../http/schemas.js';
+import {describeIssue, parseBody, taskBatchBody, taskBody, type TaskBody} from '../http/schemas.js';
 import type {Executor} from './executor.js';
 
 export type DroneDeps = {
@@ -98,8 +98,8 @@ export function createDroneRouter(deps: DroneDeps): Router {
 			results: tasks.map(raw => {
 				const parsed = taskBody.safeParse(raw);
 				if (!parsed.success) {
-					const issue = parsed.error.issues[0]!;
-					return {status: 400, error: `${issue.path.join('.') || 'task'} ${issue.message}`};
+					const {status, message} = describeIssue(parsed.error);
+					return {status, error: message.replace(/^body /, 'task ')};
 				}
 
 				try {

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import {test} from 'node:test';
+import {spawnLarve} from '../helpers/binary.js';
+import {followEvents} from '../helpers/events.js';
 import {request, startDrone, startQueen} from '../helpers/larves.js';
 import {killProcessesWith, treesWith, uniqueSleep} from '../helpers/processes.js';
 
@@ -39,4 +41,26 @@ test('a drone never takes more commands than its slots', async t => {
 	assert.deepEqual(answers, [200, 200, 200, 429, 200, 429]);
 	assert.equal(treesWith(sleeper).length, 2);
 	assert.equal((await request(`${drone.url}/healthz`)).body.running, 2);
+});
+
+test('a drone paused until evicted, then sent its own task again, runs it once: the queen finds it running', async t => {
+	const queen = await startQueen(t);
+	const events = await followEvents(t, queen.url);
+	const drone = spawnLarve(t, ['--queen-host', queen.address, '--port', '0', '--allow-exec', '--slots', '2']);
+	const droneUrl = await drone.url();
+	const sleeper = uniqueSleep();
+	t.after(() => killProcessesWith(sleeper));
+	const answer = await request(`${queen.url}/submit_task`, {body: {command: `exec sleep ${sleeper}`}});
+	const id = answer.body.task.id as string;
+	assert.equal(answer.body.task.state, 'running');
+	drone.child.kill('SIGSTOP');
+	await events.waitFor(event => event.type === 'drone.evicted', 'the paused drone to be evicted');
+	drone.child.kill('SIGCONT');
+	// No other drone: the task goes back to the same drone once it registers again.
+	const again = await events.waitFor(event => event.type === 'task.running' && event.task.id === id && event.task.retries === 1, 'the task to run again', 15_000);
+	assert.equal(again.task.drone, answer.body.task.drone);
+	assert.equal(treesWith(sleeper).length, 1, 'the drone still runs the first copy, and no second');
+	const health = await request(`${droneUrl}/healthz`);
+	assert.equal(health.body.running, 1);
+	assert.deepEqual(health.body.tasks, [id]);
 });

@@ -9,6 +9,7 @@ import {createDroneClient} from './client/drone-client.js';
 import {createHttpClient, type HttpClient} from './client/http.js';
 import {createQueenClient} from './client/queen-client.js';
 import {Executor} from './drone/executor.js';
+import {probeSandbox, uncontained} from './drone/sandbox.js';
 import {reportResult} from './drone/reporter.js';
 import {Registration} from './drone/registration.js';
 import {createDroneRouter, queenUserAgentPrefix} from './drone/routes.js';
@@ -175,7 +176,13 @@ async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Prom
 
 async function startDrone(options: LarveOptions, log: Logger, io: LarveIo): Promise<Larve> {
 	let ready = false;
-	const executor = new Executor({stdout: io.stdout ?? process.stdout, taskTimeoutMs: options.taskTimeoutMs});
+	// Commands are contained where the machine allows it; a drone that cannot says so, loudly.
+	const sandbox = options.allowExec ? await probeSandbox() : uncontained('this drone runs no commands');
+	if (options.allowExec && !sandbox.contained) {
+		log.warn({reason: sandbox.reason}, `commands are NOT contained (${sandbox.reason}): a command can signal and read this drone and what it can reach as this user, and its processes may outlive its task`);
+	}
+
+	const executor = new Executor({stdout: io.stdout ?? process.stdout, taskTimeoutMs: options.taskTimeoutMs, sandbox});
 	const client: HttpClient = createHttpClient({userAgent: `hive-drone/${version}`, timeoutMs: 2000, token: options.token});
 	const queen = createQueenClient(options.queenHost!, client);
 	let registration: Registration | undefined;
@@ -188,11 +195,12 @@ async function startDrone(options: LarveOptions, log: Logger, io: LarveIo): Prom
 		version,
 		slots: options.slots,
 		allowExec: options.allowExec,
+		contained: sandbox.contained,
 		token: options.token,
 		isReady: () => ready,
 		name: () => registration?.name,
 		onQueenContact: () => registration?.noteQueenContact(),
-		holding: () => [...holding],
+		holding: () => holding,
 		runCommand(id, command) {
 			holding.add(id);
 			void executor.run(id, command)
@@ -231,7 +239,7 @@ async function startDrone(options: LarveOptions, log: Logger, io: LarveIo): Prom
 	registration.watch();
 	ready = true;
 	const url = `http://${bound}`;
-	log.info({mode: 'drone', name, url, address, queen: queen.baseUrl, slots: options.slots, allowExec: options.allowExec}, `drone ${name} listening on ${url}`);
+	log.info({mode: 'drone', name, url, address, queen: queen.baseUrl, slots: options.slots, allowExec: options.allowExec, ...(options.allowExec ? {contained: sandbox.contained} : {})}, `drone ${name} listening on ${url}`);
 	if (options.token === undefined) {
 		log.warn({url}, `no --token: anyone who can reach ${url} can command this drone${options.allowExec ? ' and run commands on this machine' : ''}`);
 	}

@@ -35,7 +35,10 @@ type Waiting = {
 	reject(error: Error): void;
 };
 
-/** Tasks larger than this go alone, so that a batch stays well under the drone's 1 MiB body limit. */
+/**
+Tasks larger than this go alone, so that a batch stays well under the drone's 1 MiB body limit; a task
+alone fits, since a text is at most 512 KiB as JSON (`maxTaskTextBytes`) and a command 64 Ki characters.
+*/
 const aloneAboveBytes = 64 * 1024;
 const maxBatchBytes = 512 * 1024;
 const maxBatchTasks = 256;
@@ -56,8 +59,12 @@ export function createDroneClient(options: JsonHttpOptions): DroneClient {
 		try {
 			answer = await http.request('POST', address, '/do_tasks', {tasks: batch.map(each => each.task)}, Math.max(...batch.map(each => each.timeoutMs)));
 		} catch (error: unknown) {
-			if (error instanceof CallError && (error.status === 404 || error.status === 405)) {
-				seedDrones.add(address);
+			// A seed's drone (no /do_tasks), or a batch too large for the drone's body limit: one task a call.
+			if (error instanceof CallError && (error.status === 404 || error.status === 405 || error.status === 413)) {
+				if (error.status !== 413) {
+					seedDrones.add(address);
+				}
+
 				for (const each of batch) {
 					single(address, each.task, each.timeoutMs).then(answer => {
 						each.resolve(answer);
@@ -149,6 +156,26 @@ export function createDroneClient(options: JsonHttpOptions): DroneClient {
 }
 
 function taskBytes(task: DoTaskRequest): number {
-	// UTF-16 length × 3 bounds the UTF-8 size; cheap, and safe for the limit.
-	return 64 + (('text' in task ? task.text.length : task.command.length) * 3);
+	// UTF-16 length × 6 bounds the size in JSON (a control character is sent as \uXXXX); cheap, and safe for the limit.
+	return 64 + (('text' in task ? task.text.length : task.command.length) * 6);
+}
+
+/**
+Why a drone did not take a task, as the dispatcher acts on it: `unreachable` (no answer, or a 5xx: check
+the drone, try another), `died` (it had the task and dropped the call: it died taking it), `malformed`
+(it refused the task itself: no drone will take it), `refused` (not now, or not here: full, no exec, a token).
+*/
+export type NotTaken = 'unreachable' | 'died' | 'malformed' | 'refused';
+
+export function whyNotTaken(error: unknown): NotTaken {
+	if (!(error instanceof CallError) || error.code === 'ERR_HIVE_UNREACHABLE') {
+		return error instanceof CallError && error.dropped ? 'died' : 'unreachable';
+	}
+
+	const status = error.status ?? 500;
+	if (status >= 500) {
+		return 'unreachable';
+	}
+
+	return status === 400 || status === 413 || status === 415 || status === 422 ? 'malformed' : 'refused';
 }

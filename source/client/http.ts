@@ -10,6 +10,8 @@ export class CallError extends Error {
 		/** `ERR_HIVE_UNREACHABLE`: no answer (refused, reset, timed out); `ERR_HIVE_REFUSED`: a non-2xx answer. */
 		readonly code: 'ERR_HIVE_UNREACHABLE' | 'ERR_HIVE_REFUSED',
 		readonly status?: number,
+		/** No answer because the peer had the request and dropped the connection (it died, or reset it). */
+		readonly dropped = false,
 	) {
 		super(message);
 	}

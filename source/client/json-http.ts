@@ -61,7 +61,7 @@ export function createJsonHttp(options: JsonHttpOptions): JsonHttp {
 						chunks.push(chunk);
 					});
 					response.on('error', () => {
-						fail(new CallError(`${what}: the answer was cut`, 'ERR_HIVE_UNREACHABLE'));
+						fail(new CallError(`${what}: the answer was cut`, 'ERR_HIVE_UNREACHABLE', undefined, true));
 					});
 					response.on('end', () => {
 						if (settled) {
@@ -96,7 +96,9 @@ export function createJsonHttp(options: JsonHttpOptions): JsonHttp {
 					fail(new CallError(`${what}: timed out`, 'ERR_HIVE_UNREACHABLE'));
 				}, timeoutMs);
 				request.on('error', (error: NodeJS.ErrnoException) => {
-					fail(new CallError(`${what}: ${error.code ?? error.message}`, 'ERR_HIVE_UNREACHABLE'));
+					// Reset or hung up: the peer was there and went away with the request (refused: it never was).
+					const dropped = error.code === 'ECONNRESET' || error.code === 'EPIPE';
+					fail(new CallError(`${what}: ${error.code ?? error.message}`, 'ERR_HIVE_UNREACHABLE', undefined, dropped));
 				});
 				request.end(payload);
 			});

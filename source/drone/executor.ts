@@ -1,6 +1,7 @@
 import {spawn} from 'node:child_process';
 import type {Writable} from 'node:stream';
 import type {ResultReport} from '../http/schemas.js';
+import type {Sandbox} from './sandbox.js';
 
 /** What one output stream of a command keeps: the first 64 KiB, the cut marked. */
 export const outputLimit = 64 * 1024;
@@ -12,21 +13,26 @@ export type ExecutorOptions = {
 	readonly stdout: Writable;
 	/** Kill a command after this long; 0: never. */
 	readonly taskTimeoutMs: number;
+	/** How commands run: contained (a pid namespace each) or not. */
+	readonly sandbox: Sandbox;
 };
 
 /**
 Does the work of a drone's tasks. A text task is printed, with a newline, on the drone's standard
-output. A command task runs through `/bin/sh -c` in its own process group (so a timeout kills what it
-started too), its output captured, bounded.
+output. A command task runs through `/bin/sh -c`, contained by the sandbox (so that all it started ends
+with it), in a process group of its own (so that killing the group kills the task), its output
+captured, bounded. A task id runs at most once at a time.
 */
 export class Executor {
 	readonly #stdout: Writable;
 	readonly #taskTimeoutMs: number;
+	readonly #sandbox: Sandbox;
 	readonly #running = new Map<string, {kill(): void; done: Promise<CommandResult>}>();
 
 	constructor(options: ExecutorOptions) {
 		this.#stdout = options.stdout;
 		this.#taskTimeoutMs = options.taskTimeoutMs;
+		this.#sandbox = options.sandbox;
 	}
 
 	get running(): number {
@@ -37,12 +43,17 @@ export class Executor {
 		this.#stdout.write(`${text}\n`);
 	}
 
-	/** Starts a command; resolves with its result when it ends. */
+	/** Starts a command; resolves with its result when it ends. Throws when that task id runs already. */
 	async run(id: string, command: string): Promise<CommandResult> {
+		if (this.#running.has(id)) {
+			throw new Error(`task ${id} runs already`);
+		}
+
 		const started = performance.now();
 		// The hive's token is the drone's, not its tasks': a command never sees it.
 		const {HIVE_TOKEN: _token, ...environment} = process.env;
-		const child = spawn('/bin/sh', ['-c', command], {detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: environment});
+		const {file, args} = this.#sandbox.argv(command);
+		const child = spawn(file, args, {detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: environment});
 		const stdout = new Capture();
 		const stderr = new Capture();
 		child.stdout.on('data', (chunk: Buffer) => stdout.add(chunk));

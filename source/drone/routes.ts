@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import {refuse} from '../http/app.js';
 import {requireToken} from '../http/auth.js';
 import {HiveError} from '../http/errors.js';
-import {parseBody, taskBatchBody, taskBody, type TaskBody} from '../http/schemas.js';
+import {describeIssue, parseBody, taskBatchBody, taskBody, type TaskBody} from '../http/schemas.js';
 import type {Executor} from './executor.js';
 
 export type DroneDeps = {
@@ -10,6 +10,8 @@ export type DroneDeps = {
 	readonly version: string;
 	readonly slots: number;
 	readonly allowExec: boolean;
+	/** Whether its commands run contained (a pid namespace each): `/healthz` says so. */
+	readonly contained: boolean;
 	readonly isReady: () => boolean;
 	readonly name: () => string | undefined;
 	/** Called when the queen reaches this drone (its heartbeat or a task). */
@@ -17,7 +19,7 @@ export type DroneDeps = {
 	/** The join token `/do_task` needs: only the queen may command this drone. */
 	readonly token: string | undefined;
 	/** Ids of the command tasks it holds (running, or with a result not yet reported): `/healthz` lists them. */
-	readonly holding: () => string[];
+	readonly holding: () => ReadonlySet<string>;
 	/** Runs a command task and reports its end to the queen. */
 	readonly runCommand: (id: string, command: string) => void;
 };
@@ -43,7 +45,8 @@ export function createDroneRouter(deps: DroneDeps): Router {
 			slots: deps.slots,
 			running: deps.executor.running,
 			allowExec: deps.allowExec,
-			tasks: deps.holding(),
+			contained: deps.contained,
+			tasks: [...deps.holding()],
 		};
 	});
 
@@ -58,12 +61,18 @@ export function createDroneRouter(deps: DroneDeps): Router {
 			throw new HiveError(403, 'this drone does not run commands (start it with --allow-exec)', 'ERR_HIVE_NO_EXEC');
 		}
 
-		if (!deps.isReady()) {
-			throw new HiveError(503, 'this drone is stopping', 'ERR_HIVE_STOPPING');
-		}
-
 		if (task.id === undefined) {
 			throw new HiveError(400, 'id is required: command tasks come from the queen', 'ERR_HIVE_BAD_BODY');
+		}
+
+		// A task sent again (a queen that lost track, a retried call) is the one it holds: answered as the
+		// first time, nothing started. One id never runs twice at once, and never takes a second slot.
+		if (deps.holding().has(task.id)) {
+			return {result: 'OK', state: 'running'};
+		}
+
+		if (!deps.isReady()) {
+			throw new HiveError(503, 'this drone is stopping', 'ERR_HIVE_STOPPING');
 		}
 
 		if (deps.executor.running >= deps.slots) {
@@ -89,8 +98,8 @@ export function createDroneRouter(deps: DroneDeps): Router {
 			results: tasks.map(raw => {
 				const parsed = taskBody.safeParse(raw);
 				if (!parsed.success) {
-					const issue = parsed.error.issues[0]!;
-					return {status: 400, error: `${issue.path.join('.') || 'task'} ${issue.message}`};
+					const {status, message} = describeIssue(parsed.error);
+					return {status, error: message.replace(/^body /, 'task ')};
 				}
 
 				try {

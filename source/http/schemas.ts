@@ -16,6 +16,17 @@ const labels = z.record(
 	{error: 'must be an object of strings, e.g. {"zone": "a"}'},
 ).refine(value => Object.keys(value).length <= 64, {error: 'has more than 64 labels'});
 
+/**
+The largest text a task may carry, in bytes as JSON (escapes counted as sent): half the 1 MiB body limit,
+so that what a queen accepts its drones take, with its id added, alone or in a batch. Larger → 413.
+*/
+export const maxTaskTextBytes = 512 * 1024;
+
+/** The size of a string in JSON, quotes left out; only measured when it could be over `limit`. */
+function jsonBytes(text: string, limit: number): number {
+	return (text.length * 6) <= limit ? text.length : Buffer.byteLength(JSON.stringify(text)) - 2;
+}
+
 /** A task as a user submits it, and as the queen hands it to a drone (`id` then). */
 const task = z.object({
 	id: z.string().max(100).optional(),
@@ -24,8 +35,8 @@ const task = z.object({
 	command: nonEmptyString.max(65_536).optional(),
 	selector: labels.optional(),
 }).transform((body, context) => {
-	const fail = (path: string, message: string) => {
-		context.addIssue({code: 'custom', path: [path], message});
+	const fail = (path: string, message: string, status = 400) => {
+		context.addIssue({code: 'custom', path: [path], message, params: {status}});
 		return z.NEVER;
 	};
 
@@ -44,9 +55,16 @@ const task = z.object({
 			: {id: body.id, kind, command: body.command, selector: body.selector} as const;
 	}
 
-	return body.text === undefined
-		? fail('text', 'is required')
-		: {id: body.id, kind, text: body.text, selector: body.selector} as const;
+	if (body.text === undefined) {
+		return fail('text', 'is required');
+	}
+
+	const bytes = jsonBytes(body.text, maxTaskTextBytes);
+	if (bytes > maxTaskTextBytes) {
+		return fail('text', `is ${bytes} bytes; a task's text may be at most ${maxTaskTextBytes} bytes (${maxTaskTextBytes / 1024} KiB) as JSON, so that a drone can take it`, 413);
+	}
+
+	return {id: body.id, kind, text: body.text, selector: body.selector} as const;
 });
 
 export const taskBody = task;
@@ -99,10 +117,17 @@ export function parseBody<T>(ctx: Koa.Context, schema: z.ZodType<T>): T {
 
 	const result = schema.safeParse(body);
 	if (!result.success) {
-		const issue = result.error.issues[0]!;
-		const field = issue.path.join('.') || 'body';
-		throw new HiveError(400, `${field} ${issue.message}`, 'ERR_HIVE_BAD_BODY');
+		const {status, message} = describeIssue(result.error);
+		throw new HiveError(status, message, status === 413 ? 'ERR_HIVE_TOO_LARGE' : 'ERR_HIVE_BAD_BODY');
 	}
 
 	return result.data;
+}
+
+/** The first issue of a failed parse: its status (400, or 413 for a task too large) and a message naming the field. */
+export function describeIssue(error: z.ZodError): {status: number; message: string} {
+	const issue = error.issues[0]!;
+	const field = issue.path.join('.') || 'body';
+	const status = issue.code === 'custom' && typeof issue.params?.status === 'number' ? issue.params.status : 400;
+	return {status, message: `${field} ${issue.message}`};
 }

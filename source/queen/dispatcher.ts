@@ -1,5 +1,4 @@
-import {CallError} from '../client/http.js';
-import type {DroneClient} from '../client/drone-client.js';
+import {whyNotTaken, type DroneClient} from '../client/drone-client.js';
 import type {Logger} from '../log.js';
 import type {HeartbeatMonitor} from './heartbeat.js';
 import type {Task} from '../model.js';
@@ -145,13 +144,20 @@ export class Dispatcher {
 					await this.#client.doTask(drone.address, task.kind === 'text' ? {id: task.id, text: task.text!} : {id: task.id, command: task.command!}, this.#options.timeoutMs);
 				} catch (error: unknown) {
 					lastError = error instanceof Error ? error.message : String(error);
-					this.#log.warn({drone: drone.name, task: task.id, err: lastError}, `could not send task to ${drone.name}`);
-					if (!(error instanceof CallError) || error.code === 'ERR_HIVE_UNREACHABLE' || (error.status ?? 500) >= 500) {
+					const why = whyNotTaken(error);
+					this.#log.warn({drone: drone.name, task: task.id, err: lastError, why}, `could not send task to ${drone.name}`);
+					if (why === 'unreachable' || why === 'died') {
 						this.#hive.markSuspect(drone.name, lastError);
 						this.#heartbeat.checkNow(drone.name);
 					}
 
-					this.#hive.refuse(task.id, drone.name, lastError)?.catch(noop);
+					if (why === 'malformed') {
+						// Sent again it would be refused again, by any drone: it fails, with the drone's reason.
+						this.#hive.rejected(task.id, drone.name, lastError)?.catch(noop);
+						return this.#hive.task(task.id);
+					}
+
+					(why === 'died' ? this.#hive.diedTaking(task.id, drone.name, lastError) : this.#hive.refuse(task.id, drone.name, lastError))?.catch(noop);
 					continue;
 				}
 

@@ -356,6 +356,33 @@ export class Hive {
 		return this.#commit([{type: 'task.refused', at: this.#now(), id, drone, reason}]);
 	}
 
+	/**
+	The drone died taking the task (it had the call and dropped it unanswered): that costs the task an
+	attempt, as a drone lost while running it would; past its retries it fails, so that a task that kills
+	the drones it is sent to does not go round them for ever.
+	*/
+	diedTaking(id: string, drone: string, reason: string): Promise<void> | undefined {
+		const task = this.#tasks.get(id);
+		if (task?.state !== 'dispatched' || task.drone !== drone) {
+			return undefined;
+		}
+
+		const at = this.#now();
+		return this.#commit([task.retries < this.#taskRetries
+			? {type: 'task.requeued', at, id, drone, reason: `${drone} died taking it (${reason})`}
+			: {type: 'task.failed', at, id, drone, error: `its drones died taking it, ${task.retries + 1} times (the last, ${drone}: ${reason})`}]);
+	}
+
+	/** The drone refused the task itself (malformed, too large): no drone will take it, and it fails now. */
+	rejected(id: string, drone: string, reason: string): Promise<void> | undefined {
+		const task = this.#tasks.get(id);
+		if (task?.state !== 'dispatched' || task.drone !== drone) {
+			return undefined;
+		}
+
+		return this.#commit([{type: 'task.failed', at: this.#now(), id, drone, error: `${drone} refused it: ${reason}`}]);
+	}
+
 	/** The drone took a command task and runs it. */
 	running(id: string, drone: string): Promise<void> | undefined {
 		const task = this.#tasks.get(id);

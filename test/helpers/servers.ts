@@ -23,6 +23,10 @@ export type FakeDrone = {
 	release(status?: 200 | 500): void;
 	/** Closes its port and connections: a crashed drone. */
 	die(): Promise<void>;
+	/** From now on, cuts the connection of every task sent to it, unanswered: a drone that dies taking a task. */
+	resetTasks(): void;
+	/** From now on, answers every task sent to it with this status and error: a drone that refuses them. */
+	refuseTasks(status: number, error: string): void;
 };
 
 /**
@@ -32,6 +36,7 @@ it hang or die: what a drone that goes wrong looks like from the queen, on deman
 export async function fakeDrone(t: TestContext): Promise<FakeDrone> {
 	const held: http.ServerResponse[] = [];
 	let hanging = false;
+	let onTask: ((request: http.IncomingMessage, response: http.ServerResponse) => void) | undefined;
 	const server = http.createServer((request, response) => {
 		if (hanging) {
 			held.push(response);
@@ -40,6 +45,15 @@ export async function fakeDrone(t: TestContext): Promise<FakeDrone> {
 
 		if (request.url === '/healthz') {
 			response.writeHead(200, {'content-type': 'application/json'}).end('{"status":"Status.READY","mode":"Mode.DRONE","version":"fake"}');
+			return;
+		}
+
+		if (onTask && (request.url === '/do_task' || request.url === '/do_tasks')) {
+			// Read the task first: the queen has sent it whole when the drone goes wrong.
+			request.resume();
+			request.on('end', () => {
+				onTask!(request, response);
+			});
 			return;
 		}
 
@@ -69,5 +83,11 @@ export async function fakeDrone(t: TestContext): Promise<FakeDrone> {
 			}
 		},
 		die,
+		resetTasks() {
+			onTask = request => request.socket.destroy();
+		},
+		refuseTasks(status, error) {
+			onTask = (_request, response) => response.writeHead(status, {'content-type': 'application/json'}).end(JSON.stringify({error}));
+		},
 	};
 }

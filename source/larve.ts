@@ -13,7 +13,7 @@ import {probeSandbox, uncontained} from './drone/sandbox.js';
 import {reportResult} from './drone/reporter.js';
 import {Registration} from './drone/registration.js';
 import {createDroneRouter, queenUserAgentPrefix} from './drone/routes.js';
-import {createApp} from './http/app.js';
+import {answerClientErrors, createApp} from './http/app.js';
 import {newToken} from './http/auth.js';
 import type {EventStream} from './http/sse.js';
 import {createLogger, type Logger} from './log.js';
@@ -131,7 +131,7 @@ async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Prom
 		},
 		streams,
 	});
-	const server = await listen(createApp(router, log), options).catch(async (error: unknown) => {
+	const server = await listen(createApp(router, log), options, log).catch(async (error: unknown) => {
 		await store.close();
 		throw error;
 	});
@@ -208,7 +208,7 @@ async function startDrone(options: LarveOptions, log: Logger, io: LarveIo): Prom
 				.finally(() => holding.delete(id));
 		},
 	});
-	const server = await listen(createApp(router, log), options);
+	const server = await listen(createApp(router, log), options, log);
 	const bound = formatHostPort(options.host, (server.address() as AddressInfo).port);
 	const address = options.advertise ?? bound;
 	registration = new Registration(queen, log, {
@@ -247,12 +247,13 @@ async function startDrone(options: LarveOptions, log: Logger, io: LarveIo): Prom
 	return {mode: 'drone', options, url, address, name, log, hive: undefined, token: options.token, stop};
 }
 
-async function listen(app: Koa, options: LarveOptions): Promise<http.Server> {
+async function listen(app: Koa, options: LarveOptions, log: Logger): Promise<http.Server> {
 	// Koa's handler settles its own errors (JSON answers); node:http only needs it called.
 	const handle = app.callback();
 	const server = http.createServer({keepAliveTimeout: 65_000}, (request, response) => {
 		void handle(request, response);
 	});
+	answerClientErrors(server, log);
 	server.listen(options.port, options.host);
 	await once(server, 'listening');
 	return server;

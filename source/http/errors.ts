@@ -14,7 +14,7 @@ export class HiveError extends Error {
 	}
 }
 
-type HttpishError = Error & {status?: unknown; statusCode?: unknown; type?: unknown; expose?: unknown};
+type HttpishError = Error & {status?: unknown; statusCode?: unknown; type?: unknown; expose?: unknown; code?: unknown};
 
 /** What a client sees of an error: the message of 4xx errors, never a stack, never internals of a 5xx. */
 function toResponse(error: HttpishError): {status: number; message: string} {
@@ -42,6 +42,11 @@ function toResponse(error: HttpishError): {status: number; message: string} {
 		default:
 	}
 
+	// A body whose Content-Encoding (gzip, deflate) does not match it: zlib's errors have no status.
+	if (typeof error.code === 'string' && error.code.startsWith('Z_')) {
+		return {status: 400, message: `request body does not match its Content-Encoding (${error.message})`};
+	}
+
 	if (error instanceof SyntaxError && status === 400) {
 		return {status, message: `request body is not valid JSON (${error.message})`};
 	}
@@ -59,9 +64,9 @@ export function jsonErrors(log: Logger): Koa.Middleware {
 					ctx.status = 404;
 					ctx.body = {error: `no such endpoint: ${ctx.method} ${ctx.path}`};
 				} else if (ctx.status === 405 || ctx.status === 501) {
-					const status = ctx.status;
+					// A method no route knows (TRACE, PROPFIND) is as wrong for this path as one another path knows.
 					ctx.body = {error: `method ${ctx.method} not allowed on ${ctx.path} (allowed: ${ctx.response.get('Allow')})`};
-					ctx.status = status;
+					ctx.status = 405;
 				}
 			}
 		} catch (error: unknown) {
@@ -72,6 +77,11 @@ export function jsonErrors(log: Logger): Koa.Middleware {
 
 			ctx.status = status;
 			ctx.body = {error: message};
+			if (!ctx.req.complete) {
+				// The body was not read to its end (too large, not what it said): the rest would be taken
+				// for the next request on this connection. It ends with this answer.
+				ctx.set('Connection', 'close');
+			}
 		}
 	};
 }

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import {once} from 'node:events';
+import net from 'node:net';
+import {setTimeout} from 'node:timers/promises';
 import {test} from 'node:test';
 import {request, startDrone, startQueen} from '../helpers/larves.js';
 
@@ -87,4 +90,69 @@ test('each mode refuses the other mode\'s endpoints with the seed\'s messages', 
 		assert.equal(answer.status, 400, url);
 		assert.deepEqual(answer.body, {error: message});
 	}
+});
+
+/** Sends raw bytes on one connection; resolves with all it got back when the larve closes it (or after `ms`, marked). */
+async function rawExchange(url: string, write: (socket: net.Socket) => void, ms = 10_000): Promise<{text: string; closed: boolean}> {
+	const {hostname, port} = new URL(url);
+	const socket = net.connect(Number(port), hostname);
+	let text = '';
+	socket.on('data', (chunk: Buffer) => {
+		text += chunk.toString('latin1');
+	});
+	socket.on('error', () => undefined);
+	write(socket);
+	const closed = await Promise.race([once(socket, 'close').then(() => true), setTimeout(ms, false)]);
+	socket.destroy();
+	return {text, closed};
+}
+
+test('what node:http refuses before a route sees it gets a JSON error too: a NUL in a header, a Content-Length that is not a number', async t => {
+	const queen = await startQueen(t);
+	for (const head of ['GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\u0000b\r\n\r\n', 'POST /submit_task HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n']) {
+		// eslint-disable-next-line no-await-in-loop
+		const {text, closed} = await rawExchange(queen.url, socket => socket.end(head));
+		assert.ok(closed);
+		assert.match(text, /^HTTP\/1\.1 400 /);
+		assert.match(text, /content-type: application\/json/i);
+		const body = JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) as {error: string};
+		assert.match(body.error, /not a valid HTTP request/);
+	}
+});
+
+test('a body that is not the gzip it claims is a 400; TRACE is a 405 with Allow', async t => {
+	const queen = await startQueen(t);
+	const gzip = await request(`${queen.url}/submit_task`, {raw: '{"text": "plain"}', headers: {'content-type': 'application/json', 'content-encoding': 'gzip'}});
+	assert.equal(gzip.status, 400);
+	assert.match(gzip.body.error, /Content-Encoding/);
+	const {text} = await rawExchange(queen.url, socket => socket.write('TRACE /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+	assert.match(text, /^HTTP\/1\.1 405 /);
+	assert.match(text, /^allow: .*GET/im);
+	assert.match(text, /"error":"method TRACE not allowed on \/healthz/);
+	assert.equal((await request(`${queen.url}/healthz`)).status, 200);
+});
+
+test('after a 413 on a chunked body the connection is closed, not left to read the rest as the next request', async t => {
+	const queen = await startQueen(t);
+	const {text, closed} = await rawExchange(queen.url, socket => {
+		socket.write('POST /submit_task HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n');
+		const chunk = 'a'.repeat(64 * 1024);
+		let sent = 0;
+		const more = () => {
+			while (sent < 24) {
+				sent++;
+				if (!socket.write(`${chunk.length.toString(16)}\r\n${chunk}\r\n`)) {
+					socket.once('drain', more);
+					return;
+				}
+			}
+
+			socket.write('0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+		};
+
+		more();
+	});
+	assert.match(text, /^HTTP\/1\.1 413 /);
+	assert.match(text, /^connection: close/im);
+	assert.ok(closed, `the connection was left open after: ${text}`);
 });

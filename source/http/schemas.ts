@@ -1,14 +1,23 @@
 import {z} from 'zod';
 import type Koa from 'koa';
 import type {TaskResult} from '../model.js';
-import {isValidName, labelKeyPattern, maxLabelValueLength, nameRule, parseHostPort} from '../names.js';
+import {canonicalAddress, isValidName, labelKeyPattern, maxLabelValueLength, nameRule} from '../names.js';
 import {HiveError} from './errors.js';
 
 /** The request bodies of the API, validated in one place; handlers get typed, valid input. */
 
 const stringError = {error: (issue: {input?: unknown}) => (issue.input === undefined ? 'is required' : 'must be a string')};
 const nonEmptyString = z.string(stringError).min(1, {error: 'must not be empty'});
-const address = z.string(stringError).refine(value => parseHostPort(value) !== undefined, {error: 'must be host:port'});
+/** A `host:port`, in its canonical form (see `canonicalAddress`): one drone, one spelling. */
+const address = z.string(stringError).transform((value, context) => {
+	const canonical = canonicalAddress(value);
+	if (canonical === undefined) {
+		context.addIssue({code: 'custom', message: 'must be host:port'});
+		return z.NEVER;
+	}
+
+	return canonical;
+});
 const droneName = z.string(stringError).refine(isValidName, {error: `must be ${nameRule}`});
 const labels = z.record(
 	z.string().regex(labelKeyPattern, {error: 'keys must be label names (letters, digits, . _ / -)'}),
@@ -64,6 +73,8 @@ export const registerBody = z.object({
 	allowExec: z.boolean({error: 'must be true or false'}).optional(),
 	labels: labels.optional(),
 	bootId: z.string().max(100).optional(),
+	/** The secret the drone gives the queen with this registration; the queen shows it on every call to the drone. */
+	contactKey: z.string(stringError).regex(/^[\w-]{16,128}$/, {error: 'must be 16 to 128 letters, digits, - or _'}).optional(),
 });
 export type RegisterBody = z.infer<typeof registerBody>;
 

@@ -10,6 +10,8 @@ export class CallError extends Error {
 		/** `ERR_HIVE_UNREACHABLE`: no answer (refused, reset, timed out); `ERR_HIVE_REFUSED`: a non-2xx answer. */
 		readonly code: 'ERR_HIVE_UNREACHABLE' | 'ERR_HIVE_REFUSED',
 		readonly status?: number,
+		/** No answer came within the time limit (the peer may be slow, not gone). */
+		readonly timedOut = false,
 	) {
 		super(message);
 	}
@@ -57,7 +59,7 @@ export async function call<T>(request: Promise<Response<unknown>>, what: string)
 		response = await request;
 	} catch (error: unknown) {
 		const reason = error instanceof RequestError ? describeRequestError(error) : String(error);
-		throw new CallError(`${what}: ${reason}`, 'ERR_HIVE_UNREACHABLE');
+		throw new CallError(`${what}: ${reason}`, 'ERR_HIVE_UNREACHABLE', undefined, error instanceof RequestError && error.code === 'ETIMEDOUT');
 	}
 
 	if (response.statusCode < 200 || response.statusCode > 299) {

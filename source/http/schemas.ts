@@ -82,6 +82,22 @@ export const deregisterBody = z.object({
 	address,
 });
 
+/**
+What a drone says of itself in `/healthz`, as the queen reads it on a registration's callback. Beyond
+`mode`, each part is optional: the seed's drone says little, and what a drone does not say, the
+registration's body may.
+*/
+export const droneHealth = z.object({
+	name: droneName.nullable().optional(),
+	slots: z.number({error: 'must be a whole number'}).int({error: 'must be a whole number'}).min(1).max(10_000).optional(),
+	allowExec: z.boolean({error: 'must be true or false'}).optional(),
+	labels: labels.optional(),
+	bootId: z.string().max(100).optional(),
+	/** Present when the call showed a contact key: whether it is the drone's. */
+	contactKeyMatches: z.boolean({error: 'must be true or false'}).optional(),
+});
+export type DroneHealth = z.infer<typeof droneHealth>;
+
 const captured = z.string().max(256 * 1024);
 
 export type {TaskResult} from '../model.js';

@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
+import {readdirSync, readFileSync, statSync} from 'node:fs';
+import path from 'node:path';
 import {test} from 'node:test';
 import {setTimeout as sleep} from 'node:timers/promises';
 import {startLarve} from '../source/larve.js';
 import {createLogger} from '../source/log.js';
 import type {HiveEvent} from '../source/queen/hive.js';
-import {temporaryDirectory} from './helpers/binary.js';
+import {spawnLarve, temporaryDirectory} from './helpers/binary.js';
+import {followEvents} from './helpers/events.js';
 import {fastHeartbeats, request, startDrone, startQueen} from './helpers/larves.js';
 import {fakeDrone} from './helpers/servers.js';
 import {waitFor} from './helpers/wait.js';
@@ -158,4 +161,33 @@ test('a drone too slow to answer the registration\'s callback is told to try aga
 	assert.equal(answer.headers.get('retry-after'), '1');
 	assert.equal(answer.body.error, `the drone at ${slow.address} did not answer in time: GET http://${slow.address}/healthz: timed out`);
 	slow.release(500);
+});
+
+test('a contact key shows nowhere but in the store: not in logs (even at trace level), answers or events', async t => {
+	const dataDir = temporaryDirectory(t);
+	const queen = spawnLarve(t, ['--queen', '--port', '0', '--data-dir', dataDir, '--log-level', 'trace', '--heartbeat-interval', '0.1']);
+	const queenUrl = await queen.url();
+	const events = await followEvents(t, queenUrl);
+	const drone = spawnLarve(t, ['--queen-host', queenUrl.replace('http://', ''), '--port', '0', '--log-level', 'trace', '--allow-exec']);
+	await drone.url();
+	await events.waitFor(event => event.type === 'heartbeat.sweep', 'a heartbeat sweep after the registration');
+	const submitted = await request(`${queenUrl}/submit_task?wait=true`, {body: {command: 'echo done'}});
+	assert.equal(submitted.body.task.state, 'succeeded');
+	const answers = JSON.stringify([await request(`${queenUrl}/drones`), await request(`${queenUrl}/healthz`), await request(`${(await drone.url())}/healthz`)].map(answer => answer.body));
+	for (const larve of [queen, drone]) {
+		larve.child.kill('SIGTERM');
+		// eslint-disable-next-line no-await-in-loop
+		await larve.exited;
+	}
+
+	const files = readdirSync(dataDir, {recursive: true, encoding: 'utf8'}).map(file => path.join(dataDir, file)).filter(file => statSync(file).isFile());
+	const stored = files.map(file => readFileSync(file, 'utf8')).join('\n');
+	const keys = [...stored.matchAll(/"contactKey":"([\w-]+)"/g)].map(match => match[1]!);
+	assert.ok(keys.length > 0, 'the store keeps the drone\'s contact key');
+	for (const key of keys) {
+		assert.ok(!queen.stderr.includes(key), 'the key is in the queen\'s log');
+		assert.ok(!drone.stderr.includes(key), 'the key is in the drone\'s log');
+		assert.ok(!answers.includes(key), 'the key is in an answer');
+		assert.ok(!JSON.stringify(events.events).includes(key), 'the key is in an event');
+	}
 });

@@ -103,7 +103,13 @@ async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Prom
 		log.info({store: store.location, revision: store.revision, drones: hive.droneCount, tasks: hive.taskCount, ms: Math.round(performance.now() - loadStarted)}, `loaded the store in ${store.location}`);
 	}
 
-	const droneClient = createDroneClient({userAgent: `${queenUserAgentPrefix}${version}`, token, maxSockets: 16});
+	const droneClient = createDroneClient({
+		userAgent: `${queenUserAgentPrefix}${version}`,
+		token,
+		maxSockets: 16,
+		// Every call to a drone shows the key it gave when it registered: proof that the call is this queen's.
+		contactKeyFor: droneAddress => hive.contactKeyAt(droneAddress),
+	});
 	const heartbeat = new HeartbeatMonitor(hive, droneClient, log, {
 		intervalMs: options.heartbeatIntervalMs,
 		maxRetry: options.maxRetry,
@@ -123,11 +129,8 @@ async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Prom
 		heartbeatIntervalMs: options.heartbeatIntervalMs,
 		maxRetry: options.maxRetry,
 		token,
-		async verifyDrone(droneAddress) {
-			const health = await droneClient.healthz(droneAddress, options.heartbeatTimeoutMs);
-			if (health.mode !== 'Mode.DRONE') {
-				throw new Error(`it answers as ${String(health.mode)}, not as a drone`);
-			}
+		async verifyDrone(droneAddress, contactKey) {
+			return droneClient.registrationCallback(droneAddress, options.heartbeatTimeoutMs, contactKey);
 		},
 		streams,
 	});
@@ -190,16 +193,19 @@ async function startDrone(options: LarveOptions, log: Logger, io: LarveIo): Prom
 	const reporting = new AbortController();
 	/** Command tasks this drone holds: running, or ended with the result not yet heard by the queen. */
 	const holding = new Set<string>();
+	const bootId = randomUUID();
 	const router = createDroneRouter({
 		executor,
 		version,
 		slots: options.slots,
 		allowExec: options.allowExec,
 		contained: sandbox.contained,
+		labels: options.labels,
+		bootId,
 		token: options.token,
 		isReady: () => ready,
 		name: () => registration?.name,
-		onQueenContact: () => registration?.noteQueenContact(),
+		queenCalled: contactKey => registration?.queenCalled(contactKey) ?? false,
 		holding: () => holding,
 		runCommand(id, command) {
 			holding.add(id);
@@ -212,7 +218,7 @@ async function startDrone(options: LarveOptions, log: Logger, io: LarveIo): Prom
 	const bound = formatHostPort(options.host, (server.address() as AddressInfo).port);
 	const address = options.advertise ?? bound;
 	registration = new Registration(queen, log, {
-		drone: {address, name: options.name, slots: options.slots, allowExec: options.allowExec, labels: options.labels, bootId: randomUUID()},
+		drone: {address, name: options.name, slots: options.slots, allowExec: options.allowExec, labels: options.labels, bootId},
 		timeoutMs: options.registerTimeoutMs,
 	});
 	const stop = once_(async () => {

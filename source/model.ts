@@ -16,6 +16,11 @@ export type DroneSpec = {
 	readonly allowExec?: boolean | undefined;
 	readonly labels?: Labels | undefined;
 	readonly bootId?: string | undefined;
+	/**
+	The contact key of this registration, only when the drone was shown to hold it (so the registration is
+	the drone's own); undefined: whoever registered it, the key the queen has for this boot of the drone stays.
+	*/
+	readonly contactKey?: string | undefined;
 };
 
 /** A drone as the queen's store keeps it: who it is and what it can take. */
@@ -30,6 +35,12 @@ export type DroneRecord = {
 	readonly labels: Labels;
 	/** Changes each time the drone process starts: a new one means its old tasks are gone. */
 	readonly bootId: string | undefined;
+	/**
+	The secret the drone gave with its registration. The queen shows it on every call to the drone, which
+	is how the drone tells its queen's calls from anyone's. Never logged, never in an answer. Missing in
+	records written before it existed: the queen then calls without one, and the drone registers again.
+	*/
+	readonly contactKey?: string | undefined;
 };
 
 /** A drone as the queen sees it: its record, its health (kept in memory only) and its load. */

@@ -75,10 +75,12 @@ test('a command task never sees the hive\'s token in its environment', async t =
 	assert.ok(!answer.body.task.result.stdout.includes(token), 'the token is in the command\'s environment');
 });
 
-test('a registration is refused when no drone answers at the address', async t => {
+test('a registration is refused when something not a drone answers at the address, and told to try again when nothing does', async t => {
 	const queen = await startQueen(t);
+	// Nothing there yet is no refusal: a drone may still be starting, or its machine be slow.
 	const nowhere = await request(`${queen.url}/register`, {body: {address: await deadAddress()}});
-	assert.equal(nowhere.status, 422);
+	assert.equal(nowhere.status, 503);
+	assert.equal(nowhere.headers.get('retry-after'), '1');
 	assert.match(nowhere.body.error, /no drone answers at 127\.0\.0\.1:\d+/);
 	// Pointing the queen at another service (here: the queen itself) is refused too.
 	const notADrone = await request(`${queen.url}/register`, {body: {address: queen.address}});

@@ -1,3 +1,4 @@
+import {contactKeyHeader} from '../http/auth.js';
 import {CallError} from './http.js';
 import {createJsonHttp, type JsonHttpOptions} from './json-http.js';
 
@@ -9,6 +10,13 @@ export type Health = {
 	readonly drones?: Record<string, string>;
 	/** A drone: ids of the command tasks it holds (running, or done with the result not yet heard by its queen). */
 	readonly tasks?: readonly string[];
+	/** A drone: what it is and can take. */
+	readonly bootId?: string;
+	readonly slots?: number;
+	readonly allowExec?: boolean;
+	readonly labels?: Readonly<Record<string, string>>;
+	/** A drone shown a contact key: whether it is the drone's. */
+	readonly contactKeyMatches?: boolean;
 };
 
 /** A task as the queen hands it to a drone; a seed drone reads `text` alone. */
@@ -19,6 +27,11 @@ export type DoTaskAnswer = {readonly result: string; readonly state?: string};
 /** What the queen says to drones. The only place that builds drone URLs. */
 export type DroneClient = {
 	healthz(address: string, timeoutMs: number): Promise<Health>;
+	/**
+	A registration's callback: the drone's `/healthz`, shown the contact key the registration offers
+	(none: no key at all, not the one the queen has for that address).
+	*/
+	registrationCallback(address: string, timeoutMs: number, contactKey: string | undefined): Promise<Health>;
 	/**
 	Hands one task to a drone. Calls made in the same event-loop turn to the same drone go as one
 	`POST /do_tasks`; a drone that does not know it (the seed's) gets `POST /do_task` per task.
@@ -43,21 +56,28 @@ const aloneAboveBytes = 64 * 1024;
 const maxBatchBytes = 512 * 1024;
 const maxBatchTasks = 256;
 
-export function createDroneClient(options: JsonHttpOptions): DroneClient {
+export type DroneClientOptions = JsonHttpOptions & {
+	/** The contact key to show on calls to the drone at an address: the one it gave when it registered. */
+	readonly contactKeyFor?: (address: string) => string | undefined;
+};
+
+export function createDroneClient(options: DroneClientOptions): DroneClient {
 	const http = createJsonHttp(options);
+	const keyHeaders = (key: string | undefined) => (key === undefined ? undefined : {[contactKeyHeader]: key});
+	const contactHeaders = (address: string) => keyHeaders(options.contactKeyFor?.(address));
 	const waiting = new Map<string, Waiting[]>();
 	/** Drones that answered 404 to `/do_tasks`: they only speak the seed's `/do_task`. */
 	const seedDrones = new Set<string>();
 	let flushScheduled = false;
 
 	const single = async (address: string, task: DoTaskRequest, timeoutMs: number): Promise<DoTaskAnswer> =>
-		http.request('POST', address, '/do_task', task, timeoutMs);
+		http.request('POST', address, '/do_task', task, timeoutMs, contactHeaders(address));
 
 	const sendBatch = async (address: string, batch: Waiting[]): Promise<void> => {
 		const what = `POST http://${address}/do_tasks`;
 		let answer: {results: Array<{status: number; error?: string; result?: string; state?: string}>};
 		try {
-			answer = await http.request('POST', address, '/do_tasks', {tasks: batch.map(each => each.task)}, Math.max(...batch.map(each => each.timeoutMs)));
+			answer = await http.request('POST', address, '/do_tasks', {tasks: batch.map(each => each.task)}, Math.max(...batch.map(each => each.timeoutMs)), contactHeaders(address));
 		} catch (error: unknown) {
 			// A seed's drone (no /do_tasks), or a batch too large for the drone's body limit: one task a call.
 			if (error instanceof CallError && (error.status === 404 || error.status === 405 || error.status === 413)) {
@@ -128,7 +148,10 @@ export function createDroneClient(options: JsonHttpOptions): DroneClient {
 
 	return {
 		async healthz(address, timeoutMs) {
-			return http.request<Health>('GET', address, '/healthz', undefined, timeoutMs);
+			return http.request<Health>('GET', address, '/healthz', undefined, timeoutMs, contactHeaders(address));
+		},
+		async registrationCallback(address, timeoutMs, contactKey) {
+			return http.request<Health>('GET', address, '/healthz', undefined, timeoutMs, keyHeaders(contactKey));
 		},
 		async doTask(address, task, timeoutMs) {
 			if (seedDrones.has(address) || taskBytes(task) > aloneAboveBytes) {

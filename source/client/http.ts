@@ -10,11 +10,17 @@ export class CallError extends Error {
 		/** `ERR_HIVE_UNREACHABLE`: no answer (refused, reset, timed out); `ERR_HIVE_REFUSED`: a non-2xx answer. */
 		readonly code: 'ERR_HIVE_UNREACHABLE' | 'ERR_HIVE_REFUSED',
 		readonly status?: number,
-		/** No answer because the peer had the request and dropped the connection (it died, or reset it). */
-		readonly dropped = false,
+		how: {readonly dropped?: boolean; readonly timedOut?: boolean} = {},
 	) {
 		super(message);
+		this.dropped = how.dropped ?? false;
+		this.timedOut = how.timedOut ?? false;
 	}
+
+	/** No answer because the peer had the request and dropped the connection (it died, or reset it). */
+	readonly dropped: boolean;
+	/** No answer came within the time limit (the peer may be slow, not gone). */
+	readonly timedOut: boolean;
 }
 
 export type HttpClient = {
@@ -59,7 +65,7 @@ export async function call<T>(request: Promise<Response<unknown>>, what: string)
 		response = await request;
 	} catch (error: unknown) {
 		const reason = error instanceof RequestError ? describeRequestError(error) : String(error);
-		throw new CallError(`${what}: ${reason}`, 'ERR_HIVE_UNREACHABLE');
+		throw new CallError(`${what}: ${reason}`, 'ERR_HIVE_UNREACHABLE', undefined, {timedOut: error instanceof RequestError && error.code === 'ETIMEDOUT'});
 	}
 
 	if (response.statusCode < 200 || response.statusCode > 299) {

@@ -8,7 +8,8 @@ interval, a task batch to each drone every event-loop turn). got, which every ot
 the difference between one core and under half of one.
 */
 export type JsonHttp = {
-	request<T>(method: 'GET' | 'POST', address: string, path: string, body: unknown, timeoutMs: number): Promise<T>;
+	/** `headers` are added to this request's (a secret of this peer's, say). */
+	request<T>(method: 'GET' | 'POST', address: string, path: string, body: unknown, timeoutMs: number, headers?: Readonly<Record<string, string>>): Promise<T>;
 	close(): void;
 };
 
@@ -29,13 +30,14 @@ export function createJsonHttp(options: JsonHttpOptions): JsonHttp {
 	}
 
 	return {
-		async request<T>(method: 'GET' | 'POST', address: string, path: string, body: unknown, timeoutMs: number): Promise<T> {
+		async request<T>(method: 'GET' | 'POST', address: string, path: string, body: unknown, timeoutMs: number, extraHeaders?: Readonly<Record<string, string>>): Promise<T> {
 			const what = `${method} http://${address}${path}`;
 			const colon = address.lastIndexOf(':');
 			const host = address.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
 			const port = Number(address.slice(colon + 1));
 			const payload = body === undefined ? undefined : JSON.stringify(body);
-			const headers = payload === undefined ? baseHeaders : {...baseHeaders, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload))};
+			const base = extraHeaders === undefined ? baseHeaders : {...baseHeaders, ...extraHeaders};
+			const headers = payload === undefined ? base : {...base, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload))};
 			return new Promise<T>((resolve, reject) => {
 				let settled = false;
 				const fail = (error: CallError) => {
@@ -61,7 +63,7 @@ export function createJsonHttp(options: JsonHttpOptions): JsonHttp {
 						chunks.push(chunk);
 					});
 					response.on('error', () => {
-						fail(new CallError(`${what}: the answer was cut`, 'ERR_HIVE_UNREACHABLE', undefined, true));
+						fail(new CallError(`${what}: the answer was cut`, 'ERR_HIVE_UNREACHABLE', undefined, {dropped: true}));
 					});
 					response.on('end', () => {
 						if (settled) {
@@ -93,12 +95,12 @@ export function createJsonHttp(options: JsonHttpOptions): JsonHttp {
 					});
 				});
 				const timer = setTimeout(() => {
-					fail(new CallError(`${what}: timed out`, 'ERR_HIVE_UNREACHABLE'));
+					fail(new CallError(`${what}: timed out`, 'ERR_HIVE_UNREACHABLE', undefined, {timedOut: true}));
 				}, timeoutMs);
 				request.on('error', (error: NodeJS.ErrnoException) => {
 					// Reset or hung up: the peer was there and went away with the request (refused: it never was).
 					const dropped = error.code === 'ECONNRESET' || error.code === 'EPIPE';
-					fail(new CallError(`${what}: ${error.code ?? error.message}`, 'ERR_HIVE_UNREACHABLE', undefined, dropped));
+					fail(new CallError(`${what}: ${error.code ?? error.message}`, 'ERR_HIVE_UNREACHABLE', undefined, {dropped}));
 				});
 				request.end(payload);
 			});

@@ -32,6 +32,8 @@ export type DroneSpecBody = {
 	readonly allowExec?: boolean;
 	readonly labels?: Record<string, string>;
 	readonly bootId?: string;
+	/** A secret for this registration: the queen shows it on its calls to the drone. Never logged. */
+	readonly contactKey?: string;
 };
 
 

@@ -1,14 +1,22 @@
 import {setTimeout as sleep} from 'node:timers/promises';
 import {CallError} from '../client/http.js';
 import type {DroneSpecBody, QueenClient} from '../client/queen-client.js';
+import {newContactKey, sameSecret} from '../http/auth.js';
 import type {Logger} from '../log.js';
 
 export type RegistrationOptions = {
-	/** What the queen should know of this drone: the address to call, a name, slots, labels. */
-	readonly drone: DroneSpecBody;
+	/** What the queen should know of this drone: the address to call, a name, slots, labels, its boot id. */
+	readonly drone: Omit<DroneSpecBody, 'contactKey'>;
 	/** How long to keep trying at start. */
 	readonly timeoutMs: number;
 };
+
+/**
+The queen's answers that are final: it said no, and asking again will not change its mind (a bad body,
+a wrong token, a conflict with what it knows, no drone at the advertised address). Anything else — no
+answer, a callback that timed out (503, 504), a full queue (429) — is tried again until the time is up.
+*/
+const refusals: ReadonlySet<number> = new Set([400, 401, 403, 409, 422]);
 
 /** The drone gave up registering at start: the CLI prints the seed's words and exits non-zero. */
 export class RegistrationError extends Error {
@@ -20,6 +28,11 @@ export class RegistrationError extends Error {
 A drone's membership of its queen, as Nomad's client keeps its node registered: register at start with
 backoff, notice when the queen has stopped calling (an eviction, a restarted queen) and register again
 under the same name, and say goodbye on stop.
+
+Each registration gives the queen a new contact key, a secret the queen then shows on every call to
+this drone (as Nomad's client gives its servers a node secret). A call counts as the queen's only when
+it shows the key: anyone can send a `hive-queen/` User-Agent, and a stranger's calls must not keep a
+drone that its queen has lost from registering again.
 */
 export class Registration {
 	readonly #queen: QueenClient;
@@ -30,6 +43,10 @@ export class Registration {
 	#lastQueenContact = Date.now();
 	#watchdog: NodeJS.Timeout | undefined;
 	#registering = false;
+	/** The key given with the last registration the queen accepted. */
+	#contactKey: string | undefined;
+	/** The key given with the registration under way (or the last one that got no answer: the queen may have it). */
+	#offeredKey: string | undefined;
 	readonly #abort = new AbortController();
 
 	constructor(queen: QueenClient, log: Logger, options: RegistrationOptions) {
@@ -53,8 +70,7 @@ export class Registration {
 				return await this.#registerOnce();
 			} catch (error: unknown) {
 				const message = error instanceof Error ? error.message : String(error);
-				// The queen answered and said no: trying again will not change its mind.
-				const final = error instanceof CallError && error.code === 'ERR_HIVE_REFUSED' && error.status !== undefined && error.status < 500 && error.status !== 429;
+				const final = error instanceof CallError && error.code === 'ERR_HIVE_REFUSED' && refusals.has(error.status ?? 0);
 				if (final || Date.now() + delayMs > deadline || this.#abort.signal.aborted) {
 					throw new RegistrationError(`Could not register to queen ${this.#queen.baseUrl}: ${message}`);
 				}
@@ -67,9 +83,17 @@ export class Registration {
 		}
 	}
 
-	/** The queen called: its heartbeat or a task. */
-	noteQueenContact(): void {
-		this.#lastQueenContact = Date.now();
+	/**
+	A call showed `key`: when it is a key this drone gave with a registration, the call is the queen's
+	(its heartbeat or a task) and counts as contact. Compared in constant time.
+	*/
+	queenCalled(key: string): boolean {
+		const known = [this.#contactKey, this.#offeredKey].some(each => each !== undefined && sameSecret(each, key));
+		if (known) {
+			this.#lastQueenContact = Date.now();
+		}
+
+		return known;
 	}
 
 	/**
@@ -129,7 +153,10 @@ export class Registration {
 	async #registerOnce(): Promise<string> {
 		this.#registering = true;
 		try {
-			const answer = await this.#queen.register(this.#name === undefined ? this.#options.drone : {...this.#options.drone, name: this.#name});
+			const contactKey = newContactKey();
+			this.#offeredKey = contactKey;
+			const answer = await this.#queen.register({...this.#options.drone, ...(this.#name === undefined ? {} : {name: this.#name}), contactKey});
+			this.#contactKey = contactKey;
 			this.#name = answer.name;
 			if (typeof answer.heartbeatIntervalMs === 'number' && answer.heartbeatIntervalMs > 0) {
 				this.#heartbeatIntervalMs = answer.heartbeatIntervalMs;

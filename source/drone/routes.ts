@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import {refuse} from '../http/app.js';
-import {requireToken} from '../http/auth.js';
+import type Koa from 'koa';
+import {contactKeyHeader, requireToken} from '../http/auth.js';
 import {HiveError} from '../http/errors.js';
 import {describeIssue, parseBody, taskBatchBody, taskBody, type TaskBody} from '../http/schemas.js';
 import type {Executor} from './executor.js';
@@ -12,10 +13,13 @@ export type DroneDeps = {
 	readonly allowExec: boolean;
 	/** Whether its commands run contained (a pid namespace each): `/healthz` says so. */
 	readonly contained: boolean;
+	readonly labels: Readonly<Record<string, string>>;
+	/** Made anew each time the drone starts: the queen tells a restarted drone, and one drone under two addresses, by it. */
+	readonly bootId: string;
 	readonly isReady: () => boolean;
 	readonly name: () => string | undefined;
-	/** Called when the queen reaches this drone (its heartbeat or a task). */
-	readonly onQueenContact: () => void;
+	/** A call showed a contact key: whether it is one this drone gave its queen (then it counts as the queen's contact). */
+	readonly queenCalled: (contactKey: string) => boolean;
 	/** The join token `/do_task` needs: only the queen may command this drone. */
 	readonly token: string | undefined;
 	/** Ids of the command tasks it holds (running, or with a result not yet reported): `/healthz` lists them. */
@@ -24,19 +28,20 @@ export type DroneDeps = {
 	readonly runCommand: (id: string, command: string) => void;
 };
 
+/** The queen's User-Agent: for logs and people; it proves nothing (the contact key does). */
 export const queenUserAgentPrefix = 'hive-queen/';
 
 /** The drone's endpoints: `/healthz` and `/do_task`; the queen's endpoints refuse with the seed's words. */
 export function createDroneRouter(deps: DroneDeps): Router {
 	const router = new Router();
-	const fromQueen = (userAgent: string) => {
-		if (userAgent.startsWith(queenUserAgentPrefix)) {
-			deps.onQueenContact();
-		}
+	/** Whether the call shows this drone's contact key; undefined when it shows none. */
+	const fromQueen = (ctx: Koa.Context): boolean | undefined => {
+		const key = ctx.get(contactKeyHeader);
+		return key === '' ? undefined : deps.queenCalled(key);
 	};
 
 	router.get('/healthz', ctx => {
-		fromQueen(ctx.get('user-agent'));
+		const contactKeyMatches = fromQueen(ctx);
 		ctx.body = {
 			status: deps.isReady() ? 'Status.READY' : 'Status.NOT_READY',
 			version: deps.version,
@@ -46,7 +51,11 @@ export function createDroneRouter(deps: DroneDeps): Router {
 			running: deps.executor.running,
 			allowExec: deps.allowExec,
 			contained: deps.contained,
+			labels: deps.labels,
+			bootId: deps.bootId,
 			tasks: [...deps.holding()],
+			// Said only to a caller that showed a key: the queen's registration callback reads it.
+			...(contactKeyMatches === undefined ? {} : {contactKeyMatches}),
 		};
 	});
 
@@ -85,7 +94,7 @@ export function createDroneRouter(deps: DroneDeps): Router {
 
 	router.post('/do_task', requireToken(deps.token), ctx => {
 		const task = parseBody(ctx, taskBody);
-		fromQueen(ctx.get('user-agent'));
+		fromQueen(ctx);
 		ctx.body = take(task);
 	});
 
@@ -93,7 +102,7 @@ export function createDroneRouter(deps: DroneDeps): Router {
 	// gets its own outcome, in order, as if it had come alone to `/do_task`.
 	router.post('/do_tasks', requireToken(deps.token), ctx => {
 		const {tasks} = parseBody(ctx, taskBatchBody);
-		fromQueen(ctx.get('user-agent'));
+		fromQueen(ctx);
 		ctx.body = {
 			results: tasks.map(raw => {
 				const parsed = taskBody.safeParse(raw);

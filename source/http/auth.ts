@@ -7,6 +7,22 @@ export function newToken(): string {
 	return randomBytes(24).toString('base64url');
 }
 
+/**
+The header in which a queen shows a drone the contact key the drone gave it when it registered: how a
+drone tells its queen's calls from anyone's (a `hive-queen/` User-Agent proves nothing).
+*/
+export const contactKeyHeader = 'x-hive-contact-key';
+
+/** A fresh contact key: 32 random bytes, base64url (43 characters). */
+export function newContactKey(): string {
+	return randomBytes(32).toString('base64url');
+}
+
+/** Whether two secrets are equal, compared in constant time (on digests: the length does not show either). */
+export function sameSecret(a: string, b: string): boolean {
+	return timingSafeEqual(digest(a), digest(b));
+}
+
 function digest(value: string): Buffer {
 	return createHash('sha256').update(value).digest();
 }

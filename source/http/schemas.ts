@@ -1,14 +1,23 @@
 import {z} from 'zod';
 import type Koa from 'koa';
 import type {TaskResult} from '../model.js';
-import {isValidName, labelKeyPattern, maxLabelValueLength, nameRule, parseHostPort} from '../names.js';
+import {canonicalAddress, isValidName, labelKeyPattern, maxLabelValueLength, nameRule} from '../names.js';
 import {HiveError} from './errors.js';
 
 /** The request bodies of the API, validated in one place; handlers get typed, valid input. */
 
 const stringError = {error: (issue: {input?: unknown}) => (issue.input === undefined ? 'is required' : 'must be a string')};
 const nonEmptyString = z.string(stringError).min(1, {error: 'must not be empty'});
-const address = z.string(stringError).refine(value => parseHostPort(value) !== undefined, {error: 'must be host:port'});
+/** A `host:port`, in its canonical form (see `canonicalAddress`): one drone, one spelling. */
+const address = z.string(stringError).transform((value, context) => {
+	const canonical = canonicalAddress(value);
+	if (canonical === undefined) {
+		context.addIssue({code: 'custom', message: 'must be host:port'});
+		return z.NEVER;
+	}
+
+	return canonical;
+});
 const droneName = z.string(stringError).refine(isValidName, {error: `must be ${nameRule}`});
 const labels = z.record(
 	z.string().regex(labelKeyPattern, {error: 'keys must be label names (letters, digits, . _ / -)'}),
@@ -82,12 +91,30 @@ export const registerBody = z.object({
 	allowExec: z.boolean({error: 'must be true or false'}).optional(),
 	labels: labels.optional(),
 	bootId: z.string().max(100).optional(),
+	/** The secret the drone gives the queen with this registration; the queen shows it on every call to the drone. */
+	contactKey: z.string(stringError).regex(/^[\w-]{16,128}$/, {error: 'must be 16 to 128 letters, digits, - or _'}).optional(),
 });
 export type RegisterBody = z.infer<typeof registerBody>;
 
 export const deregisterBody = z.object({
 	address,
 });
+
+/**
+What a drone says of itself in `/healthz`, as the queen reads it on a registration's callback. Beyond
+`mode`, each part is optional: the seed's drone says little, and what a drone does not say, the
+registration's body may.
+*/
+export const droneHealth = z.object({
+	name: droneName.nullable().optional(),
+	slots: z.number({error: 'must be a whole number'}).int({error: 'must be a whole number'}).min(1).max(10_000).optional(),
+	allowExec: z.boolean({error: 'must be true or false'}).optional(),
+	labels: labels.optional(),
+	bootId: z.string().max(100).optional(),
+	/** Present when the call showed a contact key: whether it is the drone's. */
+	contactKeyMatches: z.boolean({error: 'must be true or false'}).optional(),
+});
+export type DroneHealth = z.infer<typeof droneHealth>;
 
 const captured = z.string().max(256 * 1024);
 

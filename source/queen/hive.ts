@@ -39,7 +39,7 @@ export type HiveOptions = {
 export class RefusedError extends Error {
 	override readonly name = 'RefusedError';
 
-	constructor(message: string, readonly code: 'ERR_HIVE_QUEUE_FULL' | 'ERR_HIVE_NO_TASK' | 'ERR_HIVE_NOT_YOURS' | 'ERR_HIVE_KEY_REUSED' | 'ERR_HIVE_NO_DRONE') {
+	constructor(message: string, readonly code: 'ERR_HIVE_QUEUE_FULL' | 'ERR_HIVE_NO_TASK' | 'ERR_HIVE_NOT_YOURS' | 'ERR_HIVE_KEY_REUSED' | 'ERR_HIVE_NO_DRONE' | 'ERR_HIVE_SAME_DRONE') {
 		super(message);
 	}
 }
@@ -171,12 +171,23 @@ export class Hive {
 
 	// Commands: drones
 
-	/** Adds a drone, or refreshes one already known by address or by the name it asks for. */
+	/**
+	Adds a drone, or refreshes one already known by the name it asks for, its address, or its boot id (one
+	drone process is one drone, whatever address it was registered at). Another address for a drone
+	process already in the hive is refused, unless the registration is the drone's own (it holds the
+	contact key): only the drone itself moves its record.
+	*/
 	async register(spec: DroneSpec): Promise<{readonly drone: Drone; readonly created: boolean}> {
 		const at = this.#now();
-		const {address} = spec;
+		const {address, bootId} = spec;
+		const sameProcessName = bootId === undefined ? undefined : this.#drones.nameWithBoot(bootId);
+		const sameProcess = sameProcessName === undefined ? undefined : this.#drones.record(sameProcessName);
+		if (sameProcess && sameProcess.address !== address && spec.contactKey === undefined) {
+			throw new RefusedError(`${address} is ${sameProcess.name}, already registered at ${sameProcess.address} (the same drone process: the same boot id)`, 'ERR_HIVE_SAME_DRONE');
+		}
+
 		const facts: Fact[] = [];
-		const knownName = spec.name ?? this.#drones.nameAt(address);
+		const knownName = spec.name ?? this.#drones.nameAt(address) ?? sameProcess?.name;
 		const known = knownName === undefined ? undefined : this.#drones.record(knownName);
 		let record: DroneRecord;
 		if (known) {
@@ -186,12 +197,14 @@ export class Hive {
 				facts.push(...this.#removal(other, 'drone.left', `its address was taken by ${known.name}`, at));
 			}
 
-			if (spec.bootId !== undefined && known.bootId !== undefined && spec.bootId !== known.bootId) {
+			const sameBoot = bootId === undefined || bootId === known.bootId;
+			if (!sameBoot && known.bootId !== undefined) {
 				// The drone restarted before the queen noticed: what it was running died with it.
 				facts.push(...this.#orphans(known.name, `${known.name} restarted`, at));
 			}
 
-			record = {...known, address, ...capacityOf(spec), bootId: spec.bootId ?? known.bootId};
+			// A registration that does not show the drone's key keeps the key of the same boot.
+			record = {...known, address, ...capacityOf(spec), bootId: bootId ?? known.bootId, contactKey: spec.contactKey ?? (sameBoot ? known.contactKey : undefined)};
 			facts.push({type: 'drone.registered', at, drone: record, again: true, nextNumber: this.#drones.nextNumber});
 		} else {
 			// A drone at a known address that now asks for another name is a different drone.
@@ -202,14 +215,24 @@ export class Hive {
 
 			const generated = spec.name === undefined ? this.#drones.nextName() : undefined;
 			const name = spec.name ?? generated!.name;
-			record = {name, address, registeredAt: at, bootId: spec.bootId, ...capacityOf(spec)};
+			record = {name, address, registeredAt: at, bootId, contactKey: spec.contactKey, ...capacityOf(spec)};
 			facts.push({type: 'drone.registered', at, drone: record, again: this.#drones.wasUsed(name), nextNumber: generated?.nextNumber ?? this.#drones.nextNumber});
+		}
+
+		if (sameProcess && sameProcess.name !== record.name && !facts.some(fact => fact.type === 'drone.left' && fact.drone === sameProcess.name)) {
+			// The same process, registered before under another name: one drone, one record.
+			facts.unshift(...this.#removal(sameProcess.name, 'drone.left', `it registered again as ${record.name}`, at));
 		}
 
 		const {durable} = this.#write(facts);
 		const drone = this.#drones.get(record.name)!;
 		await durable;
 		return {drone, created: !known};
+	}
+
+	/** The contact key the queen shows on its calls to the drone at this address (none: the drone registers again). */
+	contactKeyAt(address: string): string | undefined {
+		return this.#drones.contactKeyAt(address);
 	}
 
 	/** A drone said it is leaving; its unfinished tasks are placed again. */

@@ -1,9 +1,12 @@
 import Router from '@koa/router';
+import type Koa from 'koa';
+import {CallError} from '../client/http.js';
 import {refuse} from '../http/app.js';
 import {requireToken} from '../http/auth.js';
 import {HiveError} from '../http/errors.js';
-import {deregisterBody, parseBody, registerBody, resultBody, taskBody} from '../http/schemas.js';
+import {deregisterBody, droneHealth, parseBody, registerBody, resultBody, taskBody, type DroneHealth} from '../http/schemas.js';
 import {openEventStream, type EventStream} from '../http/sse.js';
+import {admit} from './admission.js';
 import type {Dispatcher} from './dispatcher.js';
 import {finalTaskStates, taskStates, type Drone, type Task, type TaskState} from '../model.js';
 import {RefusedError, type Hive, type HiveEvent} from './hive.js';
@@ -17,8 +20,11 @@ export type QueenDeps = {
 	readonly maxRetry: number;
 	/** The join token every endpoint but `/healthz` needs; undefined: an open hive. */
 	readonly token: string | undefined;
-	/** Calls a registering address back; throws when no drone answers there. */
-	readonly verifyDrone: (address: string) => Promise<void>;
+	/**
+	Calls a registering address back (its `/healthz`, shown the contact key the registration offers) and
+	resolves with the answer; throws a `CallError` when nothing answers, or not with a 2xx.
+	*/
+	readonly verifyDrone: (address: string, contactKey: string | undefined) => Promise<unknown>;
 	/** Open event streams, so that a stopping queen can end them. */
 	readonly streams: Set<EventStream>;
 };
@@ -41,14 +47,13 @@ export function createQueenRouter(deps: QueenDeps): Router {
 	});
 
 	router.post('/register', auth, async ctx => {
-		const spec = parseBody(ctx, registerBody);
-		try {
-			await deps.verifyDrone(spec.address);
-		} catch (error: unknown) {
-			throw new HiveError(422, `no drone answers at ${spec.address}: ${error instanceof Error ? error.message : String(error)}`, 'ERR_HIVE_NOT_A_DRONE');
+		const body = parseBody(ctx, registerBody);
+		const admission = admit(body, await callBack(ctx, deps, body.address, body.contactKey));
+		if (!admission.admitted) {
+			throw new HiveError(409, admission.error, 'ERR_HIVE_NOT_THAT_DRONE');
 		}
 
-		const {drone} = await hive.register(spec);
+		const {drone} = await refusals(async () => hive.register(admission.spec));
 		ctx.body = {result: 'OK', name: drone.name, heartbeatIntervalMs: deps.heartbeatIntervalMs};
 	});
 
@@ -190,7 +195,43 @@ const refusalStatus: Record<RefusedError['code'], number> = {
 	ERR_HIVE_NOT_YOURS: 409,
 	ERR_HIVE_KEY_REUSED: 422,
 	ERR_HIVE_NO_DRONE: 503,
+	ERR_HIVE_SAME_DRONE: 409,
 };
+
+/**
+A registration's callback: what the drone at the address says of itself. Something that answers but is
+no drone is a refusal (422); no answer yet (refused, timed out: a drone still starting, a machine under
+load) is not, and says when to try again (503, 504, `Retry-After`).
+*/
+async function callBack(ctx: Koa.Context, deps: QueenDeps, address: string, contactKey: string | undefined): Promise<DroneHealth> {
+	let answer: unknown;
+	try {
+		answer = await deps.verifyDrone(address, contactKey);
+	} catch (error: unknown) {
+		const reason = error instanceof Error ? error.message : String(error);
+		if (error instanceof CallError && error.code === 'ERR_HIVE_UNREACHABLE') {
+			ctx.set('Retry-After', '1');
+			throw error.timedOut
+				? new HiveError(504, `the drone at ${address} did not answer in time: ${reason}`, 'ERR_HIVE_DRONE_TIMEOUT')
+				: new HiveError(503, `no drone answers at ${address} yet: ${reason}`, 'ERR_HIVE_DRONE_UNREACHABLE');
+		}
+
+		throw new HiveError(422, `no drone answers at ${address}: ${reason}`, 'ERR_HIVE_NOT_A_DRONE');
+	}
+
+	const mode = (answer as {mode?: unknown} | undefined)?.mode;
+	if (mode !== 'Mode.DRONE') {
+		throw new HiveError(422, `no drone answers at ${address}: it answers as ${String(mode)}, not as a drone`, 'ERR_HIVE_NOT_A_DRONE');
+	}
+
+	const health = droneHealth.safeParse(answer);
+	if (!health.success) {
+		const issue = health.error.issues[0]!;
+		throw new HiveError(422, `the drone at ${address} answers its /healthz with a bad ${issue.path.join('.')}: ${issue.message}`, 'ERR_HIVE_NOT_A_DRONE');
+	}
+
+	return health.data;
+}
 
 /** A command the hive refused, as the client sees it: its status and message. */
 async function refusals<T>(command: () => Promise<T>): Promise<T> {

@@ -44,6 +44,24 @@ test('a named drone that registers from a new address moves, keeping its name', 
 	assert.deepEqual(hive.droneMap(), {'127.0.0.1:6001': 'worker-a'});
 });
 
+test('one drone process is one drone: another address for its boot id is refused, unless the drone itself (its contact key) moves it', async () => {
+	const hive = await Hive.open();
+	await hive.register({address: '127.0.0.1:5001', bootId: 'boot-1', contactKey: 'key-1'});
+	await assert.rejects(hive.register({address: 'localhost:5001', bootId: 'boot-1'}), (error: unknown) => error instanceof RefusedError && error.code === 'ERR_HIVE_SAME_DRONE' && error.message === 'localhost:5001 is drone-0, already registered at 127.0.0.1:5001 (the same drone process: the same boot id)');
+	assert.equal(hive.contactKeyAt('127.0.0.1:5001'), 'key-1');
+	// Registered again at its address without the key (by someone else): the key of the same boot stays.
+	await hive.register({address: '127.0.0.1:5001', bootId: 'boot-1'});
+	assert.equal(hive.contactKeyAt('127.0.0.1:5001'), 'key-1');
+	// The drone itself, from another address: it moves, one record still.
+	const moved = await hive.register({address: '127.0.0.2:5001', bootId: 'boot-1', contactKey: 'key-2'});
+	assert.equal(moved.drone.name, 'drone-0');
+	assert.deepEqual(hive.droneMap(), {'127.0.0.2:5001': 'drone-0'});
+	assert.equal(hive.contactKeyAt('127.0.0.2:5001'), 'key-2');
+	// A new boot at that address: a restarted drone, whose old key is no proof of anything.
+	await hive.register({address: '127.0.0.2:5001', bootId: 'boot-2'});
+	assert.equal(hive.contactKeyAt('127.0.0.2:5001'), undefined);
+});
+
 test('failed heartbeats count up, make the drone suspect, and a success resets them', async () => {
 	const hive = await Hive.open();
 	const events = record(hive);

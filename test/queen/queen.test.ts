@@ -16,7 +16,9 @@ test('the queen\'s /healthz is the seed\'s, with the drone map', async t => {
 	assert.equal(store.kind, 'memory');
 	assert.equal(store.revision, 1, 'one fact: the registration');
 	const droneHealth = await request(`${drone.url}/healthz`);
-	assert.deepEqual(droneHealth.body, {status: 'Status.READY', version, mode: 'Mode.DRONE', name: 'drone-0', slots: drone.options.slots, running: 0, allowExec: false, contained: false, tasks: []});
+	const {bootId, ...said} = droneHealth.body;
+	assert.deepEqual(said, {status: 'Status.READY', version, mode: 'Mode.DRONE', name: 'drone-0', slots: drone.options.slots, running: 0, allowExec: false, contained: false, labels: {}, tasks: []});
+	assert.match(bootId, /^[\da-f-]{36}$/);
 });
 
 test('/register answers the name, and registering an address again keeps it', async t => {

@@ -31,6 +31,8 @@ only: the store keeps records, heartbeats are timers (as Nomad keeps them).
 export class DroneRegistry {
 	readonly #entries = new Map<string, Entry>();
 	readonly #namesByAddress = new Map<string, string>();
+	/** A drone process is one drone: by its boot id, whatever address it was registered at. */
+	readonly #namesByBoot = new Map<string, string>();
 	readonly #usedNames = new Set<string>();
 	#nextNumber = 0;
 
@@ -60,6 +62,17 @@ export class DroneRegistry {
 		return this.#namesByAddress.get(address);
 	}
 
+	/** The drone registered with this boot id: the same process, at whatever address. */
+	nameWithBoot(bootId: string): string | undefined {
+		return this.#namesByBoot.get(bootId);
+	}
+
+	/** The contact key the queen shows on its calls to the drone at this address. */
+	contactKeyAt(address: string): string | undefined {
+		const name = this.#namesByAddress.get(address);
+		return name === undefined ? undefined : this.#entries.get(name)?.record.contactKey;
+	}
+
 	record(name: string): DroneRecord | undefined {
 		return this.#entries.get(name)?.record;
 	}
@@ -74,6 +87,7 @@ export class DroneRegistry {
 				this.#namesByAddress.delete(entry.record.address);
 			}
 
+			this.#forgetBoot(entry.record);
 			entry.record = record;
 			Object.assign(entry.health, {state: 'ready', failedAttempts: 0, lastSeen: seenAt, lastError: undefined});
 			entry.view = undefined;
@@ -82,6 +96,9 @@ export class DroneRegistry {
 		}
 
 		this.#namesByAddress.set(record.address, record.name);
+		if (record.bootId !== undefined) {
+			this.#namesByBoot.set(record.bootId, record.name);
+		}
 	}
 
 	remove(name: string): DroneRecord | undefined {
@@ -95,6 +112,7 @@ export class DroneRegistry {
 			this.#namesByAddress.delete(entry.record.address);
 		}
 
+		this.#forgetBoot(entry.record);
 		return entry.record;
 	}
 
@@ -205,6 +223,12 @@ export class DroneRegistry {
 	seenAll(at: number): void {
 		for (const entry of this.#entries.values()) {
 			entry.health.lastSeen = at;
+		}
+	}
+
+	#forgetBoot(record: DroneRecord): void {
+		if (record.bootId !== undefined && this.#namesByBoot.get(record.bootId) === record.name) {
+			this.#namesByBoot.delete(record.bootId);
 		}
 	}
 

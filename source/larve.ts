@@ -207,6 +207,7 @@ async function startDrone(options: LarveOptions, log: Logger, io: LarveIo): Prom
 		name: () => registration?.name,
 		queenCalled: contactKey => registration?.queenCalled(contactKey) ?? false,
 		holding: () => holding,
+		taskTimeoutMs: options.taskTimeoutMs,
 		runCommand(id, command) {
 			holding.add(id);
 			void executor.run(id, command)

@@ -10,6 +10,8 @@ export type Health = {
 	readonly drones?: Record<string, string>;
 	/** A drone: ids of the command tasks it holds (running, or done with the result not yet heard by its queen). */
 	readonly tasks?: readonly string[];
+	/** A drone: how long it lets a command run (0: no limit). */
+	readonly taskTimeoutMs?: number;
 	/** A drone: what it is and can take. */
 	readonly bootId?: string;
 	readonly slots?: number;

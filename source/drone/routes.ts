@@ -24,6 +24,8 @@ export type DroneDeps = {
 	readonly token: string | undefined;
 	/** Ids of the command tasks it holds (running, or with a result not yet reported): `/healthz` lists them. */
 	readonly holding: () => ReadonlySet<string>;
+	/** Kills a command after this long (0: never): `/healthz` says so. */
+	readonly taskTimeoutMs: number;
 	/** Runs a command task and reports its end to the queen. */
 	readonly runCommand: (id: string, command: string) => void;
 };
@@ -54,6 +56,8 @@ export function createDroneRouter(deps: DroneDeps): Router {
 			labels: deps.labels,
 			bootId: deps.bootId,
 			tasks: [...deps.holding()],
+			// The queen's deadline for a result: this plus a margin, then it fails the task itself.
+			taskTimeoutMs: deps.taskTimeoutMs,
 			// Said only to a caller that showed a key: the queen's registration callback reads it.
 			...(contactKeyMatches === undefined ? {} : {contactKeyMatches}),
 		};

@@ -14,6 +14,11 @@ export type HeartbeatOptions = {
 	grace period (the drones could not be reached while it was down). @default 0
 	*/
 	readonly graceMs?: number;
+	/**
+	How long past a drone's own `--task-timeout` the queen waits for a command's result before it fails
+	the task itself (the drone's reporter backs off to 5 s between tries). @default 10000
+	*/
+	readonly reportMarginMs?: number;
 };
 
 /**
@@ -108,12 +113,17 @@ export class HeartbeatMonitor {
 		const {maxRetry, retryDelayMs, timeoutMs} = this.#options;
 		try {
 			this.#log.trace({drone: name, address: drone.address}, 'checking');
+			const askedAt = Date.now();
 			const health = await this.#queue.add(async () => this.#client.healthz(drone.address, timeoutMs));
 			this.#hive.heartbeatSucceeded(name);
+			const holding = Array.isArray(health?.tasks) ? new Set(health.tasks) : undefined;
 			if (this.#hive.awaitsConfirmation(name)) {
 				// The first answer since this queen (re)started: what the drone holds settles what was placed there.
-				const holding = Array.isArray(health?.tasks) ? new Set(health.tasks) : undefined;
 				this.#hive.reconcile(name, holding).catch(() => undefined);
+			} else if (holding) {
+				// Every later answer too: a task its drone no longer holds, or will not end, does not stay running.
+				const taskTimeoutMs = typeof health?.taskTimeoutMs === 'number' && health.taskTimeoutMs > 0 ? health.taskTimeoutMs : 0;
+				this.#hive.settle(name, holding, askedAt, {taskTimeoutMs, marginMs: this.#options.reportMarginMs ?? 10_000}).catch(() => undefined);
 			}
 
 			this.#checking.delete(name);

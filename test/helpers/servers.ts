@@ -27,6 +27,12 @@ export type FakeDrone = {
 	resetTasks(): void;
 	/** From now on, answers every task sent to it with this status and error: a drone that refuses them. */
 	refuseTasks(status: number, error: string): void;
+	/** From now on, takes every command sent to it (`running`) and never reports: a drone that forgets, or hangs on, its tasks. */
+	takeTasks(): void;
+	/** Ids of the tasks it took (after `takeTasks`). */
+	readonly taken: string[];
+	/** Fields its `/healthz` adds to a drone's (`tasks`, `taskTimeoutMs`...). */
+	health: Record<string, unknown>;
 };
 
 /**
@@ -36,7 +42,8 @@ it hang or die: what a drone that goes wrong looks like from the queen, on deman
 export async function fakeDrone(t: TestContext): Promise<FakeDrone> {
 	const held: http.ServerResponse[] = [];
 	let hanging = false;
-	let onTask: ((request: http.IncomingMessage, response: http.ServerResponse) => void) | undefined;
+	let onTask: ((request: http.IncomingMessage, response: http.ServerResponse, body: string) => void) | undefined;
+	const taken: string[] = [];
 	const server = http.createServer((request, response) => {
 		if (hanging) {
 			held.push(response);
@@ -44,15 +51,18 @@ export async function fakeDrone(t: TestContext): Promise<FakeDrone> {
 		}
 
 		if (request.url === '/healthz') {
-			response.writeHead(200, {'content-type': 'application/json'}).end('{"status":"Status.READY","mode":"Mode.DRONE","version":"fake"}');
+			response.writeHead(200, {'content-type': 'application/json'}).end(JSON.stringify({status: 'Status.READY', mode: 'Mode.DRONE', version: 'fake', ...fake.health}));
 			return;
 		}
 
 		if (onTask && (request.url === '/do_task' || request.url === '/do_tasks')) {
 			// Read the task first: the queen has sent it whole when the drone goes wrong.
-			request.resume();
+			let body = '';
+			request.on('data', (chunk: Buffer) => {
+				body += chunk.toString();
+			});
 			request.on('end', () => {
-				onTask!(request, response);
+				onTask!(request, response, body);
 			});
 			return;
 		}
@@ -71,8 +81,10 @@ export async function fakeDrone(t: TestContext): Promise<FakeDrone> {
 			await die();
 		}
 	});
-	return {
+	const fake: FakeDrone = {
 		address: `127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+		taken,
+		health: {},
 		held,
 		hang() {
 			hanging = true;
@@ -89,5 +101,15 @@ export async function fakeDrone(t: TestContext): Promise<FakeDrone> {
 		refuseTasks(status, error) {
 			onTask = (_request, response) => response.writeHead(status, {'content-type': 'application/json'}).end(JSON.stringify({error}));
 		},
+		takeTasks() {
+			onTask = (request, response, body) => {
+				const parsed = JSON.parse(body) as {id: string; tasks?: Array<{id: string}>};
+				const tasks = request.url === '/do_tasks' ? parsed.tasks! : [parsed];
+				taken.push(...tasks.map(task => task.id));
+				const running = {result: 'OK', state: 'running'};
+				response.writeHead(200, {'content-type': 'application/json'}).end(JSON.stringify(request.url === '/do_tasks' ? {results: tasks.map(() => ({status: 200, ...running}))} : running));
+			};
+		},
 	};
+	return fake;
 }

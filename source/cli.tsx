@@ -24,6 +24,7 @@ const flags = {
 	scheduler: {type: 'string'},
 	maxPending: {type: 'string'},
 	taskHistory: {type: 'string'},
+	taskHistoryBytes: {type: 'string'},
 	taskRetries: {type: 'string'},
 	slots: {type: 'string'},
 	allowExec: {type: 'boolean'},
@@ -58,6 +59,8 @@ const cli = meow(`
 	  --scheduler NAME            queen: least-loaded (default) or random (the seed's)
 	  --max-pending N             queen: tasks waiting for a drone, at most (default 10000; then 429)
 	  --task-history N            queen: finished tasks kept (default 10000)
+	  --task-history-bytes SIZE   queen: what the finished tasks kept may weigh in all, oldest forgotten
+	                              first (e.g. 64MiB; default 256MiB, or a quarter of the heap if less)
 	  --task-retries N            queen: times a task is placed again after its drone is lost (default 2)
 	  --data-dir DIR              queen: where it keeps its state (default: ~/.local/share/hive/queen-PORT
 	                              on Linux, the platform's data directory elsewhere)
@@ -107,6 +110,23 @@ function integer(flag: string, value: string | undefined): number | undefined {
 	return Number(value);
 }
 
+const sizeUnits: Record<string, number> = {'': 1, b: 1, k: 1024, kib: 1024, kb: 1024, m: 1024 ** 2, mib: 1024 ** 2, mb: 1024 ** 2, g: 1024 ** 3, gib: 1024 ** 3, gb: 1024 ** 3};
+
+/** A size in bytes: `1048576`, `512KiB`, `64MiB`, `1GiB` (K, M, G: powers of 1024). */
+function size(flag: string, value: string | undefined): number | undefined {
+	if (value === undefined) {
+		return undefined;
+	}
+
+	const match = /^(\d+)\s*([a-z]*)$/i.exec(value.trim());
+	const unit = match ? sizeUnits[match[2]!.toLowerCase()] : undefined;
+	if (!match || unit === undefined) {
+		throw new OptionError(`${flag} must be a size in bytes, e.g. 67108864 or 64MiB, got '${value}'`);
+	}
+
+	return Number(match[1]) * unit;
+}
+
 function seconds(flag: string, value: string | undefined): number | undefined {
 	if (value === undefined) {
 		return undefined;
@@ -146,6 +166,7 @@ function toInput(flags: typeof cli.flags): LarveInput {
 		scheduler: flags.scheduler as SchedulerName | undefined,
 		maxPending: integer('--max-pending', flags.maxPending),
 		taskHistory: integer('--task-history', flags.taskHistory),
+		taskHistoryBytes: size('--task-history-bytes', flags.taskHistoryBytes),
 		taskRetries: integer('--task-retries', flags.taskRetries),
 		slots: integer('--slots', flags.slots),
 		allowExec: flags.allowExec,

@@ -75,6 +75,7 @@ async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Prom
 		hive = await Hive.open({
 			store,
 			taskHistory: options.taskHistory,
+			taskHistoryBytes: options.taskHistoryBytes,
 			maxPending: options.maxPending,
 			taskRetries: options.taskRetries,
 			onStoreFailure(error) {

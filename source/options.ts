@@ -5,6 +5,7 @@ throws an `OptionError` naming the option and the bad value.
 */
 
 import {availableParallelism} from 'node:os';
+import {getHeapStatistics} from 'node:v8';
 import path from 'node:path';
 import envPaths from 'env-paths';
 import {schedulerNames, type SchedulerName} from './model.js';
@@ -43,6 +44,8 @@ export type LarveOptions = {
 	readonly dispatchTimeoutMs: number;
 	/** Queen: finished tasks kept in memory. @default 10000 */
 	readonly taskHistory: number;
+	/** Queen: what the finished tasks kept may weigh in all, in bytes; the oldest go first. @default 256 MiB, or a quarter of the heap limit if that is less */
+	readonly taskHistoryBytes: number;
 	/** Queen: tasks waiting for a drone, at most; beyond, `/submit_task` answers 429. @default 10000 */
 	readonly maxPending: number;
 	/** Queen: times a task is placed again after its drone is lost. @default 2 */
@@ -83,6 +86,14 @@ export function defaultDataDir(port: number): string {
 }
 
 export type LarveInput = Partial<LarveOptions> & {readonly mode: Mode};
+
+/**
+What finished tasks may weigh by default: 256 MiB, or a quarter of the heap this process may grow to
+(`--max-old-space-size`) if that is less, so that a queen on a small heap keeps a history that fits it.
+*/
+export function defaultTaskHistoryBytes(): number {
+	return Math.min(256 * 1024 * 1024, Math.floor(getHeapStatistics().heap_size_limit / 4));
+}
 
 export const defaults = {
 	host: '127.0.0.1',
@@ -147,6 +158,7 @@ export function resolveOptions(input: LarveInput): LarveOptions {
 		logFile: undefined,
 		token: undefined,
 		dataDir: defaultDataDir(input.port ?? defaults.port),
+		taskHistoryBytes: defaultTaskHistoryBytes(),
 		slots: availableParallelism(),
 		labels: {},
 		...stripUndefined(input),
@@ -164,6 +176,7 @@ export function resolveOptions(input: LarveInput): LarveOptions {
 	checkCount('--max-retry', options.maxRetry, 1);
 	checkCount('heartbeat concurrency', options.heartbeatConcurrency, 1);
 	checkCount('--task-history', options.taskHistory, 0);
+	check(Number.isSafeInteger(options.taskHistoryBytes) && options.taskHistoryBytes >= 0, `--task-history-bytes must be a whole number of bytes (or with KiB, MiB, GiB), got ${options.taskHistoryBytes}`);
 	checkCount('--max-pending', options.maxPending, 0);
 	checkCount('--task-retries', options.taskRetries, 0);
 	checkCount('--slots', options.slots, 1);

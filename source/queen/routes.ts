@@ -1,3 +1,5 @@
+import {Readable} from 'node:stream';
+import {setImmediate as nextTurn} from 'node:timers/promises';
 import Router from '@koa/router';
 import {refuse} from '../http/app.js';
 import {requireToken} from '../http/auth.js';
@@ -5,8 +7,8 @@ import {HiveError} from '../http/errors.js';
 import {deregisterBody, parseBody, registerBody, resultBody, taskBody} from '../http/schemas.js';
 import {openEventStream, type EventStream} from '../http/sse.js';
 import type {Dispatcher} from './dispatcher.js';
-import {finalTaskStates, taskStates, type Drone, type Task, type TaskState} from '../model.js';
-import {RefusedError, type Hive, type HiveEvent} from './hive.js';
+import {finalTaskStates, summarizeTask, taskStates, type Drone, type Task, type TaskState, type TaskSummary} from '../model.js';
+import {RefusedError, type Hive, type HiveEvent, type KeptEvent} from './hive.js';
 
 export type QueenDeps = {
 	readonly hive: Hive;
@@ -36,6 +38,7 @@ export function createQueenRouter(deps: QueenDeps): Router {
 			mode: 'Mode.QUEEN',
 			name: 'queen',
 			drones: hive.droneMap(),
+			history: hive.history,
 			store: {kind: hive.store.kind, revision: hive.store.revision, ...hive.store.stats()},
 		};
 	});
@@ -95,7 +98,8 @@ export function createQueenRouter(deps: QueenDeps): Router {
 		}
 
 		const page = hive.tasks({state: state as TaskState | undefined, limit, offset});
-		ctx.body = {tasks: page.tasks.map(task => taskJson(task)), total: page.total};
+		ctx.type = 'application/json';
+		ctx.body = Readable.from(taskListJson(page.tasks, page.total), {objectMode: false});
 	});
 
 	router.get('/tasks/:id', auth, ctx => {
@@ -158,7 +162,8 @@ export function droneJson(drone: Drone, now: number) {
 	};
 }
 
-export function taskJson(task: Task) {
+/** A task as one task's own answers carry it: the whole record, with its output. Given a summary, the summary. */
+export function taskJson(task: Task | TaskSummary) {
 	return {
 		id: task.id,
 		kind: task.kind,
@@ -177,11 +182,35 @@ export function taskJson(task: Task) {
 	};
 }
 
-/** An event as clients see it: tasks in the same form as `GET /tasks`. */
-export function eventJson(event: HiveEvent) {
+/** A task as lists and events carry it: no output, long strings cut (`summarizeTask`). */
+export function taskSummaryJson(task: Task | TaskSummary) {
+	return taskJson(summarizeTask(task));
+}
+
+/** An event as clients see it: tasks in the same form as `GET /tasks` (summaries). */
+export function eventJson(event: HiveEvent | KeptEvent) {
 	const {at, ...rest} = event;
 	const time = new Date(at).toISOString();
-	return 'task' in rest ? {...rest, time, task: taskJson(rest.task)} : {...rest, time};
+	return 'task' in rest ? {...rest, time, task: taskSummaryJson(rest.task)} : {...rest, time};
+}
+
+/**
+`GET /tasks`'s answer, made a slice of tasks at a time with a turn of the event loop between slices, and
+sent as it is made: a long list neither holds the queen (heartbeats, submits) nor becomes one huge string.
+*/
+async function * taskListJson(tasks: readonly Task[], total: number): AsyncGenerator<string> {
+	const slice = 100;
+	yield '{"tasks":[';
+	for (let start = 0; start < tasks.length; start += slice) {
+		if (start > 0) {
+			// eslint-disable-next-line no-await-in-loop
+			await nextTurn();
+		}
+
+		yield (start > 0 ? ',' : '') + tasks.slice(start, start + slice).map(task => JSON.stringify(taskSummaryJson(task))).join(',');
+	}
+
+	yield `],"total":${total}}`;
 }
 
 const refusalStatus: Record<RefusedError['code'], number> = {

@@ -23,6 +23,7 @@ const flags = {
 	registerTimeout: {type: 'string'},
 	scheduler: {type: 'string'},
 	maxPending: {type: 'string'},
+	maxWatchers: {type: 'string'},
 	taskHistory: {type: 'string'},
 	taskHistoryBytes: {type: 'string'},
 	taskRetries: {type: 'string'},
@@ -58,6 +59,7 @@ const cli = meow(`
 	  --heartbeat-timeout SECS    queen: time limit of one attempt (default 1)
 	  --scheduler NAME            queen: least-loaded (default) or random (the seed's)
 	  --max-pending N             queen: tasks waiting for a drone, at most (default 10000; then 429)
+	  --max-watchers N            queen: clients of GET /events at once (default 256; then 503)
 	  --task-history N            queen: finished tasks kept (default 10000)
 	  --task-history-bytes SIZE   queen: what the finished tasks kept may weigh in all, oldest forgotten
 	                              first (e.g. 64MiB; default 256MiB, or a quarter of the heap if less)
@@ -165,6 +167,7 @@ function toInput(flags: typeof cli.flags): LarveInput {
 		registerTimeoutMs: seconds('--register-timeout', flags.registerTimeout),
 		scheduler: flags.scheduler as SchedulerName | undefined,
 		maxPending: integer('--max-pending', flags.maxPending),
+		maxWatchers: integer('--max-watchers', flags.maxWatchers),
 		taskHistory: integer('--task-history', flags.taskHistory),
 		taskHistoryBytes: size('--task-history-bytes', flags.taskHistoryBytes),
 		taskRetries: integer('--task-retries', flags.taskRetries),

@@ -14,7 +14,6 @@ import {Registration} from './drone/registration.js';
 import {createDroneRouter, queenUserAgentPrefix} from './drone/routes.js';
 import {createApp} from './http/app.js';
 import {newToken} from './http/auth.js';
-import type {EventStream} from './http/sse.js';
 import {createLogger, type Logger} from './log.js';
 import {defaultLogFile, formatHostPort, resolveOptions, type LarveInput, type LarveOptions, type Mode} from './options.js';
 import {Dispatcher} from './queen/dispatcher.js';
@@ -23,7 +22,8 @@ import {Hive} from './queen/hive.js';
 import {openFileStore} from './queen/store/file-store.js';
 import {createMemoryStore, type Store} from './queen/store/store.js';
 import {startLocalDrones} from './queen/local-drones.js';
-import {createQueenRouter} from './queen/routes.js';
+import {createQueenRouter, eventJson} from './queen/routes.js';
+import {Watchers} from './queen/watchers.js';
 import {version} from './version.js';
 
 export type Larve = {
@@ -114,7 +114,7 @@ async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Prom
 		graceMs: hive.droneCount > 0 ? options.heartbeatIntervalMs * (options.maxRetry + 1) : 0,
 	});
 	const dispatcher = new Dispatcher(hive, droneClient, heartbeat, log, {timeoutMs: options.dispatchTimeoutMs, scheduler: options.scheduler});
-	const streams = new Set<EventStream>();
+	const watchers = new Watchers(hive, {max: options.maxWatchers, view: eventJson});
 	const router = createQueenRouter({
 		hive,
 		dispatcher,
@@ -129,7 +129,7 @@ async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Prom
 				throw new Error(`it answers as ${String(health.mode)}, not as a drone`);
 			}
 		},
-		streams,
+		watchers,
 	});
 	const server = await listen(createApp(router, log), options).catch(async (error: unknown) => {
 		await store.close();
@@ -162,9 +162,7 @@ async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Prom
 		ready = false;
 		heartbeat.stop();
 		dispatcher.stop();
-		for (const stream of streams) {
-			stream.close();
-		}
+		watchers.closeAll();
 
 		await closeServer(server, io.graceMs ?? 5000);
 		droneClient.close();

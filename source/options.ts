@@ -46,6 +46,8 @@ export type LarveOptions = {
 	readonly taskHistory: number;
 	/** Queen: what the finished tasks kept may weigh in all, in bytes; the oldest go first. @default 256 MiB, or a quarter of the heap limit if that is less */
 	readonly taskHistoryBytes: number;
+	/** Queen: clients of `GET /events` at once; one more is answered 503. @default 256 */
+	readonly maxWatchers: number;
 	/** Queen: tasks waiting for a drone, at most; beyond, `/submit_task` answers 429. @default 10000 */
 	readonly maxPending: number;
 	/** Queen: times a task is placed again after its drone is lost. @default 2 */
@@ -106,6 +108,7 @@ export const defaults = {
 	dispatchTimeoutMs: 2000,
 	taskHistory: 10_000,
 	maxPending: 10_000,
+	maxWatchers: 256,
 	taskRetries: 2,
 	scheduler: 'least-loaded',
 	allowExec: false,
@@ -178,6 +181,7 @@ export function resolveOptions(input: LarveInput): LarveOptions {
 	checkCount('--task-history', options.taskHistory, 0);
 	check(Number.isSafeInteger(options.taskHistoryBytes) && options.taskHistoryBytes >= 0, `--task-history-bytes must be a whole number of bytes (or with KiB, MiB, GiB), got ${options.taskHistoryBytes}`);
 	checkCount('--max-pending', options.maxPending, 0);
+	checkCount('--max-watchers', options.maxWatchers, 0);
 	checkCount('--task-retries', options.taskRetries, 0);
 	checkCount('--slots', options.slots, 1);
 	checkDuration('--task-timeout', options.taskTimeoutMs, 0);

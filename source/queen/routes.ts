@@ -5,10 +5,10 @@ import {refuse} from '../http/app.js';
 import {requireToken} from '../http/auth.js';
 import {HiveError} from '../http/errors.js';
 import {deregisterBody, parseBody, registerBody, resultBody, taskBody} from '../http/schemas.js';
-import {openEventStream, type EventStream} from '../http/sse.js';
 import type {Dispatcher} from './dispatcher.js';
 import {finalTaskStates, summarizeTask, taskStates, type Drone, type Task, type TaskState, type TaskSummary} from '../model.js';
 import {RefusedError, type Hive, type HiveEvent, type KeptEvent} from './hive.js';
+import type {Watchers} from './watchers.js';
 
 export type QueenDeps = {
 	readonly hive: Hive;
@@ -21,8 +21,8 @@ export type QueenDeps = {
 	readonly token: string | undefined;
 	/** Calls a registering address back; throws when no drone answers there. */
 	readonly verifyDrone: (address: string) => Promise<void>;
-	/** Open event streams, so that a stopping queen can end them. */
-	readonly streams: Set<EventStream>;
+	/** The clients of `GET /events`. */
+	readonly watchers: Watchers;
 };
 
 /** The queen's endpoints: the seed's four, plus the snapshot and event endpoints the dashboard reads. */
@@ -125,19 +125,7 @@ export function createQueenRouter(deps: QueenDeps): Router {
 			throw new HiveError(400, 'since must be an event id (a whole number)', 'ERR_HIVE_BAD_QUERY');
 		}
 
-		const stream = openEventStream(ctx, () => {
-			unsubscribe();
-			deps.streams.delete(stream);
-		});
-		const unsubscribe = hive.subscribe(event => {
-			stream.send(event.id, eventJson(event));
-		});
-		deps.streams.add(stream);
-		if (sinceId !== undefined) {
-			for (const event of hive.eventsSince(sinceId)) {
-				stream.send(event.id, eventJson(event));
-			}
-		}
+		deps.watchers.open(ctx, sinceId);
 	});
 
 	refuse(router, '/do_task', 'In queen mode, not taking tasks');

@@ -24,6 +24,8 @@ const flags = {
 	scheduler: {type: 'string'},
 	maxPending: {type: 'string'},
 	maxWatchers: {type: 'string'},
+	maxConnections: {type: 'string'},
+	idleTimeout: {type: 'string'},
 	taskHistory: {type: 'string'},
 	taskHistoryBytes: {type: 'string'},
 	taskRetries: {type: 'string'},
@@ -74,6 +76,9 @@ const cli = meow(`
 	  --register-timeout SECS     drone: how long to keep trying to register at start (default 30)
 	  --token TOKEN               the hive's join secret (or HIVE_TOKEN); needed by /register,
 	                              /submit_task and the other queen endpoints, and by a drone's /do_task
+	  --max-connections N         connections kept open; past it idle ones are closed first, then
+	                              503 (default: half of ulimit -n)
+	  --idle-timeout SECS         close a keep-alive connection idle this long (default 30)
 	  --log-level LEVEL           fatal, error, warn, info, debug, trace (default info)
 	  --tui                       show the live dashboard (needs a terminal); with --queen-host and
 	                              no --queen, attach it to that queen
@@ -168,6 +173,8 @@ function toInput(flags: typeof cli.flags): LarveInput {
 		scheduler: flags.scheduler as SchedulerName | undefined,
 		maxPending: integer('--max-pending', flags.maxPending),
 		maxWatchers: integer('--max-watchers', flags.maxWatchers),
+		maxConnections: integer('--max-connections', flags.maxConnections),
+		idleTimeoutMs: seconds('--idle-timeout', flags.idleTimeout),
 		taskHistory: integer('--task-history', flags.taskHistory),
 		taskHistoryBytes: size('--task-history-bytes', flags.taskHistoryBytes),
 		taskRetries: integer('--task-retries', flags.taskRetries),

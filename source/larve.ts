@@ -1,4 +1,5 @@
 import http from 'node:http';
+import type net from 'node:net';
 import type Koa from 'koa';
 import type {AddressInfo} from 'node:net';
 import type {Writable} from 'node:stream';
@@ -241,12 +242,79 @@ async function startDrone(options: LarveOptions, log: Logger, io: LarveIo): Prom
 async function listen(app: Koa, options: LarveOptions): Promise<http.Server> {
 	// Koa's handler settles its own errors (JSON answers); node:http only needs it called.
 	const handle = app.callback();
-	const server = http.createServer({keepAliveTimeout: 65_000}, (request, response) => {
+	const server = http.createServer({
+		keepAliveTimeout: options.idleTimeoutMs,
+		headersTimeout: options.headersTimeoutMs,
+		// The whole request, body included (a body is at most 1 MiB); answers may take longer (?wait=true).
+		requestTimeout: Math.max(options.headersTimeoutMs, 30_000),
+		// How often node:http looks for requests past those timeouts.
+		connectionsCheckingInterval: Math.min(1000, options.headersTimeoutMs / 2),
+	}, (request, response) => {
 		void handle(request, response);
 	});
+	limitConnections(server, options.maxConnections, options.headersTimeoutMs);
 	server.listen(options.port, options.host);
 	await once(server, 'listening');
 	return server;
+}
+
+/**
+Keeps a server's connections under `max`, so that file descriptors remain for the larve's own calls, its
+store and its logs, and `/healthz` and heartbeats are still answered under a flood of connections. A
+connection past the cap makes room by closing the connection idle the longest (no request in flight:
+a keep-alive connection between two requests, or one that has not sent its first request yet); when
+every connection is busy, the new one is answered 503 and closed. A connection must send its first
+request within `firstRequestMs` (node:http's `headersTimeout` only counts from a request's first byte).
+*/
+function limitConnections(server: http.Server, max: number, firstRequestMs: number): void {
+	/** Connections without a request in flight, the longest idle first. */
+	const idle = new Set<net.Socket>();
+	const inFlight = new WeakMap<net.Socket, number>();
+	let open = 0;
+	server.on('connection', (socket: net.Socket) => {
+		open += 1;
+		socket.once('close', () => {
+			open -= 1;
+			idle.delete(socket);
+		});
+		if (open > max) {
+			const longestIdle = idle.values().next();
+			if (longestIdle.done) {
+				refuseConnection(socket, `${open - 1} connections are open (--max-connections ${max}) and all are busy; try again later`);
+				return;
+			}
+
+			idle.delete(longestIdle.value);
+			longestIdle.value.destroy();
+		}
+
+		idle.add(socket);
+		inFlight.set(socket, 0);
+		// Until its first request: node:http closes idle keep-alive connections itself, but not silent new ones.
+		socket.setTimeout(firstRequestMs);
+	});
+	server.on('request', (request: http.IncomingMessage, response: http.ServerResponse) => {
+		const {socket} = request;
+		const count = inFlight.get(socket) ?? 0;
+		if (count === 0 && idle.delete(socket) && socket.timeout === firstRequestMs) {
+			socket.setTimeout(0);
+		}
+
+		inFlight.set(socket, count + 1);
+		response.once('close', () => {
+			const left = (inFlight.get(socket) ?? 1) - 1;
+			inFlight.set(socket, left);
+			if (left === 0 && !socket.destroyed) {
+				idle.add(socket);
+			}
+		});
+	});
+}
+
+function refuseConnection(socket: net.Socket, message: string): void {
+	const body = JSON.stringify({error: message});
+	socket.end(`HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n${body}`);
+	socket.setTimeout(1000, () => socket.destroy());
 }
 
 /** Stops accepting, lets in-flight requests finish for at most `graceMs`, then cuts what is left. */

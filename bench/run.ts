@@ -22,6 +22,7 @@ import {runDashboard} from './dashboard.js';
 import {runStartup} from './startup.js';
 import {runStoreEngines} from './store-engines.js';
 import {runRestart} from './restart.js';
+import {runWatchers} from './watchers.js';
 
 export const scenarios: readonly Scenario[] = [
 	{name: 'startup', description: 'time from launch to a ready /healthz', run: runStartup},
@@ -31,6 +32,7 @@ export const scenarios: readonly Scenario[] = [
 	{name: 'failure', description: 'kill -9 a drone: time to eviction and to its tasks running elsewhere', run: runFailure},
 	{name: 'dashboard', description: 'CPU of the dashboard at 1,000 drones and 1,000 events/s', run: runDashboard},
 	{name: 'store', description: 'store engines: our log vs lmdb vs classic-level, durable writes/s, p99, recovery of 100k records', run: runStoreEngines},
+	{name: 'watchers', description: 'queen CPU per task with 0 and 200 clients of /events', run: runWatchers},
 	{name: 'restart', description: 'kill -9 a queen holding 100,000 tasks: time until it serves again on its data directory', run: runRestart},
 ];
 

@@ -24,7 +24,11 @@ const flags = {
 	registerTimeout: {type: 'string'},
 	scheduler: {type: 'string'},
 	maxPending: {type: 'string'},
+	maxWatchers: {type: 'string'},
+	maxConnections: {type: 'string'},
+	idleTimeout: {type: 'string'},
 	taskHistory: {type: 'string'},
+	taskHistoryBytes: {type: 'string'},
 	taskRetries: {type: 'string'},
 	slots: {type: 'string'},
 	allowExec: {type: 'boolean'},
@@ -59,7 +63,10 @@ const cli = meow(`
 	  --heartbeat-timeout SECS    queen: time limit of one attempt (default 1)
 	  --scheduler NAME            queen: least-loaded (default) or random (the seed's)
 	  --max-pending N             queen: tasks waiting for a drone, at most (default 10000; then 429)
+	  --max-watchers N            queen: clients of GET /events at once (default 256; then 503)
 	  --task-history N            queen: finished tasks kept (default 10000)
+	  --task-history-bytes SIZE   queen: what the finished tasks kept may weigh in all, oldest forgotten
+	                              first (e.g. 64MiB; default 256MiB, or a quarter of the heap if less)
 	  --task-retries N            queen: times a task is placed again after its drone is lost (default 2)
 	  --data-dir DIR              queen: where it keeps its state (default: ~/.local/share/hive/queen-PORT
 	                              on Linux, the platform's data directory elsewhere)
@@ -74,6 +81,9 @@ const cli = meow(`
 	                              drone's /do_task
 	  --token TOKEN               the same, on the command line (every user of the machine can read it
 	                              there: prefer HIVE_TOKEN or --token-file)
+	  --max-connections N         connections kept open; past it idle ones are closed first, then
+	                              503 (default: half of ulimit -n)
+	  --idle-timeout SECS         close a keep-alive connection idle this long (default 30)
 	  --log-level LEVEL           fatal, error, warn, info, debug, trace (default info)
 	  --tui                       show the live dashboard (needs a terminal); with --queen-host and
 	                              no --queen, attach it to that queen
@@ -110,6 +120,23 @@ function integer(flag: string, value: string | undefined): number | undefined {
 	}
 
 	return Number(value);
+}
+
+const sizeUnits: Record<string, number> = {'': 1, b: 1, k: 1024, kib: 1024, kb: 1024, m: 1024 ** 2, mib: 1024 ** 2, mb: 1024 ** 2, g: 1024 ** 3, gib: 1024 ** 3, gb: 1024 ** 3};
+
+/** A size in bytes: `1048576`, `512KiB`, `64MiB`, `1GiB` (K, M, G: powers of 1024). */
+function size(flag: string, value: string | undefined): number | undefined {
+	if (value === undefined) {
+		return undefined;
+	}
+
+	const match = /^(\d+)\s*([a-z]*)$/i.exec(value.trim());
+	const unit = match ? sizeUnits[match[2]!.toLowerCase()] : undefined;
+	if (!match || unit === undefined) {
+		throw new OptionError(`${flag} must be a size in bytes, e.g. 67108864 or 64MiB, got '${value}'`);
+	}
+
+	return Number(match[1]) * unit;
 }
 
 function seconds(flag: string, value: string | undefined): number | undefined {
@@ -150,7 +177,11 @@ function toInput(flags: typeof cli.flags): LarveInput {
 		registerTimeoutMs: seconds('--register-timeout', flags.registerTimeout),
 		scheduler: flags.scheduler as SchedulerName | undefined,
 		maxPending: integer('--max-pending', flags.maxPending),
+		maxWatchers: integer('--max-watchers', flags.maxWatchers),
+		maxConnections: integer('--max-connections', flags.maxConnections),
+		idleTimeoutMs: seconds('--idle-timeout', flags.idleTimeout),
 		taskHistory: integer('--task-history', flags.taskHistory),
+		taskHistoryBytes: size('--task-history-bytes', flags.taskHistoryBytes),
 		taskRetries: integer('--task-retries', flags.taskRetries),
 		slots: integer('--slots', flags.slots),
 		allowExec: flags.allowExec,

@@ -1,8 +1,5 @@
-import http from 'node:http';
-import type Koa from 'koa';
 import type {AddressInfo} from 'node:net';
 import type {Writable} from 'node:stream';
-import {once} from 'node:events';
 import {randomUUID} from 'node:crypto';
 import {fileURLToPath} from 'node:url';
 import {createDroneClient} from './client/drone-client.js';
@@ -13,9 +10,9 @@ import {probeSandbox, uncontained} from './drone/sandbox.js';
 import {reportResult} from './drone/reporter.js';
 import {Registration} from './drone/registration.js';
 import {createDroneRouter, queenUserAgentPrefix} from './drone/routes.js';
-import {answerClientErrors, createApp} from './http/app.js';
+import {createApp} from './http/app.js';
+import {closeServer, listen} from './http/server.js';
 import {newToken} from './http/auth.js';
-import type {EventStream} from './http/sse.js';
 import {createLogger, type Logger} from './log.js';
 import {defaultLogFile, formatHostPort, resolveOptions, type LarveInput, type LarveOptions, type Mode} from './options.js';
 import {Dispatcher} from './queen/dispatcher.js';
@@ -24,7 +21,8 @@ import {Hive} from './queen/hive.js';
 import {openFileStore} from './queen/store/file-store.js';
 import {createMemoryStore, type Store} from './queen/store/store.js';
 import {startLocalDrones} from './queen/local-drones.js';
-import {createQueenRouter} from './queen/routes.js';
+import {createQueenRouter, eventJson} from './queen/routes.js';
+import {Watchers} from './queen/watchers.js';
 import {version} from './version.js';
 
 export type Larve = {
@@ -76,6 +74,7 @@ async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Prom
 		hive = await Hive.open({
 			store,
 			taskHistory: options.taskHistory,
+			taskHistoryBytes: options.taskHistoryBytes,
 			maxPending: options.maxPending,
 			taskRetries: options.taskRetries,
 			onStoreFailure(error) {
@@ -120,7 +119,7 @@ async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Prom
 		graceMs: hive.droneCount > 0 ? options.heartbeatIntervalMs * (options.maxRetry + 1) : 0,
 	});
 	const dispatcher = new Dispatcher(hive, droneClient, heartbeat, log, {timeoutMs: options.dispatchTimeoutMs, scheduler: options.scheduler});
-	const streams = new Set<EventStream>();
+	const watchers = new Watchers(hive, {max: options.maxWatchers, view: eventJson});
 	const router = createQueenRouter({
 		hive,
 		dispatcher,
@@ -132,7 +131,7 @@ async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Prom
 		async verifyDrone(droneAddress, contactKey) {
 			return droneClient.registrationCallback(droneAddress, options.heartbeatTimeoutMs, contactKey);
 		},
-		streams,
+		watchers,
 	});
 	const server = await listen(createApp(router, log), options, log).catch(async (error: unknown) => {
 		await store.close();
@@ -165,9 +164,7 @@ async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Prom
 		ready = false;
 		heartbeat.stop();
 		dispatcher.stop();
-		for (const stream of streams) {
-			stream.close();
-		}
+		watchers.closeAll();
 
 		await closeServer(server, io.graceMs ?? 5000);
 		droneClient.close();
@@ -252,31 +249,6 @@ async function startDrone(options: LarveOptions, log: Logger, io: LarveIo): Prom
 	}
 
 	return {mode: 'drone', options, url, address, name, log, hive: undefined, token: options.token, stop};
-}
-
-async function listen(app: Koa, options: LarveOptions, log: Logger): Promise<http.Server> {
-	// Koa's handler settles its own errors (JSON answers); node:http only needs it called.
-	const handle = app.callback();
-	const server = http.createServer({keepAliveTimeout: 65_000}, (request, response) => {
-		void handle(request, response);
-	});
-	answerClientErrors(server, log);
-	server.listen(options.port, options.host);
-	await once(server, 'listening');
-	return server;
-}
-
-/** Stops accepting, lets in-flight requests finish for at most `graceMs`, then cuts what is left. */
-async function closeServer(server: http.Server, graceMs: number): Promise<void> {
-	const closed = new Promise<void>(resolve => {
-		server.close(() => {
-			resolve();
-		});
-	});
-	server.closeIdleConnections();
-	const timer = setTimeout(() => server.closeAllConnections(), graceMs);
-	await closed;
-	clearTimeout(timer);
 }
 
 /** Makes a function that runs once; later calls get the first call's promise. */

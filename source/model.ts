@@ -105,3 +105,37 @@ export type Task = {
 /** How a queen places tasks: `--scheduler`. */
 export type SchedulerName = 'least-loaded' | 'random';
 export const schedulerNames: readonly SchedulerName[] = ['least-loaded', 'random'];
+
+/** How a command task ended, without its output: what lists and events carry. */
+export type TaskOutcome = Omit<TaskResult, 'stdout' | 'stderr'>;
+
+/**
+A task as lists and events carry it: no output, and its long strings cut (marked with `…`). The whole
+record, with its output, is one task's own (`GET /tasks/:id`): a list of many tasks stays small.
+*/
+export type TaskSummary = Omit<Task, 'result'> & {readonly result: TaskOutcome | undefined};
+
+/** Characters of a task's text, command, reason or error that a summary keeps. */
+export const summaryTextLength = 1024;
+
+export function summarizeTask(task: Task | TaskSummary): TaskSummary {
+	const {result} = task;
+	return {
+		...task,
+		text: cut(task.text),
+		command: cut(task.command),
+		reason: cut(task.reason),
+		error: cut(task.error),
+		result: result === undefined ? undefined : {exitCode: result.exitCode, signal: result.signal, durationMs: result.durationMs, timedOut: result.timedOut},
+	};
+}
+
+function cut(text: string | undefined): string | undefined {
+	if (text === undefined || text.length <= summaryTextLength) {
+		return text;
+	}
+
+	// A copy, not a slice: V8's slice of a long string keeps the whole string alive.
+	const end = /[\ud800-\udbff]/.test(text[summaryTextLength - 1]!) ? summaryTextLength - 1 : summaryTextLength;
+	return Buffer.from(`${text.slice(0, end)}…`).toString();
+}

@@ -4,7 +4,9 @@ The CLI turns flags into a `LarveInput`; tests build one directly. `resolveOptio
 throws an `OptionError` naming the option and the bad value.
 */
 
+import {readFileSync} from 'node:fs';
 import {availableParallelism} from 'node:os';
+import {getHeapStatistics} from 'node:v8';
 import path from 'node:path';
 import envPaths from 'env-paths';
 import {schedulerNames, type SchedulerName} from './model.js';
@@ -43,6 +45,16 @@ export type LarveOptions = {
 	readonly dispatchTimeoutMs: number;
 	/** Queen: finished tasks kept in memory. @default 10000 */
 	readonly taskHistory: number;
+	/** Queen: what the finished tasks kept may weigh in all, in bytes; the oldest go first. @default 256 MiB, or a quarter of the heap limit if that is less */
+	readonly taskHistoryBytes: number;
+	/** Connections this larve's server keeps open; past it, idle ones are closed first. @default half of `ulimit -n` */
+	readonly maxConnections: number;
+	/** How long a keep-alive connection may sit idle between two requests, in ms. @default 30000 */
+	readonly idleTimeoutMs: number;
+	/** How long a client has to send a request's headers (from connecting, or from the request's first byte), in ms. @default 10000 */
+	readonly headersTimeoutMs: number;
+	/** Queen: clients of `GET /events` at once; one more is answered 503. @default 256 */
+	readonly maxWatchers: number;
 	/** Queen: tasks waiting for a drone, at most; beyond, `/submit_task` answers 429. @default 10000 */
 	readonly maxPending: number;
 	/** Queen: times a task is placed again after its drone is lost. @default 2 */
@@ -84,6 +96,33 @@ export function defaultDataDir(port: number): string {
 
 export type LarveInput = Partial<LarveOptions> & {readonly mode: Mode};
 
+/**
+What finished tasks may weigh by default: 256 MiB, or a quarter of the heap this process may grow to
+(`--max-old-space-size`) if that is less, so that a queen on a small heap keeps a history that fits it.
+*/
+export function defaultMaxConnections(): number {
+	const limit = openFileLimit();
+	return limit === undefined ? 4096 : Math.max(64, Math.floor(limit / 2));
+}
+
+/**
+The soft limit on open files (`ulimit -n`) on Linux; undefined elsewhere. Half of it is for incoming
+connections by default: the rest is for the larve's own calls (a queen's to its drones), its store and logs.
+*/
+function openFileLimit(): number | undefined {
+	try {
+		const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find(each => each.startsWith('Max open files'));
+		const soft = Number(line?.replace('Max open files', '').trim().split(/\s+/)[0]);
+		return Number.isSafeInteger(soft) && soft > 0 ? soft : undefined;
+	} catch {
+		return undefined;
+	}
+}
+
+export function defaultTaskHistoryBytes(): number {
+	return Math.min(256 * 1024 * 1024, Math.floor(getHeapStatistics().heap_size_limit / 4));
+}
+
 export const defaults = {
 	host: '127.0.0.1',
 	port: 8080,
@@ -95,6 +134,9 @@ export const defaults = {
 	dispatchTimeoutMs: 2000,
 	taskHistory: 10_000,
 	maxPending: 10_000,
+	maxWatchers: 256,
+	idleTimeoutMs: 30_000,
+	headersTimeoutMs: 10_000,
 	taskRetries: 2,
 	scheduler: 'least-loaded',
 	allowExec: false,
@@ -147,6 +189,8 @@ export function resolveOptions(input: LarveInput): LarveOptions {
 		logFile: undefined,
 		token: undefined,
 		dataDir: defaultDataDir(input.port ?? defaults.port),
+		taskHistoryBytes: defaultTaskHistoryBytes(),
+		maxConnections: defaultMaxConnections(),
 		slots: availableParallelism(),
 		labels: {},
 		...stripUndefined(input),
@@ -164,7 +208,12 @@ export function resolveOptions(input: LarveInput): LarveOptions {
 	checkCount('--max-retry', options.maxRetry, 1);
 	checkCount('heartbeat concurrency', options.heartbeatConcurrency, 1);
 	checkCount('--task-history', options.taskHistory, 0);
+	check(Number.isSafeInteger(options.taskHistoryBytes) && options.taskHistoryBytes >= 0, `--task-history-bytes must be a whole number of bytes (or with KiB, MiB, GiB), got ${options.taskHistoryBytes}`);
 	checkCount('--max-pending', options.maxPending, 0);
+	checkCount('--max-watchers', options.maxWatchers, 0);
+	checkCount('--max-connections', options.maxConnections, 1);
+	checkDuration('--idle-timeout', options.idleTimeoutMs, 1);
+	checkDuration('headers timeout', options.headersTimeoutMs, 1);
 	checkCount('--task-retries', options.taskRetries, 0);
 	checkCount('--slots', options.slots, 1);
 	checkDuration('--task-timeout', options.taskTimeoutMs, 0);

@@ -6,6 +6,10 @@ import type {Health} from './drone-client.js';
 
 export type RegisterAnswer = {readonly result: string; readonly name: string; readonly heartbeatIntervalMs?: number};
 
+/**
+A task as the queen answers it. Lists and events carry summaries: `result` without `stdout` and `stderr`,
+long strings cut (marked `…`); `GET /tasks/:id` and `/submit_task` carry the whole record.
+*/
 export type TaskView = {
 	readonly id: string;
 	readonly kind: 'text' | 'command';
@@ -20,7 +24,7 @@ export type TaskView = {
 	readonly retries: number;
 	readonly reason: string | null;
 	readonly error: string | null;
-	readonly result: TaskResult | null;
+	readonly result: (Omit<TaskResult, 'stdout' | 'stderr'> & Partial<Pick<TaskResult, 'stdout' | 'stderr'>>) | null;
 };
 
 export type {ResultReport, TaskResult} from '../http/schemas.js';

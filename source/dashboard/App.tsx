@@ -6,7 +6,7 @@ import {EventLog} from './EventLog.js';
 import {errorText, fit} from './format.js';
 import {Header} from './Header.js';
 import {HelpOverlay} from './HelpOverlay.js';
-import type {DroneRow, HiveStore} from './hive-store.js';
+import {withRecord, type DroneRow, type HiveStore} from './hive-store.js';
 import {layout} from './layout.js';
 import {Prompt, type Outcome} from './Prompt.js';
 import {TaskDetail} from './TaskDetail.js';
@@ -127,7 +127,7 @@ export function App({store, client, version, width: fixedWidth, height: fixedHei
 	} else {
 		const known = hive.tasks.find(task => task.id === ui.detail);
 		const loaded = fetched?.id === ui.detail ? fetched : undefined;
-		const task = known && loaded?.task ? {...loaded.task, ...known, result: known.result ?? loaded.task.result} : known ?? loaded?.task;
+		const task = known && loaded?.task ? withRecord(known, loaded.task) : known ?? loaded?.task;
 		body = task
 			? <TaskDetail task={task} width={width} rows={sizes.bodyRows} note={loaded?.note}/>
 			: <Box height={sizes.bodyRows}><Text>{fit(`Task ${ui.detail}: ${loaded?.note ?? 'not known'}  (Esc: back)`, width)}</Text></Box>;

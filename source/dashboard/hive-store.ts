@@ -422,6 +422,20 @@ function sameDrone(a: DroneRow, b: DroneRow): boolean {
 	return true;
 }
 
+/**
+A task as the detail view shows it: its state as the list knows it now, with what only its whole record
+has (`GET /tasks/:id`): the output, and the text or command that the list carries cut.
+*/
+export function withRecord(known: TaskView, record: TaskView): TaskView {
+	return {
+		...record,
+		...known,
+		text: record.text,
+		command: record.command,
+		result: known.result && record.result ? {...record.result, ...known.result} : known.result ?? record.result,
+	};
+}
+
 function isTask(value: unknown): value is TaskView {
 	return typeof value === 'object' && value !== null && typeof (value as {id?: unknown}).id === 'string';
 }

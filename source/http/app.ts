@@ -1,5 +1,3 @@
-import type {Server} from 'node:http';
-import type {Duplex} from 'node:stream';
 import Koa from 'koa';
 import bodyParser from 'koa-bodyparser';
 import type Router from '@koa/router';
@@ -51,25 +49,5 @@ const refuseBrowsers: Koa.Middleware = async (ctx, next) => {
 export function refuse(router: Router, path: string, message: string): void {
 	router.post(path, () => {
 		throw new HiveError(400, message, 'ERR_HIVE_WRONG_MODE');
-	});
-}
-
-/**
-Requests node:http refuses before any handler sees them (a NUL in a header, a Content-Length that is not
-a number, headers too large or too slow) get a JSON error as every other refusal does, not an empty 400.
-*/
-export function answerClientErrors(server: Server, log: Logger): void {
-	server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
-		log.debug({err: error.message, code: error.code}, 'malformed request');
-		if (!socket.writable || (error.code === 'ECONNRESET')) {
-			socket.destroy();
-			return;
-		}
-
-		const [status, message] = error.code === 'HPE_HEADER_OVERFLOW'
-			? [431, 'Request Header Fields Too Large: headers are larger than 16 KiB']
-			: (error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout: the request did not arrive in time'] : [400, `Bad Request: not a valid HTTP request (${error.code ?? error.message})`]);
-		const body = JSON.stringify({error: message});
-		socket.end(`HTTP/1.1 ${status} ${message.split(':')[0]!}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 	});
 }

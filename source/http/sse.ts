@@ -1,61 +1,67 @@
-import {PassThrough} from 'node:stream';
 import type Koa from 'koa';
 
 const maxBufferedBytes = 4 * 1024 * 1024;
 
 export type EventStream = {
-	/** One event; without an id (a fact the store does not keep), a client's last event id stays as it was. */
-	send(id: number | undefined, data: unknown): void;
+	/** One frame, made once for every client by `eventFrame`. */
+	sendFrame(frame: Buffer | string): void;
 	readonly closed: boolean;
 	close(): void;
 };
 
+/** One Server-Sent Event; without an id (a fact the store does not keep), a client's last event id stays as it was. */
+export function eventFrame(id: number | undefined, data: unknown): string {
+	return id === undefined ? `data: ${JSON.stringify(data)}\n\n` : `id: ${id}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+/** A comment line: keeps proxies from closing an idle stream. */
+export const keepAliveFrame = ': keep-alive\n\n';
+
 /**
-Turns a request into a Server-Sent Events stream. `onClose` runs once, when the client goes or the
-server ends the stream. A comment every 15 s keeps proxies from closing an idle stream.
+Turns a request into a Server-Sent Events stream, written straight to the response (no stream in
+between: with hundreds of clients, every copy counts). `onClose` runs once, when the client goes or
+the server ends the stream.
 */
 export function openEventStream(ctx: Koa.Context, onClose: () => void): EventStream {
-	const stream = new PassThrough();
+	const {res} = ctx;
 	ctx.req.socket.setTimeout(0);
 	ctx.req.socket.setNoDelay(true);
-	ctx.set({
+	ctx.status = 200;
+	// Koa leaves the response alone: the stream is written here.
+	ctx.respond = false;
+	res.writeHead(200, {
 		'Content-Type': 'text/event-stream; charset=utf-8',
 		'Cache-Control': 'no-cache',
 		Connection: 'keep-alive',
 		'X-Accel-Buffering': 'no',
 	});
-	ctx.status = 200;
-	ctx.body = stream;
-	stream.write(': hive events\n\n');
+	res.write(': hive events\n\n');
 
 	let closed = false;
-	const keepAlive = setInterval(() => stream.write(': keep-alive\n\n'), 15_000);
-	keepAlive.unref();
 	const close = (): void => {
 		if (closed) {
 			return;
 		}
 
 		closed = true;
-		clearInterval(keepAlive);
-		stream.end();
+		res.end();
 		onClose();
 	};
 
-	ctx.res.on('close', close);
+	res.on('close', close);
 	return {
-		send(id, data) {
+		sendFrame(frame) {
 			if (closed) {
 				return;
 			}
 
 			// A client that does not read is cut off rather than buffered without end; it reconnects with ?since=.
-			if (stream.writableLength > maxBufferedBytes) {
+			if (res.writableLength > maxBufferedBytes) {
 				close();
 				return;
 			}
 
-			stream.write(id === undefined ? `data: ${JSON.stringify(data)}\n\n` : `id: ${id}\ndata: ${JSON.stringify(data)}\n\n`);
+			res.write(frame);
 		},
 		get closed() {
 			return closed;

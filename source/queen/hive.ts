@@ -1,12 +1,12 @@
 import {randomUUID} from 'node:crypto';
 import {finalTaskStates, type Drone, type DroneRecord, type DroneSpec, type Task, type TaskResult, type TaskSpec, type TaskState} from '../model.js';
 import {DroneRegistry} from './state/drones.js';
-import {EventLog, type EventBody, type HiveEvent, type HiveListener} from './state/events.js';
+import {EventLog, type EventBody, type HiveEvent, type HiveListener, type KeptEvent} from './state/events.js';
 import type {Fact} from './state/facts.js';
 import {TaskTable} from './state/tasks.js';
 import {createMemoryStore, type StateImage, type Store} from './store/store.js';
 
-export type {HiveEvent, HiveEventType, HiveListener} from './state/events.js';
+export type {HiveEvent, HiveEventType, HiveListener, KeptEvent} from './state/events.js';
 
 /**
 The queen's state — drones, tasks, the pending queue — and its events: the one source of truth.
@@ -24,6 +24,8 @@ export type HiveOptions = {
 	readonly store?: Store;
 	/** Finished tasks kept. @default 10000 */
 	readonly taskHistory?: number;
+	/** What the finished tasks kept may weigh in all (`weighTask`), in bytes; the oldest go first. @default 256 MiB */
+	readonly taskHistoryBytes?: number;
 	/** Tasks waiting for a drone, at most; beyond, `submit` is refused. @default 10000 */
 	readonly maxPending?: number;
 	/** Times a task is placed again after its drone is lost. @default 2 */
@@ -72,7 +74,7 @@ export class Hive {
 
 	private constructor(options: HiveOptions) {
 		this.#store = options.store ?? createMemoryStore();
-		this.#tasks = new TaskTable(options.taskHistory ?? 10_000);
+		this.#tasks = new TaskTable({count: options.taskHistory ?? 10_000, bytes: options.taskHistoryBytes ?? 256 * 1024 * 1024});
 		this.#events = new EventLog(options.eventBacklog ?? 1000);
 		this.#taskRetries = options.taskRetries ?? 2;
 		this.#maxPending = options.maxPending ?? 10_000;
@@ -136,6 +138,11 @@ export class Hive {
 		return this.#tasks.counts();
 	}
 
+	/** Finished tasks kept, what they weigh in bytes, and the bounds of both (`taskHistory`, `taskHistoryBytes`). */
+	get history(): {readonly count: number; readonly bytes: number; readonly maxCount: number; readonly maxBytes: number} {
+		return this.#tasks.history;
+	}
+
 	/** Pending tasks, first in line first. */
 	pendingTasks(): IterableIterator<Task> {
 		return this.#tasks.pending();
@@ -159,8 +166,8 @@ export class Hive {
 		return this.#events.subscribe(listener);
 	}
 
-	/** Events after the one with id `since` still in the backlog, oldest first. */
-	eventsSince(since: number): HiveEvent[] {
+	/** Events after the one with id `since` still in the backlog, oldest first (task events with the task's summary). */
+	eventsSince(since: number): KeptEvent[] {
 		return this.#events.since(since);
 	}
 

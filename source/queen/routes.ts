@@ -1,3 +1,5 @@
+import {Readable} from 'node:stream';
+import {setImmediate as nextTurn} from 'node:timers/promises';
 import Router from '@koa/router';
 import type Koa from 'koa';
 import {CallError} from '../client/http.js';
@@ -5,11 +7,11 @@ import {refuse} from '../http/app.js';
 import {requireToken} from '../http/auth.js';
 import {HiveError} from '../http/errors.js';
 import {deregisterBody, droneHealth, parseBody, registerBody, resultBody, taskBody, type DroneHealth} from '../http/schemas.js';
-import {openEventStream, type EventStream} from '../http/sse.js';
 import {admit} from './admission.js';
 import type {Dispatcher} from './dispatcher.js';
-import {finalTaskStates, taskStates, type Drone, type Task, type TaskState} from '../model.js';
-import {RefusedError, type Hive, type HiveEvent} from './hive.js';
+import {finalTaskStates, summarizeTask, taskStates, type Drone, type Task, type TaskState, type TaskSummary} from '../model.js';
+import {RefusedError, type Hive, type HiveEvent, type KeptEvent} from './hive.js';
+import type {Watchers} from './watchers.js';
 
 export type QueenDeps = {
 	readonly hive: Hive;
@@ -25,8 +27,8 @@ export type QueenDeps = {
 	resolves with the answer; throws a `CallError` when nothing answers, or not with a 2xx.
 	*/
 	readonly verifyDrone: (address: string, contactKey: string | undefined) => Promise<unknown>;
-	/** Open event streams, so that a stopping queen can end them. */
-	readonly streams: Set<EventStream>;
+	/** The clients of `GET /events`. */
+	readonly watchers: Watchers;
 };
 
 /** The queen's endpoints: the seed's four, plus the snapshot and event endpoints the dashboard reads. */
@@ -42,6 +44,7 @@ export function createQueenRouter(deps: QueenDeps): Router {
 			mode: 'Mode.QUEEN',
 			name: 'queen',
 			drones: hive.droneMap(),
+			history: hive.history,
 			store: {kind: hive.store.kind, revision: hive.store.revision, ...hive.store.stats()},
 		};
 	});
@@ -100,7 +103,8 @@ export function createQueenRouter(deps: QueenDeps): Router {
 		}
 
 		const page = hive.tasks({state: state as TaskState | undefined, limit, offset});
-		ctx.body = {tasks: page.tasks.map(task => taskJson(task)), total: page.total};
+		ctx.type = 'application/json';
+		ctx.body = Readable.from(taskListJson(page.tasks, page.total), {objectMode: false});
 	});
 
 	router.get('/tasks/:id', auth, ctx => {
@@ -126,19 +130,7 @@ export function createQueenRouter(deps: QueenDeps): Router {
 			throw new HiveError(400, 'since must be an event id (a whole number)', 'ERR_HIVE_BAD_QUERY');
 		}
 
-		const stream = openEventStream(ctx, () => {
-			unsubscribe();
-			deps.streams.delete(stream);
-		});
-		const unsubscribe = hive.subscribe(event => {
-			stream.send(event.id, eventJson(event));
-		});
-		deps.streams.add(stream);
-		if (sinceId !== undefined) {
-			for (const event of hive.eventsSince(sinceId)) {
-				stream.send(event.id, eventJson(event));
-			}
-		}
+		deps.watchers.open(ctx, sinceId);
 	});
 
 	refuse(router, '/do_task', 'In queen mode, not taking tasks');
@@ -163,7 +155,8 @@ export function droneJson(drone: Drone, now: number) {
 	};
 }
 
-export function taskJson(task: Task) {
+/** A task as one task's own answers carry it: the whole record, with its output. Given a summary, the summary. */
+export function taskJson(task: Task | TaskSummary) {
 	return {
 		id: task.id,
 		kind: task.kind,
@@ -182,11 +175,35 @@ export function taskJson(task: Task) {
 	};
 }
 
-/** An event as clients see it: tasks in the same form as `GET /tasks`. */
-export function eventJson(event: HiveEvent) {
+/** A task as lists and events carry it: no output, long strings cut (`summarizeTask`). */
+export function taskSummaryJson(task: Task | TaskSummary) {
+	return taskJson(summarizeTask(task));
+}
+
+/** An event as clients see it: tasks in the same form as `GET /tasks` (summaries). */
+export function eventJson(event: HiveEvent | KeptEvent) {
 	const {at, ...rest} = event;
 	const time = new Date(at).toISOString();
-	return 'task' in rest ? {...rest, time, task: taskJson(rest.task)} : {...rest, time};
+	return 'task' in rest ? {...rest, time, task: taskSummaryJson(rest.task)} : {...rest, time};
+}
+
+/**
+`GET /tasks`'s answer, made a slice of tasks at a time with a turn of the event loop between slices, and
+sent as it is made: a long list neither holds the queen (heartbeats, submits) nor becomes one huge string.
+*/
+async function * taskListJson(tasks: readonly Task[], total: number): AsyncGenerator<string> {
+	const slice = 100;
+	yield '{"tasks":[';
+	for (let start = 0; start < tasks.length; start += slice) {
+		if (start > 0) {
+			// eslint-disable-next-line no-await-in-loop
+			await nextTurn();
+		}
+
+		yield (start > 0 ? ',' : '') + tasks.slice(start, start + slice).map(task => JSON.stringify(taskSummaryJson(task))).join(',');
+	}
+
+	yield `],"total":${total}}`;
 }
 
 const refusalStatus: Record<RefusedError['code'], number> = {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import {test} from 'node:test';
-import {HiveStore, describeEvent} from '../../source/dashboard/hive-store.js';
+import {HiveStore, describeEvent, withRecord} from '../../source/dashboard/hive-store.js';
 import {droneView, event, t0, task} from './fixtures.js';
 
 function store(options: {logSize?: number; taskLimit?: number} = {}) {
@@ -195,4 +195,15 @@ test('the first update after a quiet spell shows after flushMs; under a flood, b
 	assert.equal(calls, 2);
 	assert.equal(hive.getSnapshot().drones.length, 3);
 	hive.close();
+});
+
+test('the detail of a task takes its output, text and command from the task\'s record, and its state from the list', () => {
+	const record = task('a', {state: 'running', text: 'x'.repeat(5000), result: {exitCode: 0, stdout: 'Linux\n', stderr: '', durationMs: 3, signal: null, timedOut: false}});
+	const summary = task('a', {state: 'succeeded', text: `${'x'.repeat(1024)}…`, result: {exitCode: 0, durationMs: 3, signal: null, timedOut: false}});
+	const shown = withRecord(summary, record);
+	assert.equal(shown.state, 'succeeded');
+	assert.equal(shown.text, record.text);
+	assert.equal(shown.result?.stdout, 'Linux\n');
+	assert.equal(shown.result?.exitCode, 0);
+	assert.equal(withRecord(task('b', {state: 'failed'}), task('b', {state: 'running'})).state, 'failed');
 });

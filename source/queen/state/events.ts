@@ -1,4 +1,4 @@
-import type {Task} from '../../model.js';
+import {summarizeTask, type Task, type TaskSummary} from '../../model.js';
 
 export type TaskEventType =
 	| 'task.submitted'
@@ -31,14 +31,19 @@ have none, and a client that resumes after an id also gets those that followed i
 export type HiveEvent = EventBody & {readonly id: number | undefined; readonly at: number};
 export type HiveListener = (event: HiveEvent) => void;
 
+/** An event as the backlog keeps it: a task event carries the task's summary (no output, long strings cut). */
+export type KeptEvent = Exclude<HiveEvent, {readonly task: Task}> | (Omit<Extract<HiveEvent, {readonly task: Task}>, 'task'> & {readonly task: TaskSummary});
+
 /**
 The event log: a bounded backlog for clients that reconnect (`GET /events?since=`), and delivery to
 listeners in order. A listener may change the hive (the dispatcher places a task when room appears):
-the events that makes wait until the ones before them have reached every listener.
+the events that makes wait until the ones before them have reached every listener. The backlog keeps
+task events with the task's summary: what a client is sent of them, and no more than that, so that
+the backlog holds no task's output after the history has forgotten the task.
 */
 export class EventLog {
 	readonly #listeners = new Set<HiveListener>();
-	#backlog: HiveEvent[] = [];
+	#backlog: KeptEvent[] = [];
 	readonly #size: number;
 	readonly #delivering: HiveEvent[] = [];
 
@@ -52,7 +57,7 @@ export class EventLog {
 	}
 
 	/** Events after the one with id `since`, oldest first (all of the backlog if it is older). */
-	since(since: number): HiveEvent[] {
+	since(since: number): KeptEvent[] {
 		let start = 0;
 		for (let index = this.#backlog.length - 1; index >= 0; index--) {
 			const {id} = this.#backlog[index]!;
@@ -66,7 +71,7 @@ export class EventLog {
 	}
 
 	emit(event: HiveEvent): void {
-		this.#backlog.push(event);
+		this.#backlog.push('task' in event ? {...event, task: summarizeTask(event.task)} : event);
 		if (this.#backlog.length > this.#size * 2) {
 			this.#backlog = this.#backlog.slice(-this.#size);
 		}

@@ -1,4 +1,4 @@
-import {finalTaskStates, type Task, type TaskState} from '../../model.js';
+import {finalTaskStates, taskStates, type Task, type TaskState} from '../../model.js';
 
 /** What the store keeps of the task table: every task kept, and the finished ones in the order they ended. */
 export type TaskTableData = {
@@ -6,10 +6,17 @@ export type TaskTableData = {
 	readonly finished: readonly string[];
 };
 
+/** What the table keeps of finished tasks: at most `count` of them, weighing at most `bytes` in all. */
+export type HistoryBounds = {
+	readonly count: number;
+	readonly bytes: number;
+};
+
 /**
 The task table: every task kept, the pending queue, the tasks placed on each drone, and a bounded
-history of finished ones. Records are immutable: a change replaces one, so a record handed out (or
-carried by an event) never changes under its reader.
+history of finished ones (by count and by weight: the oldest finished are forgotten first). Records
+are immutable: a change replaces one, so a record handed out (or carried by an event) never changes
+under its reader.
 
 The queue is first submitted, first placed: ordered by `seq`. A task that comes back (its drone was
 lost, or refused it) takes its old place again, ahead of everything submitted after it.
@@ -22,11 +29,19 @@ export class TaskTable {
 	#returned: Array<{readonly id: string; readonly seq: number}> = [];
 	#lastQueuedSeq = -1;
 	readonly #byDrone = new Map<string, Set<string>>();
+	/** Finished tasks in the order they ended, from `#finishedStart` on (a queue that does not shift on every task). */
 	#finished: string[] = [];
+	#finishedWeights: number[] = [];
+	#finishedStart = 0;
+	#finishedBytes = 0;
 	readonly #byKey = new Map<string, string>();
-	readonly #history: number;
+	/** Ids in the order they were first put: newest last. Ids of forgotten tasks are dropped in batches. */
+	#order: string[] = [];
+	#forgottenInOrder = 0;
+	readonly #counts = Object.fromEntries(taskStates.map(state => [state, 0])) as Record<TaskState, number>;
+	readonly #history: HistoryBounds;
 
-	constructor(history: number) {
+	constructor(history: HistoryBounds) {
 		this.#history = history;
 	}
 
@@ -74,9 +89,16 @@ export class TaskTable {
 	put(task: Task, trackHistory = true): void {
 		const previous = this.#tasks.get(task.id);
 		this.#tasks.set(task.id, task);
-		if (!previous && task.idempotencyKey !== undefined) {
-			this.#byKey.set(task.idempotencyKey, task.id);
+		if (previous) {
+			this.#counts[previous.state] -= 1;
+		} else {
+			this.#order.push(task.id);
+			if (task.idempotencyKey !== undefined) {
+				this.#byKey.set(task.idempotencyKey, task.id);
+			}
 		}
+
+		this.#counts[task.state] += 1;
 
 		const wasPending = previous?.state === 'pending';
 		if (task.state === 'pending' && !wasPending) {
@@ -108,40 +130,43 @@ export class TaskTable {
 		}
 
 		if (trackHistory && finalTaskStates.has(task.state) && !(previous && finalTaskStates.has(previous.state))) {
-			this.#finished.push(task.id);
+			this.#remember(task);
 			this.#forgetOld();
 		}
 	}
 
-	/** Newest first, optionally of one state. */
+	/**
+	Newest first, optionally of one state. Walks back from the newest task and stops once the page is
+	full: no copy of the table (a page of one state that few tasks are in may walk far, but copies nothing).
+	*/
 	page(query: {readonly state?: TaskState; readonly limit?: number; readonly offset?: number} = {}): {readonly tasks: Task[]; readonly total: number} {
 		const {state, limit = 100, offset = 0} = query;
+		const total = state === undefined ? this.#tasks.size : this.#counts[state];
 		const tasks: Task[] = [];
-		let total = 0;
-		const all = [...this.#tasks.values()];
-		for (let index = all.length - 1; index >= 0; index--) {
-			const task = all[index]!;
-			if (state !== undefined && task.state !== state) {
+		let skipped = 0;
+		for (let index = this.#order.length - 1; index >= 0 && tasks.length < limit && skipped + tasks.length < total; index--) {
+			const task = this.#tasks.get(this.#order[index]!);
+			if (task === undefined || (state !== undefined && task.state !== state)) {
 				continue;
 			}
 
-			if (total >= offset && tasks.length < limit) {
+			if (skipped < offset) {
+				skipped += 1;
+			} else {
 				tasks.push(task);
 			}
-
-			total += 1;
 		}
 
 		return {tasks, total};
 	}
 
 	counts(): Record<TaskState, number> {
-		const counts: Record<TaskState, number> = {pending: 0, dispatched: 0, running: 0, succeeded: 0, failed: 0, lost: 0};
-		for (const task of this.#tasks.values()) {
-			counts[task.state] += 1;
-		}
+		return {...this.#counts};
+	}
 
-		return counts;
+	/** Finished tasks kept, what they weigh (`weighTask`), and the bounds of both. */
+	get history(): {readonly count: number; readonly bytes: number; readonly maxCount: number; readonly maxBytes: number} {
+		return {count: this.#finished.length - this.#finishedStart, bytes: this.#finishedBytes, maxCount: this.#history.count, maxBytes: this.#history.bytes};
 	}
 
 	get size(): number {
@@ -149,7 +174,7 @@ export class TaskTable {
 	}
 
 	data(): TaskTableData {
-		return {tasks: [...this.#tasks.values()], finished: [...this.#finished]};
+		return {tasks: [...this.#tasks.values()], finished: this.#finished.slice(this.#finishedStart)};
 	}
 
 	/** Restores what `data()` gave: the tasks in their order, the finished ones in the order they ended. */
@@ -158,7 +183,15 @@ export class TaskTable {
 			this.put(task, false);
 		}
 
-		this.#finished = [...data.finished];
+		for (const id of data.finished) {
+			const task = this.#tasks.get(id);
+			if (task) {
+				this.#remember(task);
+			}
+		}
+
+		// The bounds may be lower than when the snapshot was taken.
+		this.#forgetOld(true);
 	}
 
 	#enqueue(task: Task): void {
@@ -190,21 +223,88 @@ export class TaskTable {
 		}
 	}
 
-	#forgetOld(): void {
-		const excess = this.#finished.length - this.#history;
-		// Trim in batches so that a busy queen does not shift a long array on every task.
-		if (excess > Math.max(64, this.#history / 8) || (this.#history === 0 && excess > 0)) {
-			const forgotten = this.#finished.slice(0, excess);
-			this.#finished = this.#finished.slice(excess);
-			for (const id of forgotten) {
-				const task = this.#tasks.get(id);
-				this.#tasks.delete(id);
-				if (task?.idempotencyKey !== undefined && this.#byKey.get(task.idempotencyKey) === id) {
-					this.#byKey.delete(task.idempotencyKey);
-				}
-			}
+	#remember(task: Task): void {
+		const weight = weighTask(task);
+		this.#finished.push(task.id);
+		this.#finishedWeights.push(weight);
+		this.#finishedBytes += weight;
+	}
+
+	/**
+	Forgets the oldest finished tasks while there are more than `count` of them, or they weigh more than
+	`bytes`. Over the count, they are forgotten in batches (a busy queen does not walk its history on every
+	task); over the weight, at once (what they hold is the point of the bound).
+	*/
+	#forgetOld(all = false): void {
+		const {count, bytes} = this.#history;
+		const kept = this.#finished.length - this.#finishedStart;
+		const excess = kept - count;
+		const countDue = excess > 0 && (all || count === 0 || excess > Math.max(64, count / 8));
+		if (!countDue && this.#finishedBytes <= bytes) {
+			return;
+		}
+
+		let start = this.#finishedStart;
+		const end = countDue ? start + excess : start;
+		while (start < this.#finished.length && (start < end || this.#finishedBytes > bytes)) {
+			this.#forget(this.#finished[start]!);
+			this.#finishedBytes -= this.#finishedWeights[start]!;
+			start += 1;
+		}
+
+		this.#finishedStart = start;
+		if (start > 1024 && start * 2 > this.#finished.length) {
+			this.#finished = this.#finished.slice(start);
+			this.#finishedWeights = this.#finishedWeights.slice(start);
+			this.#finishedStart = 0;
+		}
+
+		if (this.#forgottenInOrder * 2 > this.#order.length) {
+			this.#order = this.#order.filter(id => this.#tasks.has(id));
+			this.#forgottenInOrder = 0;
 		}
 	}
+
+	#forget(id: string): void {
+		const task = this.#tasks.get(id);
+		if (!task) {
+			return;
+		}
+
+		this.#tasks.delete(id);
+		this.#counts[task.state] -= 1;
+		this.#forgottenInOrder += 1;
+		if (task.idempotencyKey !== undefined && this.#byKey.get(task.idempotencyKey) === id) {
+			this.#byKey.delete(task.idempotencyKey);
+		}
+	}
+}
+
+/** What a record costs the queen beside its strings: the object, its map entries, its place in the indexes. */
+export const taskOverheadBytes = 2048;
+
+/**
+What keeping a task costs, about: its strings as V8 holds them (one byte a character when they all fit
+in Latin-1, two otherwise) and a fixed overhead. Records share their strings with the records they
+replaced, so a task costs this once.
+*/
+export function weighTask(task: Task): number {
+	let bytes = taskOverheadBytes;
+	for (const text of [task.text, task.command, task.reason, task.error, task.result?.stdout, task.result?.stderr]) {
+		if (text !== undefined) {
+			bytes += stringBytes(text);
+		}
+	}
+
+	for (const [key, value] of Object.entries(task.selector)) {
+		bytes += stringBytes(key) + stringBytes(value);
+	}
+
+	return bytes;
+}
+
+function stringBytes(text: string): number {
+	return text.length < 256 || /[^\u0000-\u00ff]/.test(text) ? text.length * 2 : text.length;
 }
 
 function isPlaced(state: TaskState): boolean {

@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import {test, type TestContext} from 'node:test';
+import {request, startDrone, startQueen} from '../helpers/larves.js';
+import {waitFor} from '../helpers/wait.js';
+
+type Client = {readonly socket: net.Socket; closed: boolean; received: string};
+
+/** A raw connection to `url`, closed when the test ends. */
+async function connect(t: TestContext, url: string): Promise<Client> {
+	const {hostname, port} = new URL(url);
+	const socket = net.connect(Number(port), hostname);
+	const client: Client = {socket, closed: false, received: ''};
+	socket.on('data', (chunk: Buffer) => {
+		client.received += chunk.toString();
+	});
+	socket.on('error', () => undefined);
+	socket.on('close', () => {
+		client.closed = true;
+	});
+	t.after(() => {
+		socket.destroy();
+	});
+	await new Promise<void>((resolve, reject) => {
+		socket.once('connect', resolve);
+		socket.once('error', reject);
+	});
+	return client;
+}
+
+test('with more connections than --max-connections, the idle ones are closed first and /healthz is still answered', async t => {
+	const queen = await startQueen(t, {maxConnections: 50});
+	const drone = await startDrone(t, queen);
+	// Idle connections: 300 that never send anything, and one that made a request and stays open (keep-alive).
+	const kept = await connect(t, queen.url);
+	kept.socket.write(`GET /healthz HTTP/1.1\r\nHost: ${queen.address}\r\n\r\n`);
+	await waitFor(() => kept.received.includes('Status.READY'), 'the keep-alive answer');
+	const idle: Client[] = [];
+	for (let index = 0; index < 300; index++) {
+		// eslint-disable-next-line no-await-in-loop
+		idle.push(await connect(t, queen.url));
+	}
+
+	const health = await request(`${queen.url}/healthz`);
+	assert.equal(health.status, 200);
+	assert.equal(health.body.status, 'Status.READY');
+	await waitFor(() => kept.closed, 'the oldest idle connection to be closed');
+	await waitFor(() => idle.filter(client => client.closed).length >= 250, 'idle connections beyond the cap to be closed');
+	// The queen's work goes on: its drone is not evicted and tasks are placed.
+	const submitted = await request(`${queen.url}/submit_task`, {body: {text: 'still here'}});
+	assert.equal(submitted.status, 200);
+	assert.equal(submitted.body.task.drone, drone.name);
+	assert.deepEqual(queen.hive!.droneNames(), [drone.name]);
+});
+
+test('when every connection is busy, one more gets a 503 JSON answer rather than a hang', async t => {
+	const queen = await startQueen(t, {maxConnections: 5});
+	// Event streams are requests in flight: never closed to make room.
+	const streams = await Promise.all(Array.from({length: 5}, async () => {
+		const client = await connect(t, queen.url);
+		client.socket.write(`GET /events HTTP/1.1\r\nHost: ${queen.address}\r\n\r\n`);
+		await waitFor(() => client.received.includes(': hive events'), 'the stream to open');
+		return client;
+	}));
+	const refused = await request(`${queen.url}/healthz`);
+	assert.equal(refused.status, 503);
+	assert.match(refused.body.error, /5 connections are open \(--max-connections 5\)/);
+	assert.ok(streams.every(client => !client.closed));
+});
+
+for (const mode of ['queen', 'drone'] as const) {
+	test(`a ${mode} closes idle keep-alive connections after --idle-timeout, silent ones and a slowloris after the headers timeout`, async t => {
+		const limits = {idleTimeoutMs: 300, headersTimeoutMs: 1000};
+		const queen = await startQueen(t, mode === 'queen' ? limits : {});
+		const larve = mode === 'queen' ? queen : await startDrone(t, queen, limits);
+		const kept = await connect(t, larve.url);
+		kept.socket.write(`GET /healthz HTTP/1.1\r\nHost: ${larve.address}\r\n\r\n`);
+		const silent = await connect(t, larve.url);
+		const slowloris = await connect(t, larve.url);
+		slowloris.socket.write(`GET /healthz HTTP/1.1\r\nHost: ${larve.address}\r\n`);
+		// A header line every 100 ms: the socket is never quiet, its request never ends.
+		const drip = setInterval(() => {
+			if (!slowloris.closed) {
+				slowloris.socket.write('X-Slow: 1\r\n');
+			}
+		}, 100);
+		t.after(() => {
+			clearInterval(drip);
+		});
+		await waitFor(() => kept.closed, 'the idle keep-alive connection to be closed', 5000);
+		assert.match(kept.received, /Status\.READY/);
+		await waitFor(() => silent.closed, 'the silent connection to be closed', 5000);
+		await waitFor(() => slowloris.closed, 'the slowloris to be cut', 5000);
+		assert.equal((await request(`${larve.url}/healthz`)).status, 200);
+	});
+}

@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import {test, type TestContext} from 'node:test';
+import {request, startDrone, startQueen} from '../helpers/larves.js';
+import {waitFor} from '../helpers/wait.js';
+
+type RawWatcher = {
+	/** What the stream carried, byte for byte. */
+	text(): string;
+	close(): void;
+};
+
+/** `GET /events` read as raw text (the frames as sent), closed when the test ends. */
+async function watch(t: TestContext, url: string): Promise<RawWatcher> {
+	return new Promise((resolve, reject) => {
+		const chunks: Buffer[] = [];
+		const request = http.get(`${url}/events`, response => {
+			if (response.statusCode !== 200) {
+				reject(new Error(`GET /events answered ${response.statusCode}`));
+				response.resume();
+				return;
+			}
+
+			response.on('data', (chunk: Buffer) => chunks.push(chunk));
+			response.on('error', () => undefined);
+			resolve({
+				text: () => Buffer.concat(chunks).toString(),
+				close() {
+					request.destroy();
+				},
+			});
+		});
+		request.on('error', reject);
+		t.after(() => {
+			request.destroy();
+		});
+	});
+}
+
+/** `GET /events` answered without reading a stream: its status, headers and (unless it is a stream) its JSON body. */
+async function answerOf(url: string): Promise<{status: number; headers: http.IncomingHttpHeaders; body: any}> {
+	return new Promise((resolve, reject) => {
+		const request = http.get(`${url}/events`, response => {
+			if (response.statusCode === 200) {
+				request.destroy();
+				resolve({status: 200, headers: response.headers, body: undefined});
+				return;
+			}
+
+			let text = '';
+			response.on('data', (chunk: Buffer) => {
+				text += chunk.toString();
+			});
+			response.on('end', () => {
+				resolve({status: response.statusCode ?? 0, headers: response.headers, body: JSON.parse(text)});
+			});
+		});
+		request.on('error', reject);
+	});
+}
+
+/** The frames of a stream (comments left out). */
+function frames(text: string): string[] {
+	return text.split('\n\n').filter(frame => frame !== '' && !frame.startsWith(':'));
+}
+
+test('every /events client receives the same frames, byte for byte', async t => {
+	const queen = await startQueen(t);
+	const watchers = await Promise.all(Array.from({length: 20}, async () => watch(t, queen.url)));
+	await startDrone(t, queen);
+	const ids: string[] = [];
+	for (let index = 0; index < 5; index++) {
+		// eslint-disable-next-line no-await-in-loop
+		ids.push((await request(`${queen.url}/submit_task`, {body: {text: `hello ${index}`}})).body.task.id);
+	}
+
+	await waitFor(() => watchers.every(watcher => ids.every(id => watcher.text().includes(`"type":"task.succeeded","task":{"id":"${id}"`))), 'every watcher to see every task succeed');
+	const first = frames(watchers[0]!.text());
+	assert.ok(first.length >= 11, `${first.length} frames`);
+	for (const watcher of watchers) {
+		assert.deepEqual(frames(watcher.text()).slice(0, first.length), first);
+	}
+});
+
+test('--max-watchers: one more /events client is refused with 503, Retry-After and a JSON error; room comes back when one leaves', async t => {
+	const queen = await startQueen(t, {maxWatchers: 3});
+	const watchers = await Promise.all([watch(t, queen.url), watch(t, queen.url), watch(t, queen.url)]);
+	const refused = await answerOf(queen.url);
+	assert.equal(refused.status, 503);
+	assert.match(refused.headers['content-type'] ?? '', /application\/json/);
+	assert.ok(Number(refused.headers['retry-after']) > 0, 'Retry-After says when to try again');
+	assert.match(refused.body.error, /3 clients already watch the events \(--max-watchers 3\)/);
+	// The rest of the API is not affected.
+	assert.equal((await request(`${queen.url}/healthz`)).status, 200);
+
+	watchers[0].close();
+	const again = await waitFor(async () => {
+		try {
+			return await watch(t, queen.url);
+		} catch {
+			return undefined;
+		}
+	}, 'room for a watcher once one left');
+	assert.match(again.text(), /^: hive events/);
+});

@@ -166,7 +166,7 @@ async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Prom
 		dispatcher.stop();
 		watchers.closeAll();
 
-		await closeServer(server, io.graceMs ?? 5000);
+		await closeServer(server, io.graceMs ?? 5000, log);
 		droneClient.close();
 		await store.close();
 		log.info({mode: 'queen'}, 'queen stopped');
@@ -225,7 +225,7 @@ async function startDrone(options: LarveOptions, log: Logger, io: LarveIo): Prom
 		await executor.stop(io.graceMs ?? 5000);
 		reporting.abort();
 		await registration.leave();
-		await closeServer(server, io.graceMs ?? 5000);
+		await closeServer(server, io.graceMs ?? 5000, log);
 		client.close();
 		log.info({mode: 'drone'}, 'drone stopped');
 	});

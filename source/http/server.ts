@@ -91,15 +91,20 @@ function refuseConnection(socket: net.Socket, message: string): void {
 	socket.setTimeout(1000, () => socket.destroy());
 }
 
-/** Stops accepting, lets in-flight requests finish for at most `graceMs`, then cuts what is left. */
-export async function closeServer(server: http.Server, graceMs: number): Promise<void> {
+/** Stops accepting, lets in-flight requests finish for at most `graceMs`, then cuts what is left (and says so). */
+export async function closeServer(server: http.Server, graceMs: number, log?: Logger): Promise<void> {
 	const closed = new Promise<void>(resolve => {
 		server.close(() => {
 			resolve();
 		});
 	});
 	server.closeIdleConnections();
-	const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+	const timer = setTimeout(() => {
+		server.getConnections((_error, count) => {
+			log?.warn({connections: count, graceMs}, `cut ${count} connections still open after the ${graceMs / 1000} s grace`);
+		});
+		server.closeAllConnections();
+	}, graceMs);
 	await closed;
 	clearTimeout(timer);
 }

@@ -209,6 +209,10 @@ async function startDrone(options: LarveOptions, log: Logger, io: LarveIo): Prom
 			holding.add(id);
 			void executor.run(id, command)
 				.then(async result => reportResult(queen, log, registration!.name!, id, result, reporting.signal))
+				.catch((error: unknown) => {
+					// Not reported: the queen sees the drone no longer holds it, and places it again.
+					log.error({task: id, err: error instanceof Error ? error.message : String(error)}, 'a command task could not be run');
+				})
 				.finally(() => holding.delete(id));
 		},
 	});

@@ -1,5 +1,5 @@
-import {spawn} from 'node:child_process';
-import type {Writable} from 'node:stream';
+import {spawn, type ChildProcessByStdio} from 'node:child_process';
+import type {Readable, Writable} from 'node:stream';
 import type {ResultReport} from '../http/schemas.js';
 import type {Sandbox} from './sandbox.js';
 
@@ -53,7 +53,14 @@ export class Executor {
 		// The hive's token is the drone's, not its tasks': a command never sees it.
 		const {HIVE_TOKEN: _token, ...environment} = process.env;
 		const {file, args} = this.#sandbox.argv(command);
-		const child = spawn(file, args, {detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: environment});
+		let child: ChildProcessByStdio<null, Readable, Readable>;
+		try {
+			child = spawn(file, args, {detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: environment});
+		} catch (error: unknown) {
+			// node:child_process throws at once for what cannot start at all (an argument the kernel refuses).
+			return {succeeded: false, exitCode: null, signal: null, stdout: '', stderr: '', durationMs: Math.round(performance.now() - started), timedOut: false, error: `could not start: ${error instanceof Error ? error.message : String(error)}`};
+		}
+
 		const stdout = new Capture();
 		const stderr = new Capture();
 		child.stdout.on('data', (chunk: Buffer) => stdout.add(chunk));

@@ -31,6 +31,12 @@ so that what a queen accepts its drones take, with its id added, alone or in a b
 */
 export const maxTaskTextBytes = 512 * 1024;
 
+/**
+The largest command a task may carry, in UTF-8 bytes: it becomes one argument of `/bin/sh -c`, and
+Linux takes at most 128 KiB in one argument (a command over that could not even start). Larger → 413.
+*/
+export const maxCommandBytes = 64 * 1024;
+
 /** The size of a string in JSON, quotes left out; only measured when it could be over `limit`. */
 function jsonBytes(text: string, limit: number): number {
 	return (text.length * 6) <= limit ? text.length : Buffer.byteLength(JSON.stringify(text)) - 2;
@@ -41,7 +47,7 @@ const task = z.object({
 	id: z.string().max(100).optional(),
 	kind: z.string(stringError).optional(),
 	text: nonEmptyString.optional(),
-	command: nonEmptyString.max(65_536).optional(),
+	command: nonEmptyString.refine(value => !value.includes('\u0000'), {error: 'must not contain a NUL character (a shell command cannot)'}).optional(),
 	selector: labels.optional(),
 }).transform((body, context) => {
 	const fail = (path: string, message: string, status = 400) => {
@@ -59,8 +65,13 @@ const task = z.object({
 	}
 
 	if (kind === 'command') {
-		return body.command === undefined
-			? fail('command', 'is required')
+		if (body.command === undefined) {
+			return fail('command', 'is required');
+		}
+
+		const commandBytes = Buffer.byteLength(body.command);
+		return commandBytes > maxCommandBytes
+			? fail('command', `is ${commandBytes} bytes; a command may be at most ${maxCommandBytes} bytes (${maxCommandBytes / 1024} KiB) in UTF-8`, 413)
 			: {id: body.id, kind, command: body.command, selector: body.selector} as const;
 	}
 

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import {readdirSync, readFileSync, statSync} from 'node:fs';
+import http from 'node:http';
+import {once} from 'node:events';
+import type {AddressInfo} from 'node:net';
 import path from 'node:path';
 import {test} from 'node:test';
 import {setTimeout as sleep} from 'node:timers/promises';
@@ -47,8 +50,8 @@ test('a stranger claiming to be the queen cannot keep a drone out: after a queen
 
 test('the queen\'s own calls prove contact: its drone stays registered once, and still after the queen restarts on its file store', async t => {
 	const dataDir = temporaryDirectory(t);
-	// The drone's silence limit (2.5 intervals: 1.25 s) is longer than a restart takes.
-	const heartbeats = {...fastHeartbeats, heartbeatIntervalMs: 500};
+	// The drone's silence limit (2.5 intervals: 5 s) is longer than a restart and the first sweep take.
+	const heartbeats = {...fastHeartbeats, heartbeatIntervalMs: 2000};
 	const first = await startLarve({port: 0, store: 'file', dataDir, ...heartbeats, mode: 'queen'}, {log: silent, graceMs: 500});
 	t.after(async () => first.stop());
 	const drone = await startDrone(t, first, {allowExec: true});
@@ -58,9 +61,9 @@ test('the queen\'s own calls prove contact: its drone stays registered once, and
 		const current = queen ?? await startQueen(t, {port, store: 'file', dataDir, ...heartbeats});
 		const seen: HiveEvent[] = [];
 		const unsubscribe = current.hive!.subscribe(event => seen.push(event));
-		// Six sweeps: over twice the drone's silence limit.
+		// Three sweeps: longer than the drone's silence limit.
 		// eslint-disable-next-line no-await-in-loop
-		await waitFor(() => seen.filter(event => event.type === 'heartbeat.sweep').length >= 6, 'six heartbeat sweeps');
+		await waitFor(() => seen.filter(event => event.type === 'heartbeat.sweep').length >= 3, 'three heartbeat sweeps', 20_000);
 		unsubscribe();
 		assert.deepEqual(seen.filter(event => event.type === 'drone.registered'), [], 'the drone registered again: the queen\'s calls did not count as contact');
 		// eslint-disable-next-line no-await-in-loop
@@ -190,4 +193,36 @@ test('a contact key shows nowhere but in the store: not in logs (even at trace l
 		assert.ok(!answers.includes(key), 'the key is in an answer');
 		assert.ok(!JSON.stringify(events.events).includes(key), 'the key is in an event');
 	}
+});
+
+test('a registration that names a live drone at another address is refused, and the drone\'s contact key never goes there', async t => {
+	const queen = await startQueen(t);
+	const drone = await startDrone(t, queen);
+	// A server that says only that it is a drone: no boot id, no name, no key of its own.
+	const keysSeen: string[] = [];
+	const impostor = http.createServer((request, response) => {
+		const key = request.headers['x-hive-contact-key'];
+		if (typeof key === 'string') {
+			keysSeen.push(key);
+		}
+
+		response.writeHead(200, {'content-type': 'application/json'}).end('{"status":"Status.READY","mode":"Mode.DRONE","version":"x"}');
+	});
+	impostor.listen(0, '127.0.0.1');
+	await once(impostor, 'listening');
+	t.after(() => impostor.close());
+	const address = `127.0.0.1:${(impostor.address() as AddressInfo).port}`;
+	const answer = await request(`${queen.url}/register`, {body: {address, name: drone.name}});
+	assert.equal(answer.status, 409);
+	assert.match(answer.body.error, new RegExp(`${drone.name} is registered at ${drone.address}; only ${drone.name} itself can move its record`));
+	const {body} = await request(`${queen.url}/drones`);
+	assert.deepEqual(body.drones.map((each: {name: string; address: string}) => [each.name, each.address]), [[drone.name, drone.address]]);
+	// Sweeps go by: the impostor is not in the hive, so no call (and no key) reaches it.
+	let sweeps = 0;
+	const unsubscribe = queen.hive!.subscribe(event => {
+		sweeps += event.type === 'heartbeat.sweep' ? 1 : 0;
+	});
+	await waitFor(() => sweeps >= 3, 'three heartbeat sweeps');
+	unsubscribe();
+	assert.deepEqual(keysSeen, []);
 });

@@ -198,6 +198,13 @@ export class Hive {
 		const known = knownName === undefined ? undefined : this.#drones.record(knownName);
 		let record: DroneRecord;
 		if (known) {
+			const proven = spec.contactKey !== undefined || (bootId !== undefined && bootId === known.bootId);
+			if (known.address !== address && !proven && (known.bootId !== undefined || known.contactKey !== undefined)) {
+				// Whoever answers at the new address has not shown it is this drone: the record (and the key the
+				// queen shows the drone) stays where the drone is.
+				throw new RefusedError(`${known.name} is registered at ${known.address}; only ${known.name} itself can move its record (its registration shows its contact key)`, 'ERR_HIVE_SAME_DRONE');
+			}
+
 			const other = this.#drones.nameAt(address);
 			if (known.address !== address && other !== undefined && other !== known.name) {
 				// A named drone that moved to an address another drone had: that one is gone.
@@ -211,7 +218,7 @@ export class Hive {
 			}
 
 			// A registration that does not show the drone's key keeps the key of the same boot.
-			record = {...known, address, ...capacityOf(spec), bootId: bootId ?? known.bootId, contactKey: spec.contactKey ?? (sameBoot ? known.contactKey : undefined)};
+			record = {...known, address, ...capacityOf(spec), bootId: bootId ?? known.bootId, contactKey: spec.contactKey ?? (sameBoot && known.address === address ? known.contactKey : undefined)};
 			facts.push({type: 'drone.registered', at, drone: record, again: true, nextNumber: this.#drones.nextNumber});
 		} else {
 			// A drone at a known address that now asks for another name is a different drone.

@@ -77,7 +77,7 @@ export function createDroneClient(options: DroneClientOptions): DroneClient {
 
 	const sendBatch = async (address: string, batch: Waiting[]): Promise<void> => {
 		const what = `POST http://${address}/do_tasks`;
-		let answer: {results: Array<{status: number; error?: string; result?: string; state?: string}>};
+		let answer: {results: Array<{status: number; error?: string; code?: string; result?: string; state?: string}>};
 		try {
 			answer = await http.request('POST', address, '/do_tasks', {tasks: batch.map(each => each.task)}, Math.max(...batch.map(each => each.timeoutMs)), contactHeaders(address));
 		} catch (error: unknown) {
@@ -112,7 +112,7 @@ export function createDroneClient(options: DroneClientOptions): DroneClient {
 			} else if (result.status >= 200 && result.status <= 299) {
 				each.resolve({result: result.result ?? 'OK', ...(result.state === undefined ? {} : {state: result.state})});
 			} else {
-				each.reject(new CallError(`${what}: ${result.error ?? `HTTP ${result.status}`}`, 'ERR_HIVE_REFUSED', result.status));
+				each.reject(new CallError(`${what}: ${result.error ?? `HTTP ${result.status}`}`, 'ERR_HIVE_REFUSED', result.status, {answerCode: result.code}));
 			}
 		}
 	};
@@ -192,6 +192,8 @@ the drone, try another), `died` (it had the task and dropped the call: it died t
 */
 export type NotTaken = 'unreachable' | 'died' | 'malformed' | 'refused';
 
+const malformedCodes = new Set(['ERR_HIVE_BAD_BODY', 'ERR_HIVE_TOO_LARGE']);
+
 export function whyNotTaken(error: unknown): NotTaken {
 	if (!(error instanceof CallError) || error.code === 'ERR_HIVE_UNREACHABLE') {
 		return error instanceof CallError && error.dropped ? 'died' : 'unreachable';
@@ -202,5 +204,7 @@ export function whyNotTaken(error: unknown): NotTaken {
 		return 'unreachable';
 	}
 
-	return status === 400 || status === 413 || status === 415 || status === 422 ? 'malformed' : 'refused';
+	// Only a drone's word about the task itself: whatever else answers at a drone's address (a queen, the
+	// seed's larve: "In queen mode, not taking tasks") says nothing about the task.
+	return malformedCodes.has(error.answerCode ?? '') ? 'malformed' : 'refused';
 }

@@ -10,12 +10,16 @@ export class CallError extends Error {
 		/** `ERR_HIVE_UNREACHABLE`: no answer (refused, reset, timed out); `ERR_HIVE_REFUSED`: a non-2xx answer. */
 		readonly code: 'ERR_HIVE_UNREACHABLE' | 'ERR_HIVE_REFUSED',
 		readonly status?: number,
-		how: {readonly dropped?: boolean; readonly timedOut?: boolean} = {},
+		how: {readonly dropped?: boolean; readonly timedOut?: boolean; readonly answerCode?: string} = {},
 	) {
 		super(message);
 		this.dropped = how.dropped ?? false;
 		this.timedOut = how.timedOut ?? false;
+		this.answerCode = how.answerCode;
 	}
+
+	/** The `code` of a larve's error answer (`ERR_HIVE_BAD_BODY`...), when it gave one. */
+	readonly answerCode: string | undefined;
 
 	/** No answer because the peer had the request and dropped the connection (it died, or reset it). */
 	readonly dropped: boolean;

@@ -49,7 +49,7 @@ export function createJsonHttp(options: JsonHttpOptions): JsonHttp {
 					}
 				};
 
-				const request = http.request({agent, host, port, path, method, headers}, response => {
+				const onAnswer = (response: http.IncomingMessage) => {
 					const chunks: Buffer[] = [];
 					let received = 0;
 					response.on('data', (chunk: Buffer) => {
@@ -90,19 +90,35 @@ export function createJsonHttp(options: JsonHttpOptions): JsonHttp {
 							return;
 						}
 
-						const error = (parsed as {error?: unknown} | undefined)?.error;
-						reject(new CallError(`${what}: ${typeof error === 'string' ? error : `HTTP ${status}`}`, 'ERR_HIVE_REFUSED', status));
+						const {error, code} = (parsed ?? {}) as {error?: unknown; code?: unknown};
+						reject(new CallError(`${what}: ${typeof error === 'string' ? error : `HTTP ${status}`}`, 'ERR_HIVE_REFUSED', status, {answerCode: typeof code === 'string' ? code : undefined}));
 					});
-				});
+				};
+
+				let request: http.ClientRequest;
 				const timer = setTimeout(() => {
 					fail(new CallError(`${what}: timed out`, 'ERR_HIVE_UNREACHABLE', undefined, {timedOut: true}));
 				}, timeoutMs);
-				request.on('error', (error: NodeJS.ErrnoException) => {
-					// Reset or hung up: the peer was there and went away with the request (refused: it never was).
-					const dropped = error.code === 'ECONNRESET' || error.code === 'EPIPE';
-					fail(new CallError(`${what}: ${error.code ?? error.message}`, 'ERR_HIVE_UNREACHABLE', undefined, {dropped}));
-				});
-				request.end(payload);
+				let retried = false;
+				const send = (viaAgent: boolean) => {
+					request = http.request({agent: viaAgent ? agent : false, host, port, path, method, headers}, onAnswer);
+					request.on('error', (error: NodeJS.ErrnoException) => {
+						const reset = error.code === 'ECONNRESET' || error.code === 'EPIPE';
+						if (reset && request.reusedSocket && !retried && !settled) {
+							// A kept-alive socket the peer closed, idle, as the request went out: once more, on a new one
+							// (a drone takes a task id once, so a task sent twice runs once).
+							retried = true;
+							send(false);
+							return;
+						}
+
+						// Reset or hung up: the peer was there and went away with the request (refused: it never was).
+						fail(new CallError(`${what}: ${error.code ?? error.message}`, 'ERR_HIVE_UNREACHABLE', undefined, {dropped: reset}));
+					});
+					request.end(payload);
+				};
+
+				send(true);
 			});
 		},
 		close() {

@@ -112,14 +112,14 @@ export function createDroneRouter(deps: DroneDeps): Router {
 				const parsed = taskBody.safeParse(raw);
 				if (!parsed.success) {
 					const {status, message} = describeIssue(parsed.error);
-					return {status, error: message.replace(/^body /, 'task ')};
+					return {status, error: message.replace(/^body /, 'task '), code: status === 413 ? 'ERR_HIVE_TOO_LARGE' : 'ERR_HIVE_BAD_BODY'};
 				}
 
 				try {
 					return {status: 200, ...take(parsed.data)};
 				} catch (error: unknown) {
 					if (error instanceof HiveError) {
-						return {status: error.status, error: error.message};
+						return {status: error.status, error: error.message, code: error.code};
 					}
 
 					throw error;

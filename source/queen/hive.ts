@@ -333,23 +333,24 @@ export class Hive {
 
 	/**
 	What a drone says it holds, on any heartbeat after the first: the queen's own deadline on the tasks it
-	placed there. A command the queen placed before it asked (`askedAt`) that the drone no longer holds,
-	with no result heard, goes back to the queue (or is lost past its retries): a drone keeps a task it
-	holds until the queen has its result, so none is in flight. One the drone still holds `marginMs` past
-	the drone's own `--task-timeout` is failed: its drone will not end it.
+	placed there. A command `running` there since before the queen asked (`askedAt`) that the drone no
+	longer holds, with no result heard, goes back to the queue (or is lost past its retries): a drone
+	holds a task before it answers that it took it, and until the queen has its result, so none is in
+	flight. (A `dispatched` one may still be on its way: the dispatch's own time limit covers it.) One the
+	drone still holds `marginMs` past the drone's own `--task-timeout` is failed: its drone will not end it.
 	*/
 	async settle(name: string, holding: ReadonlySet<string>, askedAt: number, deadline: {readonly taskTimeoutMs: number; readonly marginMs: number}): Promise<void> {
 		const at = this.#now();
 		const facts: Fact[] = [];
 		for (const id of this.#tasks.onDrone(name)) {
 			const task = this.#tasks.get(id);
-			if (!task || task.kind !== 'command' || (task.state !== 'dispatched' && task.state !== 'running') || task.updatedAt >= askedAt) {
+			if (!task || task.kind !== 'command' || task.state !== 'running' || task.updatedAt >= askedAt) {
 				continue;
 			}
 
 			if (!holding.has(id)) {
 				facts.push(this.#requeueOrLose(task, name, `${name} no longer holds it and no result came from it`, at));
-			} else if (deadline.taskTimeoutMs > 0 && task.state === 'running' && at - task.updatedAt > deadline.taskTimeoutMs + deadline.marginMs) {
+			} else if (deadline.taskTimeoutMs > 0 && at - task.updatedAt > deadline.taskTimeoutMs + deadline.marginMs) {
 				facts.push({type: 'task.failed', at, id, drone: name, error: `no result from ${name} ${deadline.marginMs / 1000} s past its --task-timeout of ${deadline.taskTimeoutMs / 1000} s`});
 			}
 		}

@@ -25,8 +25,8 @@ export type FakeDrone = {
 	die(): Promise<void>;
 	/** From now on, cuts the connection of every task sent to it, unanswered: a drone that dies taking a task. */
 	resetTasks(): void;
-	/** From now on, answers every task sent to it with this status and error: a drone that refuses them. */
-	refuseTasks(status: number, error: string): void;
+	/** From now on, answers every task sent to it with this status, error and code: a drone that refuses them (or something else that answers there, without a code). */
+	refuseTasks(status: number, error: string, code?: string): void;
 	/** From now on, takes every command sent to it (`running`) and never reports: a drone that forgets, or hangs on, its tasks. */
 	takeTasks(): void;
 	/** Ids of the tasks it took (after `takeTasks`). */
@@ -98,8 +98,8 @@ export async function fakeDrone(t: TestContext): Promise<FakeDrone> {
 		resetTasks() {
 			onTask = request => request.socket.destroy();
 		},
-		refuseTasks(status, error) {
-			onTask = (_request, response) => response.writeHead(status, {'content-type': 'application/json'}).end(JSON.stringify({error}));
+		refuseTasks(status, error, code) {
+			onTask = (_request, response) => response.writeHead(status, {'content-type': 'application/json'}).end(JSON.stringify(code === undefined ? {error} : {error, code}));
 		},
 		takeTasks() {
 			onTask = (request, response, body) => {

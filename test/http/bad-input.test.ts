@@ -88,7 +88,7 @@ test('each mode refuses the other mode\'s endpoints with the seed\'s messages', 
 		// eslint-disable-next-line no-await-in-loop
 		const answer = await request(url, {body});
 		assert.equal(answer.status, 400, url);
-		assert.deepEqual(answer.body, {error: message});
+		assert.deepEqual(answer.body, {error: message, code: 'ERR_HIVE_WRONG_MODE'});
 	}
 });
 

@@ -26,7 +26,7 @@ test('a drone that dies taking a task costs the task an attempt; past --task-ret
 test('a task a drone refuses as malformed fails at once, with the drone\'s reason', async t => {
 	const queen = await startQueen(t);
 	const picky = await fakeDrone(t);
-	picky.refuseTasks(400, 'text is not what this drone takes');
+	picky.refuseTasks(400, 'text is not what this drone takes', 'ERR_HIVE_BAD_BODY');
 	assert.equal((await request(`${queen.url}/register`, {body: {address: picky.address}})).status, 200);
 	const answer = await request(`${queen.url}/submit_task`, {body: {text: 'something the drone will not take'}});
 	assert.equal(answer.status, 200);
@@ -52,4 +52,16 @@ test('a text task larger than a drone can take is refused at submit with 413; on
 	// Escapes count as the drone will receive them: 512 KiB of JSON, not of characters.
 	const escaped = await request(`${queen.url}/submit_task`, {body: {text: '\u0001'.repeat(100_000)}});
 	assert.equal(escaped.status, 413);
+});
+
+test('a 400 from something else at a drone\'s address (a queen: "In queen mode") does not fail the task: it waits for a drone', async t => {
+	const queen = await startQueen(t);
+	const notADrone = await fakeDrone(t);
+	notADrone.refuseTasks(400, 'In queen mode, not taking tasks');
+	assert.equal((await request(`${queen.url}/register`, {body: {address: notADrone.address}})).status, 200);
+	const answer = await request(`${queen.url}/submit_task`, {body: {text: 'for a real drone'}});
+	assert.equal(answer.status, 202);
+	assert.equal(answer.body.task.state, 'pending');
+	const drone = await startDrone(t, queen);
+	await waitFor(() => drone.stdout.lines.includes('for a real drone'), 'a real drone to take the task');
 });

@@ -21,6 +21,8 @@ export type DroneSpec = {
 	the drone's own); undefined: whoever registered it, the key the queen has for this boot of the drone stays.
 	*/
 	readonly contactKey?: string | undefined;
+	/** Whether its commands run contained (a pid namespace each), as its `/healthz` says; undefined: it does not say. */
+	readonly contained?: boolean | undefined;
 };
 
 /** A drone as the queen's store keeps it: who it is and what it can take. */
@@ -32,6 +34,8 @@ export type DroneRecord = {
 	readonly slots: number;
 	/** Whether it runs command tasks (`--allow-exec`). */
 	readonly allowExec: boolean;
+	/** Whether its commands run contained (a pid namespace each); undefined: the drone does not say. */
+	readonly contained?: boolean | undefined;
 	readonly labels: Labels;
 	/** Changes each time the drone process starts: a new one means its old tasks are gone. */
 	readonly bootId: string | undefined;

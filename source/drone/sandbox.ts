@@ -12,7 +12,7 @@ namespace to the drone, so that it also ends when the drone is killed with -9.
 
 Run as root, the shell keeps root's files but loses the capabilities that reach past its namespace
 (mounting — `umount /proc` would show the machine's — ptrace, raw memory, kernel modules, file
-handles); not root, it runs in a user namespace of its own as the drone's user, with no capability.
+handles, raw sockets and network administration); not root, it runs in a user namespace of its own as the drone's user, with no capability.
 */
 export type Sandbox = {
 	readonly contained: boolean;
@@ -23,7 +23,8 @@ export type Sandbox = {
 };
 
 /** The capabilities a root command loses: those that reach processes or memory outside its namespace. */
-const rootDrops = ['sys_admin', 'sys_ptrace', 'sys_rawio', 'sys_module', 'dac_read_search', 'bpf', 'perfmon', 'sys_boot'];
+// net_raw and net_admin: a root command could otherwise capture loopback, and the queen's token with it.
+const rootDrops = ['sys_admin', 'sys_ptrace', 'sys_rawio', 'sys_module', 'dac_read_search', 'bpf', 'perfmon', 'sys_boot', 'net_raw', 'net_admin'];
 
 const shell = (command: string): string[] => ['/bin/sh', '-c', command];
 

@@ -9,7 +9,7 @@ export const bodyLimit = '1mb';
 
 /**
 The Koa app both modes share: JSON errors, a 1 MiB JSON body parser, the mode's router, 405 for a
-known path with a wrong method. It does not listen; `larve.ts` does.
+known path with a wrong method. It does not listen; `http/server.ts` does.
 */
 export function createApp(router: Router, log: Logger): Koa {
 	const app = new Koa();

@@ -120,6 +120,7 @@ export const droneHealth = z.object({
 	name: droneName.nullable().optional(),
 	slots: z.number({error: 'must be a whole number'}).int({error: 'must be a whole number'}).min(1).max(10_000).optional(),
 	allowExec: z.boolean({error: 'must be true or false'}).optional(),
+	contained: z.boolean({error: 'must be true or false'}).optional(),
 	labels: labels.optional(),
 	bootId: z.string().max(100).optional(),
 	/** Present when the call showed a contact key: whether it is the drone's. */

@@ -48,6 +48,7 @@ export function admit(body: RegisterBody, health: DroneHealth): Admission {
 			name: health.name ?? body.name,
 			slots: health.slots ?? body.slots,
 			allowExec: health.allowExec ?? body.allowExec,
+			contained: health.contained,
 			labels: health.labels ?? body.labels,
 			bootId: health.bootId ?? body.bootId,
 			// Kept only when the drone showed it is its own: then the registration is the drone's.

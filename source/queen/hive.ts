@@ -713,8 +713,8 @@ export class Hive {
 	}
 }
 
-function capacityOf(spec: DroneSpec): {slots: number; allowExec: boolean; labels: DroneRecord['labels']} {
-	return {slots: spec.slots ?? 1, allowExec: spec.allowExec ?? false, labels: {...spec.labels}};
+function capacityOf(spec: DroneSpec): Pick<DroneRecord, 'slots' | 'allowExec' | 'contained' | 'labels'> {
+	return {slots: spec.slots ?? 1, allowExec: spec.allowExec ?? false, ...(spec.contained === undefined ? {} : {contained: spec.contained}), labels: {...spec.labels}};
 }
 
 function sameTask(task: Task, spec: TaskSpec): boolean {

@@ -151,6 +151,8 @@ export function droneJson(drone: Drone, now: number) {
 		slots: drone.slots,
 		running: drone.running,
 		allowExec: drone.allowExec,
+		// An exec drone that cannot contain its commands: they can reach it, and what it holds (its token).
+		contained: drone.contained ?? null,
 		labels: drone.labels,
 	};
 }

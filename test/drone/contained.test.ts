@@ -46,11 +46,13 @@ async function finalState(hive: Hive, id: string): Promise<any> {
 	}, `task ${id} to end`);
 }
 
-test('a drone says in /healthz whether its commands are contained', async t => {
+test('a drone says in /healthz whether its commands are contained, and its queen shows it in /drones', async t => {
 	const queen = await startQueen(t);
 	const drone = await startDrone(t, queen, {allowExec: true});
 	const health = await request(`${drone.url}/healthz`);
 	assert.equal(health.body.contained, sandbox.contained);
+	const {body} = await request(`${queen.url}/drones`);
+	assert.equal(body.drones[0].contained, sandbox.contained);
 });
 
 test('kill -9 $PPID from a command leaves its drone alive and answering', {skip: notContained}, async t => {

@@ -51,7 +51,8 @@ test('listing 720 tasks with 64 KiB outputs answers small summaries, the output 
 	assert.ok(first.command.length < 2048 && first.command.startsWith('echo xxx'), 'a long command is cut in lists');
 	assert.ok(healthChecks >= 1);
 	// A bound on blocking, not a speed test: no turn of the event loop took anywhere near the seconds it used to.
-	assert.ok(delay.max / 1e6 < 200, `the event loop was blocked for ${Math.round(delay.max / 1e6)} ms`);
+	// Blocked for seconds before lists were streamed; a GC pause on a busy machine is far below this.
+	assert.ok(delay.max / 1e6 < 1000, `the event loop was blocked for ${Math.round(delay.max / 1e6)} ms`);
 
 	// The whole record, with its output and the whole command, is at /tasks/:id.
 	const record = await request(`${queen.url}/tasks/${first.id}`);

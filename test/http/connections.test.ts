@@ -1,32 +1,8 @@
 import assert from 'node:assert/strict';
-import net from 'node:net';
-import {test, type TestContext} from 'node:test';
+import {test} from 'node:test';
 import {request, startDrone, startQueen} from '../helpers/larves.js';
+import {connect, type Client} from '../helpers/sockets.js';
 import {waitFor} from '../helpers/wait.js';
-
-type Client = {readonly socket: net.Socket; closed: boolean; received: string};
-
-/** A raw connection to `url`, closed when the test ends. */
-async function connect(t: TestContext, url: string): Promise<Client> {
-	const {hostname, port} = new URL(url);
-	const socket = net.connect(Number(port), hostname);
-	const client: Client = {socket, closed: false, received: ''};
-	socket.on('data', (chunk: Buffer) => {
-		client.received += chunk.toString();
-	});
-	socket.on('error', () => undefined);
-	socket.on('close', () => {
-		client.closed = true;
-	});
-	t.after(() => {
-		socket.destroy();
-	});
-	await new Promise<void>((resolve, reject) => {
-		socket.once('connect', resolve);
-		socket.once('error', reject);
-	});
-	return client;
-}
 
 test('with more connections than --max-connections, the idle ones are closed first and /healthz is still answered', async t => {
 	const queen = await startQueen(t, {maxConnections: 50});

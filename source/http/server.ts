@@ -15,6 +15,7 @@ for what node:http refuses by itself.
 export async function listen(app: Koa, options: LarveOptions, log: Logger): Promise<http.Server> {
 	// Koa's handler settles its own errors (JSON answers); node:http only needs it called.
 	const handle = app.callback();
+	const refused = new WeakSet<net.Socket>();
 	const server = http.createServer({
 		keepAliveTimeout: options.idleTimeoutMs,
 		headersTimeout: options.headersTimeoutMs,
@@ -23,10 +24,13 @@ export async function listen(app: Koa, options: LarveOptions, log: Logger): Prom
 		// How often node:http looks for requests past those timeouts.
 		connectionsCheckingInterval: Math.min(1000, options.headersTimeoutMs / 2),
 	}, (request, response) => {
-		void handle(request, response);
+		// node:http parses what a refused connection sends all the same: none of it may reach the app.
+		if (!refused.has(request.socket)) {
+			void handle(request, response);
+		}
 	});
 	answerClientErrors(server, log);
-	limitConnections(server, options.maxConnections, options.headersTimeoutMs);
+	limitConnections(server, options.maxConnections, options.headersTimeoutMs, refused);
 	server.listen(options.port, options.host);
 	await once(server, 'listening');
 	return server;
@@ -39,8 +43,11 @@ connection past the cap makes room by closing the connection idle the longest (n
 a keep-alive connection between two requests, or one that has not sent its first request yet); when
 every connection is busy, the new one is answered 503 and closed. A connection must send its first
 request within `firstRequestMs` (node:http's `headersTimeout` only counts from a request's first byte).
+Refused connections go in `refused`: node:http has its parser on them before this sees them, so a
+request sent on one is still parsed and emitted; the caller must not handle it (the client was told 503
+and may send it again: handled too, it would be done twice).
 */
-function limitConnections(server: http.Server, max: number, firstRequestMs: number): void {
+function limitConnections(server: http.Server, max: number, firstRequestMs: number, refused: WeakSet<net.Socket>): void {
 	/** Connections without a request in flight, the longest idle first. */
 	const idle = new Set<net.Socket>();
 	const inFlight = new WeakMap<net.Socket, number>();
@@ -54,6 +61,7 @@ function limitConnections(server: http.Server, max: number, firstRequestMs: numb
 		if (open > max) {
 			const longestIdle = idle.values().next();
 			if (longestIdle.done) {
+				refused.add(socket);
 				refuseConnection(socket, `${open - 1} connections are open (--max-connections ${max}) and all are busy; try again later`);
 				return;
 			}
@@ -69,6 +77,10 @@ function limitConnections(server: http.Server, max: number, firstRequestMs: numb
 	});
 	server.on('request', (request: http.IncomingMessage, response: http.ServerResponse) => {
 		const {socket} = request;
+		if (refused.has(socket)) {
+			return;
+		}
+
 		const count = inFlight.get(socket) ?? 0;
 		if (count === 0 && idle.delete(socket) && socket.timeout === firstRequestMs) {
 			socket.setTimeout(0);
@@ -85,9 +97,12 @@ function limitConnections(server: http.Server, max: number, firstRequestMs: numb
 	});
 }
 
+/** Answers 503 and closes the connection once the answer is out (or after a second, if the client does not take it). */
 function refuseConnection(socket: net.Socket, message: string): void {
 	const body = JSON.stringify({error: message});
-	socket.end(`HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n${body}`);
+	socket.end(`HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n${body}`, () => {
+		socket.destroy();
+	});
 	socket.setTimeout(1000, () => socket.destroy());
 }
 

@@ -38,17 +38,25 @@ export function openEventStream(ctx: Koa.Context, onClose: () => void): EventStr
 	res.write(': hive events\n\n');
 
 	let closed = false;
-	const close = (): void => {
+	/** Ends the stream: `end` for a client that reads (it gets what is buffered), `destroy` for one that does not. */
+	const close = (how: 'end' | 'destroy' = 'end'): void => {
 		if (closed) {
 			return;
 		}
 
 		closed = true;
-		res.end();
+		if (how === 'end') {
+			res.end();
+		} else {
+			res.destroy();
+		}
+
 		onClose();
 	};
 
-	res.on('close', close);
+	res.on('close', () => {
+		close();
+	});
 	return {
 		sendFrame(frame) {
 			if (closed) {
@@ -56,8 +64,9 @@ export function openEventStream(ctx: Koa.Context, onClose: () => void): EventStr
 			}
 
 			// A client that does not read is cut off rather than buffered without end; it reconnects with ?since=.
+			// Its connection goes too: ended, it would keep what is buffered, and its connection, for as long as it does not read.
 			if (res.writableLength > maxBufferedBytes) {
-				close();
+				close('destroy');
 				return;
 			}
 
@@ -66,6 +75,8 @@ export function openEventStream(ctx: Koa.Context, onClose: () => void): EventStr
 		get closed() {
 			return closed;
 		},
-		close,
+		close() {
+			close();
+		},
 	};
 }

@@ -1,32 +1,8 @@
 import assert from 'node:assert/strict';
-import net from 'node:net';
-import {test, type TestContext} from 'node:test';
+import {test} from 'node:test';
 import {request, startDrone, startQueen} from '../helpers/larves.js';
+import {connect, type Client} from '../helpers/sockets.js';
 import {waitFor} from '../helpers/wait.js';
-
-type Client = {readonly socket: net.Socket; closed: boolean; received: string};
-
-/** A raw connection to `url`, closed when the test ends. */
-async function connect(t: TestContext, url: string): Promise<Client> {
-	const {hostname, port} = new URL(url);
-	const socket = net.connect(Number(port), hostname);
-	const client: Client = {socket, closed: false, received: ''};
-	socket.on('data', (chunk: Buffer) => {
-		client.received += chunk.toString();
-	});
-	socket.on('error', () => undefined);
-	socket.on('close', () => {
-		client.closed = true;
-	});
-	t.after(() => {
-		socket.destroy();
-	});
-	await new Promise<void>((resolve, reject) => {
-		socket.once('connect', resolve);
-		socket.once('error', reject);
-	});
-	return client;
-}
 
 test('with more connections than --max-connections, the idle ones are closed first and /healthz is still answered', async t => {
 	const queen = await startQueen(t, {maxConnections: 50});
@@ -94,3 +70,62 @@ for (const mode of ['queen', 'drone'] as const) {
 		assert.equal((await request(`${larve.url}/healthz`)).status, 200);
 	});
 }
+
+test('a request sent on a connection refused at the cap is not handled: a submit answered 503 creates no task', async t => {
+	const queen = await startQueen(t, {maxConnections: 3});
+	const drone = await startDrone(t, queen);
+	const streams = await Promise.all(Array.from({length: 3}, async () => {
+		const client = await connect(t, queen.url);
+		client.socket.write(`GET /events HTTP/1.1\r\nHost: ${queen.address}\r\n\r\n`);
+		await waitFor(() => client.received.includes(': hive events'), 'the stream to open');
+		return client;
+	}));
+	const refused = await connect(t, queen.url);
+	const body = JSON.stringify({text: 'sent on a refused connection'});
+	refused.socket.write(`POST /submit_task HTTP/1.1\r\nHost: ${queen.address}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+	await waitFor(() => refused.closed, 'the refused connection to be closed');
+	assert.match(refused.received, /^HTTP\/1\.1 503 /);
+	assert.match(refused.received, /3 connections are open \(--max-connections 3\)/);
+
+	// Room for one more: a submit sent after the refused one is handled, and it is the only task.
+	streams[0]!.socket.destroy();
+	const after = await waitFor(async () => {
+		const answer = await request(`${queen.url}/submit_task`, {body: {text: 'sent once there is room'}});
+		return answer.status === 503 ? undefined : answer;
+	}, 'a submit once there is room');
+	assert.equal(after.status, 200);
+	await waitFor(() => drone.stdout.text.includes('sent once there is room'), 'the task sent once there is room to be printed');
+	const tasks = await waitFor(async () => {
+		const answer = await request(`${queen.url}/tasks`);
+		return answer.status === 503 ? undefined : answer;
+	}, 'the task list');
+	assert.equal(tasks.body.total, 1);
+	assert.equal(queen.hive!.taskCount, 1);
+	assert.ok(!drone.stdout.text.includes('sent on a refused connection'));
+	assert.ok(!streams[1]!.received.includes('sent on a refused connection'));
+});
+
+test('a /do_task sent to a drone on a connection refused at the cap is not taken: nothing is printed', async t => {
+	// No heartbeat during the test: the queen's calls would take the drone's connections.
+	const queen = await startQueen(t, {heartbeatIntervalMs: 60_000});
+	const drone = await startDrone(t, queen, {maxConnections: 2});
+	// Busy connections: requests whose body never comes (the 100 Continue says the drone is handling them).
+	const hanging = await Promise.all(Array.from({length: 2}, async () => {
+		const client = await connect(t, drone.url);
+		client.socket.write(`POST /do_task HTTP/1.1\r\nHost: ${drone.address}\r\nContent-Type: application/json\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n`);
+		await waitFor(() => client.received.includes('100 Continue'), 'the request to be in flight');
+		return client;
+	}));
+	const refused = await connect(t, drone.url);
+	const body = JSON.stringify({text: 'sent on a refused connection'});
+	refused.socket.write(`POST /do_task HTTP/1.1\r\nHost: ${drone.address}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+	await waitFor(() => refused.closed, 'the refused connection to be closed');
+	assert.match(refused.received, /^HTTP\/1\.1 503 /);
+	assert.match(refused.received, /2 connections are open \(--max-connections 2\)/);
+
+	// Room for one more: a task sent after the refused one is printed, the refused one never is.
+	hanging[0]!.socket.destroy();
+	await waitFor(async () => (await request(`${drone.url}/do_task`, {body: {text: 'sent once there is room'}})).status === 200, 'a task taken once there is room');
+	assert.match(drone.stdout.text, /sent once there is room/);
+	assert.doesNotMatch(drone.stdout.text, /sent on a refused connection/);
+});

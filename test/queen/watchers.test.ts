@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import {test, type TestContext} from 'node:test';
 import {request, startDrone, startQueen} from '../helpers/larves.js';
+import {connect, type Client} from '../helpers/sockets.js';
 import {waitFor} from '../helpers/wait.js';
 
 type RawWatcher = {
@@ -102,4 +103,41 @@ test('--max-watchers: one more /events client is refused with 503, Retry-After a
 		}
 	}, 'room for a watcher once one left');
 	assert.match(again.text(), /^: hive events/);
+});
+
+/** `GET /events` on a raw connection of its own: the client once the answer's head has come, or undefined if it was not a 200. */
+async function rawWatch(t: TestContext, queen: {readonly url: string; readonly address: string}): Promise<Client | undefined> {
+	const client = await connect(t, queen.url);
+	client.socket.write(`GET /events HTTP/1.1\r\nHost: ${queen.address}\r\n\r\n`);
+	await waitFor(() => client.received.includes('\r\n\r\n') || client.closed, 'the answer to GET /events');
+	if (client.received.startsWith('HTTP/1.1 200 ')) {
+		return client;
+	}
+
+	client.socket.destroy();
+	return undefined;
+}
+
+test('a client that does not read its stream is cut off: its connection is closed, and no longer counts against --max-connections', async t => {
+	const queen = await startQueen(t, {maxConnections: 2, maxWatchers: 1, maxPending: 100_000});
+	const slow = (await rawWatch(t, queen))!;
+	assert.ok(slow);
+	await waitFor(() => slow.received.includes(': hive events'), 'the stream to open');
+	// It reads no more: what the queen sends piles up in the kernel's buffers, then in the queen's.
+	slow.socket.pause();
+
+	// Events until the queen gives up on it (its watcher's place is free again): tasks whose events show
+	// 1 KiB of text (what an event shows of a task's text), submitted here rather than over HTTP.
+	const text = 'x'.repeat(1024);
+	const next = await waitFor(async () => {
+		await Promise.all(Array.from({length: 500}, async () => queen.hive!.submit({kind: 'text', text})));
+		return rawWatch(t, queen);
+	}, 'the queen to cut off the client that does not read', 60_000);
+
+	// Its connection went with it: one stream is open, and there is room for a second connection.
+	assert.equal((await request(`${queen.url}/healthz`)).status, 200);
+	assert.ok(!next.closed);
+	// Read at last, the stream ends where the queen cut it: the connection is closed.
+	slow.socket.resume();
+	await waitFor(() => slow.closed, 'the connection of the client cut off to be closed');
 });

@@ -99,7 +99,7 @@ function limitConnections(server: http.Server, max: number, firstRequestMs: numb
 
 /** Answers 503 and closes the connection once the answer is out (or after a second, if the client does not take it). */
 function refuseConnection(socket: net.Socket, message: string): void {
-	const body = JSON.stringify({error: message});
+	const body = JSON.stringify({error: message, code: 'ERR_HIVE_BUSY'});
 	socket.end(`HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n${body}`, () => {
 		socket.destroy();
 	});
@@ -131,7 +131,9 @@ a number, headers too large or too slow) get a JSON error as every other refusal
 function answerClientErrors(server: http.Server, log: Logger): void {
 	server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
 		log.debug({err: error.message, code: error.code}, 'malformed request');
-		if (!socket.writable || (error.code === 'ECONNRESET')) {
+		// An answer already under way on this connection cannot be followed by another (node:http checks the same).
+		const answering = (socket as Duplex & {_httpMessage?: {headersSent?: boolean}})._httpMessage?.headersSent === true;
+		if (!socket.writable || error.code === 'ECONNRESET' || answering) {
 			socket.destroy();
 			return;
 		}
@@ -139,7 +141,9 @@ function answerClientErrors(server: http.Server, log: Logger): void {
 		const [status, message] = error.code === 'HPE_HEADER_OVERFLOW'
 			? [431, 'Request Header Fields Too Large: headers are larger than 16 KiB']
 			: (error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout: the request did not arrive in time'] : [400, `Bad Request: not a valid HTTP request (${error.code ?? error.message})`]);
-		const body = JSON.stringify({error: message});
-		socket.end(`HTTP/1.1 ${status} ${message.split(':')[0]!}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+		const body = JSON.stringify({error: message, code: 'ERR_HIVE_BAD_REQUEST'});
+		socket.end(`HTTP/1.1 ${status} ${message.split(':')[0]!}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`, () => {
+			socket.destroy();
+		});
 	});
 }

@@ -24,6 +24,7 @@ const flags = {
 	registerTimeout: {type: 'string'},
 	scheduler: {type: 'string'},
 	maxPending: {type: 'string'},
+	maxPendingBytes: {type: 'string'},
 	maxWatchers: {type: 'string'},
 	maxConnections: {type: 'string'},
 	idleTimeout: {type: 'string'},
@@ -63,6 +64,9 @@ const cli = meow(`
 	  --heartbeat-timeout SECS    queen: time limit of one attempt (default 1)
 	  --scheduler NAME            queen: least-loaded (default) or random (the seed's)
 	  --max-pending N             queen: tasks waiting for a drone, at most (default 10000; then 429)
+	  --max-pending-bytes SIZE    queen: what the tasks waiting for a drone may weigh in all; a task
+	                              that would pass it gets a 429 (e.g. 64MiB; default 256MiB, or an
+	                              eighth of the heap if less)
 	  --max-watchers N            queen: clients of GET /events at once (default 256; then 503)
 	  --task-history N            queen: finished tasks kept (default 10000)
 	  --task-history-bytes SIZE   queen: what the finished tasks kept may weigh in all, oldest forgotten
@@ -177,6 +181,7 @@ function toInput(flags: typeof cli.flags): LarveInput {
 		registerTimeoutMs: seconds('--register-timeout', flags.registerTimeout),
 		scheduler: flags.scheduler as SchedulerName | undefined,
 		maxPending: integer('--max-pending', flags.maxPending),
+		maxPendingBytes: size('--max-pending-bytes', flags.maxPendingBytes),
 		maxWatchers: integer('--max-watchers', flags.maxWatchers),
 		maxConnections: integer('--max-connections', flags.maxConnections),
 		idleTimeoutMs: seconds('--idle-timeout', flags.idleTimeout),

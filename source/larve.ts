@@ -76,6 +76,7 @@ async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Prom
 			taskHistory: options.taskHistory,
 			taskHistoryBytes: options.taskHistoryBytes,
 			maxPending: options.maxPending,
+			maxPendingBytes: options.maxPendingBytes,
 			taskRetries: options.taskRetries,
 			onStoreFailure(error) {
 				ready = false;

@@ -57,6 +57,8 @@ export type LarveOptions = {
 	readonly maxWatchers: number;
 	/** Queen: tasks waiting for a drone, at most; beyond, `/submit_task` answers 429. @default 10000 */
 	readonly maxPending: number;
+	/** Queen: what the tasks waiting for a drone may weigh in all, in bytes; a submit that would pass it is answered 429. @default 256 MiB, or an eighth of the heap limit if that is less */
+	readonly maxPendingBytes: number;
 	/** Queen: times a task is placed again after its drone is lost. @default 2 */
 	readonly taskRetries: number;
 	/** Queen: how drones are chosen. @default 'least-loaded' */
@@ -96,10 +98,6 @@ export function defaultDataDir(port: number): string {
 
 export type LarveInput = Partial<LarveOptions> & {readonly mode: Mode};
 
-/**
-What finished tasks may weigh by default: 256 MiB, or a quarter of the heap this process may grow to
-(`--max-old-space-size`) if that is less, so that a queen on a small heap keeps a history that fits it.
-*/
 export function defaultMaxConnections(): number {
 	const limit = openFileLimit();
 	return limit === undefined ? 4096 : Math.max(64, Math.floor(limit / 2));
@@ -119,8 +117,23 @@ function openFileLimit(): number | undefined {
 	}
 }
 
+/**
+What finished tasks may weigh by default: 256 MiB, or a quarter of the heap this process may grow to
+(`--max-old-space-size`) if that is less, so that a queen on a small heap keeps a history that fits it.
+*/
 export function defaultTaskHistoryBytes(): number {
 	return Math.min(256 * 1024 * 1024, Math.floor(getHeapStatistics().heap_size_limit / 4));
+}
+
+/**
+What the tasks waiting for a drone may weigh by default: 256 MiB, or an eighth of the heap limit if
+that is less. Not a quarter, as the history: the file store holds a second copy of what is kept (its
+JSON) while it writes a snapshot, and a restart the snapshot's text while it parses it; on a 128 MiB
+heap, a queue of a quarter killed a queen on its file store about one time in two, one of an eighth
+did not (test/queen/pending-bytes.test.ts).
+*/
+export function defaultMaxPendingBytes(): number {
+	return Math.min(256 * 1024 * 1024, Math.floor(getHeapStatistics().heap_size_limit / 8));
 }
 
 export const defaults = {
@@ -190,6 +203,7 @@ export function resolveOptions(input: LarveInput): LarveOptions {
 		token: undefined,
 		dataDir: defaultDataDir(input.port ?? defaults.port),
 		taskHistoryBytes: defaultTaskHistoryBytes(),
+		maxPendingBytes: defaultMaxPendingBytes(),
 		maxConnections: defaultMaxConnections(),
 		slots: availableParallelism(),
 		labels: {},
@@ -210,6 +224,7 @@ export function resolveOptions(input: LarveInput): LarveOptions {
 	checkCount('--task-history', options.taskHistory, 0);
 	check(Number.isSafeInteger(options.taskHistoryBytes) && options.taskHistoryBytes >= 0, `--task-history-bytes must be a whole number of bytes (or with KiB, MiB, GiB), got ${options.taskHistoryBytes}`);
 	checkCount('--max-pending', options.maxPending, 0);
+	check(Number.isSafeInteger(options.maxPendingBytes) && options.maxPendingBytes >= 0, `--max-pending-bytes must be a whole number of bytes (or with KiB, MiB, GiB), got ${options.maxPendingBytes}`);
 	checkCount('--max-watchers', options.maxWatchers, 0);
 	checkCount('--max-connections', options.maxConnections, 1);
 	checkDuration('--idle-timeout', options.idleTimeoutMs, 1);

@@ -3,7 +3,7 @@ import {finalTaskStates, type Drone, type DroneRecord, type DroneSpec, type Task
 import {DroneRegistry} from './state/drones.js';
 import {EventLog, type EventBody, type HiveEvent, type HiveListener, type KeptEvent} from './state/events.js';
 import type {Fact} from './state/facts.js';
-import {TaskTable} from './state/tasks.js';
+import {TaskTable, weighTask} from './state/tasks.js';
 import {createMemoryStore, type StateImage, type Store} from './store/store.js';
 
 export type {HiveEvent, HiveEventType, HiveListener, KeptEvent} from './state/events.js';
@@ -28,6 +28,8 @@ export type HiveOptions = {
 	readonly taskHistoryBytes?: number;
 	/** Tasks waiting for a drone, at most; beyond, `submit` is refused. @default 10000 */
 	readonly maxPending?: number;
+	/** What the tasks waiting for a drone may weigh in all (`weighTask`), in bytes; a submit that would pass it is refused. @default 256 MiB */
+	readonly maxPendingBytes?: number;
 	/** Times a task is placed again after its drone is lost. @default 2 */
 	readonly taskRetries?: number;
 	/** Events kept for clients that reconnect (`GET /events?since=`). @default 1000 */
@@ -55,6 +57,7 @@ export class Hive {
 	readonly #store: Store;
 	readonly #taskRetries: number;
 	readonly #maxPending: number;
+	readonly #maxPendingBytes: number;
 	readonly #now: () => number;
 	readonly #onStoreFailure: (error: Error) => void;
 	/** Tasks placed before a restart, by drone: confirmed (or given back) by the drone's first heartbeat. */
@@ -78,6 +81,7 @@ export class Hive {
 		this.#events = new EventLog(options.eventBacklog ?? 1000);
 		this.#taskRetries = options.taskRetries ?? 2;
 		this.#maxPending = options.maxPending ?? 10_000;
+		this.#maxPendingBytes = options.maxPendingBytes ?? 256 * 1024 * 1024;
 		this.#now = options.now ?? Date.now;
 		this.#onStoreFailure = options.onStoreFailure ?? (() => undefined);
 	}
@@ -150,6 +154,11 @@ export class Hive {
 
 	get pendingCount(): number {
 		return this.#tasks.pendingCount;
+	}
+
+	/** Tasks waiting for a drone, what they weigh in bytes, and the bounds of both (`maxPending`, `maxPendingBytes`). */
+	get pending(): {readonly count: number; readonly bytes: number; readonly maxCount: number; readonly maxBytes: number} {
+		return {count: this.#tasks.pendingCount, bytes: this.#tasks.pendingBytes, maxCount: this.#maxPending, maxBytes: this.#maxPendingBytes};
 	}
 
 	/** Ids of the unfinished tasks placed on a drone. */
@@ -364,7 +373,8 @@ export class Hive {
 
 	/**
 	Accepts a task as `pending`. With an idempotency key already used, the task it made is returned
-	(`created: false`); refused when `maxPending` tasks already wait, or the key was used for another task.
+	(`created: false`); refused when `maxPending` tasks already wait, when the task would take what the
+	waiting tasks weigh past `maxPendingBytes`, or when the key was used for another task.
 	*/
 	async submit(spec: TaskSpec, idempotencyKey?: string): Promise<{readonly task: Task; readonly created: boolean}> {
 		const {task, created, durable} = this.submitNow(spec, idempotencyKey);
@@ -397,6 +407,13 @@ export class Hive {
 		const task = spec.kind === 'text'
 			? {id, kind: 'text', text: spec.text, selector: spec.selector ?? {}, idempotencyKey} as const
 			: {id, kind: 'command', command: spec.command, selector: spec.selector ?? {}, idempotencyKey} as const;
+		// Weighed as its record will be when it enters the queue (a reason to wait, given later, adds a little).
+		const weight = weighTask(task);
+		const waiting = this.#tasks.pendingBytes;
+		if (waiting + weight > this.#maxPendingBytes) {
+			throw new RefusedError(`the queue is full: the ${this.#tasks.pendingCount} tasks waiting for a drone weigh ${waiting} bytes, and this one (${weight} bytes) would take them past the bound of ${this.#maxPendingBytes} bytes (--max-pending-bytes)`, 'ERR_HIVE_QUEUE_FULL');
+		}
+
 		const durable = this.#commit([{type: 'task.submitted', at: this.#now(), task}]);
 		return {task: this.#tasks.get(id)!, created: true, durable};
 	}

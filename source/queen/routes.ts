@@ -45,6 +45,7 @@ export function createQueenRouter(deps: QueenDeps): Router {
 			name: 'queen',
 			drones: hive.droneMap(),
 			history: hive.history,
+			pending: hive.pending,
 			store: {kind: hive.store.kind, revision: hive.store.revision, ...hive.store.stats()},
 		};
 	});

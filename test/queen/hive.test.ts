@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import {test} from 'node:test';
 import {Hive, RefusedError, type HiveEvent} from '../../source/queen/hive.js';
+import {weighTask} from '../../source/queen/state/tasks.js';
 
 function record(hive: Hive): HiveEvent[] {
 	const events: HiveEvent[] = [];
@@ -192,6 +193,58 @@ test('a full queue refuses a submit and changes nothing', async () => {
 	await assert.rejects(hive.submit({kind: 'text', text: 'c'}), (error: unknown) => error instanceof RefusedError && error.code === 'ERR_HIVE_QUEUE_FULL');
 	assert.equal(hive.revision, revision);
 	assert.equal(hive.tasks().total, 2);
+});
+
+test('the queue weighs exactly its pending tasks as they enter and leave it, and refuses a task that would weigh it past maxPendingBytes', async () => {
+	const big = 'x'.repeat(10_000);
+	const hive = await Hive.open({maxPendingBytes: 40_000, taskRetries: 1});
+	const weighed = () => [...hive.pendingTasks()].reduce((sum, task) => sum + weighTask(task), 0);
+	const check = (what: string) => {
+		assert.equal(hive.pending.bytes, weighed(), what);
+		assert.equal(hive.pending.count, hive.pendingCount, what);
+	};
+
+	await hive.register({address: '127.0.0.1:5001', allowExec: true, slots: 4});
+	const [a, b, c] = await Promise.all(['a', 'b', 'c'].map(async letter => (await hive.submit({kind: 'command', command: letter + big, selector: {}})).task));
+	check('submitted');
+	assert.ok(hive.pending.bytes > 30_000 && hive.pending.bytes <= 40_000, `three tasks of 10,000 characters weigh ${hive.pending.bytes}`);
+	assert.deepEqual({maxCount: hive.pending.maxCount, maxBytes: hive.pending.maxBytes}, {maxCount: 10_000, maxBytes: 40_000});
+	hive.taskWaiting(a!.id, 'a reason to wait that is longer than the one before it: ' + 'y'.repeat(300));
+	check('a reason given');
+
+	const revision = hive.revision;
+	await assert.rejects(hive.submit({kind: 'text', text: big}), (error: unknown) => error instanceof RefusedError && error.code === 'ERR_HIVE_QUEUE_FULL'
+		&& error.message.includes(`weigh ${hive.pending.bytes} bytes`) && error.message.includes('40000 bytes'));
+	assert.equal(hive.revision, revision, 'a refused submit writes nothing');
+	assert.equal((await hive.submit({kind: 'text', text: 'small'})).task.state, 'pending', 'a task that fits is taken');
+	check('a small one taken');
+
+	hive.dispatch(a!.id, 'drone-0');
+	check('dispatched');
+	await hive.refuse(a!.id, 'drone-0', 'busy');
+	check('refused: back in the queue');
+	hive.dispatch(a!.id, 'drone-0');
+	hive.dispatch(b!.id, 'drone-0');
+	await hive.evict('drone-0', 'gone');
+	check('requeued after an eviction');
+	await hive.register({address: '127.0.0.1:5002', allowExec: true, slots: 4});
+	hive.dispatch(a!.id, 'drone-1');
+	await hive.diedTaking(a!.id, 'drone-1', 'connection reset');
+	assert.equal(hive.task(a!.id)?.state, 'failed');
+	check('failed when its drones died taking it');
+	hive.dispatch(b!.id, 'drone-1');
+	await hive.evict('drone-1', 'gone');
+	assert.equal(hive.task(b!.id)?.state, 'lost');
+	check('lost');
+	await hive.fail(c!.id, 'no drone');
+	check('failed');
+	const small = [...hive.pendingTasks()][0]!;
+	await hive.register({address: '127.0.0.1:5003'});
+	hive.dispatch(small.id, 'drone-2');
+	await hive.evict('drone-2', 'gone');
+	await hive.finish(small.id, 'drone-2', {succeeded: true});
+	check('a text printed after it was queued again');
+	assert.deepEqual(hive.pending, {count: 0, bytes: 0, maxCount: 10_000, maxBytes: 40_000});
 });
 
 test('a result from a drone the task is not on is refused; a text task printed after it was queued again is done', async () => {

@@ -11,9 +11,10 @@ test('the queen\'s /healthz is the seed\'s, with the drone map', async t => {
 	const drone = await startDrone(t, queen);
 	const answer = await request(`${queen.url}/healthz`);
 	assert.equal(answer.status, 200);
-	const {store, history, ...seed} = answer.body;
+	const {store, history, pending, ...seed} = answer.body;
 	assert.deepEqual(seed, {status: 'Status.READY', version, mode: 'Mode.QUEEN', name: 'queen', drones: {[drone.address]: 'drone-0'}});
 	assert.deepEqual({...history, maxBytes: undefined}, {count: 0, bytes: 0, maxCount: 10_000, maxBytes: undefined}, 'the finished tasks kept, what they weigh, and the bounds of both');
+	assert.deepEqual({...pending, maxBytes: undefined}, {count: 0, bytes: 0, maxCount: 10_000, maxBytes: undefined}, 'the tasks waiting, what they weigh, and the bounds of both');
 	assert.equal(store.kind, 'memory');
 	assert.equal(store.revision, 1, 'one fact: the registration');
 	const droneHealth = await request(`${drone.url}/healthz`);

@@ -3,14 +3,15 @@ import {spawn} from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {test, type TestContext} from 'node:test';
-import {Hive} from '../../source/queen/hive.js';
+import {Hive, RefusedError} from '../../source/queen/hive.js';
+import {weighTask} from '../../source/queen/state/tasks.js';
 import {CorruptStoreError, openFileStore, StoreLockedError, type FileStore} from '../../source/queen/store/file-store.js';
 import {temporaryDirectory} from '../helpers/binary.js';
 
 /** A hive on a file store in `dir`, closed when the test ends (unless closed before). */
-async function openHive(t: TestContext, dir: string, options: {compactBytes?: number; taskHistory?: number} = {}): Promise<{hive: Hive; store: FileStore; close(): Promise<void>}> {
+async function openHive(t: TestContext, dir: string, options: {compactBytes?: number; taskHistory?: number; maxPendingBytes?: number} = {}): Promise<{hive: Hive; store: FileStore; close(): Promise<void>}> {
 	const store = await openFileStore({dir, compactBytes: options.compactBytes});
-	const hive = await Hive.open({store, taskHistory: options.taskHistory});
+	const hive = await Hive.open({store, taskHistory: options.taskHistory, maxPendingBytes: options.maxPendingBytes});
 	store.setImageSource(() => hive.image());
 	let closed = false;
 	const close = async () => {
@@ -101,6 +102,43 @@ test('snapshots compact the log, and the state comes back the same from snapshot
 	const second = await openHive(t, dir, {compactBytes: 4096});
 	assert.deepEqual(JSON.parse(JSON.stringify(second.hive.image())), JSON.parse(JSON.stringify(image)));
 	assert.deepEqual(ids.map(id => second.hive.task(id)?.state), ids.map((_, index) => index % 2 === 0 ? 'succeeded' : 'pending'));
+});
+
+test('a hive reopened on its store weighs its queue again, from snapshot and log; under a lower bound it keeps every task and refuses new ones', async t => {
+	const dir = temporaryDirectory(t);
+	const first = await openHive(t, dir);
+	await first.hive.register({address: '127.0.0.1:5001'});
+	const submitText = async (hive: Hive, index: number) => (await hive.submit({kind: 'text', text: `${index} `.repeat(5000), selector: {zone: 'far'}})).task;
+	for (let index = 0; index < 10; index++) {
+		// eslint-disable-next-line no-await-in-loop
+		const task = await submitText(first.hive, index);
+		first.hive.taskWaiting(task.id, `waits, ${index}`);
+	}
+
+	const [placed, requeued] = [...first.hive.pendingTasks()];
+	first.hive.dispatch(placed!.id, 'drone-0');
+	await first.hive.finish(placed!.id, 'drone-0', {succeeded: true});
+	await first.store.snapshot();
+	// After the snapshot, in the log only: a task placed and queued again, and more submitted.
+	first.hive.dispatch(requeued!.id, 'drone-0');
+	await first.hive.evict('drone-0', 'gone');
+	for (let index = 10; index < 15; index++) {
+		// eslint-disable-next-line no-await-in-loop
+		await submitText(first.hive, index);
+	}
+
+	const ids = [...first.hive.pendingTasks()].map(task => task.id);
+	assert.equal(ids.length, 14);
+	await first.close();
+
+	const second = await openHive(t, dir, {maxPendingBytes: 100_000});
+	const {hive} = second;
+	assert.deepEqual([...hive.pendingTasks()].map(task => task.id), ids, 'every task kept, under a bound lower than their weight');
+	assert.equal(hive.pending.bytes, [...hive.pendingTasks()].reduce((sum, task) => sum + weighTask(task), 0));
+	assert.ok(hive.pending.bytes > 100_000);
+	await assert.rejects(submitText(hive, 15), (error: unknown) => error instanceof RefusedError && error.code === 'ERR_HIVE_QUEUE_FULL');
+	await hive.fail(ids[0]!, 'no drone');
+	assert.equal(hive.pending.bytes, [...hive.pendingTasks()].reduce((sum, task) => sum + weighTask(task), 0));
 });
 
 test('snapshots asked for while commands keep writing lose nothing', async t => {

@@ -13,8 +13,9 @@ export type HistoryBounds = {
 };
 
 /**
-The task table: every task kept, the pending queue, the tasks placed on each drone, and a bounded
-history of finished ones (by count and by weight: the oldest finished are forgotten first). Records
+The task table: every task kept, the pending queue and what it weighs, the tasks placed on each drone,
+and a bounded history of finished ones (by count and by weight: the oldest finished are forgotten
+first). The queue is not bounded here: the hive refuses a submit that would take it past its bounds. Records
 are immutable: a change replaces one, so a record handed out (or carried by an event) never changes
 under its reader.
 
@@ -28,6 +29,9 @@ export class TaskTable {
 	/** Pending tasks that came back behind newer ones: sorted by `seq`, merged into the queue's order. */
 	#returned: Array<{readonly id: string; readonly seq: number}> = [];
 	#lastQueuedSeq = -1;
+	/** What each pending task weighs (`weighTask`) as its record is now; `#pendingBytes` is their sum. */
+	readonly #pendingWeights = new Map<string, number>();
+	#pendingBytes = 0;
 	readonly #byDrone = new Map<string, Set<string>>();
 	/** Finished tasks in the order they ended, from `#finishedStart` on (a queue that does not shift on every task). */
 	#finished: string[] = [];
@@ -56,6 +60,11 @@ export class TaskTable {
 
 	get pendingCount(): number {
 		return this.#queue.size + this.#returned.length;
+	}
+
+	/** What the pending tasks weigh in all (`weighTask`), in bytes. */
+	get pendingBytes(): number {
+		return this.#pendingBytes;
 	}
 
 	/** Pending tasks, first in line first. */
@@ -105,6 +114,9 @@ export class TaskTable {
 			this.#enqueue(task);
 		} else if (task.state !== 'pending' && wasPending) {
 			this.#dequeue(task);
+		} else if (task.state === 'pending' && task !== previous) {
+			// Still waiting, with another reason: weighed again.
+			this.#weighPending(task);
 		}
 
 		const oldDrone = previous && isPlaced(previous.state) ? previous.drone : undefined;
@@ -195,6 +207,7 @@ export class TaskTable {
 	}
 
 	#enqueue(task: Task): void {
+		this.#weighPending(task);
 		if (task.seq > this.#lastQueuedSeq) {
 			this.#queue.set(task.id, task.seq);
 			this.#lastQueuedSeq = task.seq;
@@ -218,9 +231,17 @@ export class TaskTable {
 	}
 
 	#dequeue(task: Task): void {
+		this.#pendingBytes -= this.#pendingWeights.get(task.id) ?? 0;
+		this.#pendingWeights.delete(task.id);
 		if (!this.#queue.delete(task.id)) {
 			this.#returned = this.#returned.filter(each => each.id !== task.id);
 		}
+	}
+
+	#weighPending(task: Task): void {
+		const weight = weighTask(task);
+		this.#pendingBytes += weight - (this.#pendingWeights.get(task.id) ?? 0);
+		this.#pendingWeights.set(task.id, weight);
 	}
 
 	#remember(task: Task): void {
@@ -283,12 +304,15 @@ export class TaskTable {
 /** What a record costs the queen beside its strings: the object, its map entries, its place in the indexes. */
 export const taskOverheadBytes = 2048;
 
+/** What `weighTask` reads of a task: a submit is weighed before its record is made. */
+export type Weighable = Pick<Task, 'selector'> & Partial<Pick<Task, 'text' | 'command' | 'reason' | 'error' | 'result'>>;
+
 /**
 What keeping a task costs, about: its strings as V8 holds them (one byte a character when they all fit
 in Latin-1, two otherwise) and a fixed overhead. Records share their strings with the records they
 replaced, so a task costs this once.
 */
-export function weighTask(task: Task): number {
+export function weighTask(task: Weighable): number {
 	let bytes = taskOverheadBytes;
 	for (const text of [task.text, task.command, task.reason, task.error, task.result?.stdout, task.result?.stderr]) {
 		if (text !== undefined) {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import {Writable} from 'node:stream';
 import {test} from 'node:test';
-import {spawnLarve} from '../helpers/binary.js';
+import {spawnLarve, temporaryDirectory} from '../helpers/binary.js';
 import {request, startQueen} from '../helpers/larves.js';
 import {startLarve} from '../../source/larve.js';
 import {createLogger} from '../../source/log.js';
@@ -39,8 +39,9 @@ test('the finished tasks kept weigh at most --task-history-bytes: the oldest are
 	assert.equal((await request(`${queen.url}/tasks`)).body.total, 3);
 });
 
-test('a queen on a 128 MiB heap fed 300 texts of 512 KiB stays alive, its history bounded by its heap', async t => {
-	const queen = spawnLarve(t, ['--queen', '--port', '0', '--store', 'memory'], {NODE_OPTIONS: '--max-old-space-size=128'});
+test('a queen on a 128 MiB heap fed 300 texts of 512 KiB stays alive, its history bounded by its heap, and restarts on its store', async t => {
+	const dataDir = temporaryDirectory(t);
+	const queen = spawnLarve(t, ['--queen', '--port', '0', '--data-dir', dataDir], {NODE_OPTIONS: '--max-old-space-size=128'});
 	const url = await queen.url();
 	await startQuietDrone(t, new URL(url).host);
 	const text = 'x'.repeat(512 * 1024);
@@ -62,4 +63,12 @@ test('a queen on a 128 MiB heap fed 300 texts of 512 KiB stays alive, its histor
 	assert.ok(history.count < 100, `kept ${history.count} tasks`);
 	assert.equal((await request(`${url}/tasks/${last}`)).body.task.text, text);
 	assert.equal(queen.child.exitCode, null);
+
+	// Its store holds what it kept; read back on the same small heap.
+	queen.child.kill('SIGTERM');
+	assert.equal(await queen.exited, 0);
+	const again = spawnLarve(t, ['--queen', '--port', '0', '--data-dir', dataDir], {NODE_OPTIONS: '--max-old-space-size=128'});
+	const againUrl = await again.url();
+	assert.equal((await request(`${againUrl}/tasks/${last}`)).body.task.text, text);
+	assert.equal((await request(`${againUrl}/healthz`)).body.history.count, history.count);
 });

@@ -158,18 +158,26 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
 	};
 
 	const writeSnapshot = async (image: StateImage): Promise<void> => {
-		const {parts, crc} = await serialize(image);
 		const temporary = path.join(dir, `${snapshotFile}.tmp`);
 		const file = await fs.open(temporary, 'w', 0o600);
 		let size = 0;
 		try {
-			for (const part of [`${crc} `, ...parts, '\n']) {
+			// The checksum goes first but is known last: a placeholder, then the JSON a part at a time (never the
+			// whole state a second time in memory), then the checksum over the placeholder.
+			const placeholder = Buffer.from('00000000 ');
+			await writeAll(file, placeholder);
+			size += placeholder.length;
+			let crc = 0;
+			for await (const part of snapshotParts(image)) {
+				crc = crc32(part, crc);
 				const data = Buffer.from(part);
 				size += data.length;
-				// eslint-disable-next-line no-await-in-loop
 				await writeAll(file, data);
 			}
 
+			await writeAll(file, Buffer.from('\n'));
+			size += 1;
+			await file.write(Buffer.from(crc.toString(16).padStart(8, '0')), 0, 8, 0);
 			await file.sync();
 		} finally {
 			await file.close();
@@ -347,33 +355,27 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
 }
 
 /**
-The JSON of an image in parts, and its checksum, made a slice of tasks at a time so that a large state
-does not hold the event loop for the whole of it. The image holds immutable records: it stays the state
-at its revision meanwhile.
+The JSON of an image, a part of about 1 MiB at a time, with a turn of the event loop between two, so
+that a large state neither holds the event loop nor sits in memory twice. The image holds immutable
+records: it stays the state at its revision meanwhile.
 */
-async function serialize(image: StateImage): Promise<{readonly parts: readonly string[]; readonly crc: string}> {
+async function * snapshotParts(image: StateImage): AsyncGenerator<string> {
 	const {tasks, finished} = image.tasks;
-	const parts = [`{"revision":${image.revision},"drones":${JSON.stringify(image.drones)},"tasks":{"finished":${JSON.stringify(finished)},"tasks":[`];
-	const slice = 2000;
-	for (let start = 0; start < tasks.length; start += slice) {
-		if (start > 0) {
-			parts.push(',');
+	yield `{"revision":${image.revision},"drones":${JSON.stringify(image.drones)},"tasks":{"finished":${JSON.stringify(finished)},"tasks":[`;
+	let part = '';
+	for (const [index, task] of tasks.entries()) {
+		part += (index > 0 ? ',' : '') + JSON.stringify(task);
+		if (part.length >= 1024 * 1024) {
+			yield part;
+			part = '';
 			// eslint-disable-next-line no-await-in-loop
 			await new Promise(resolve => {
 				setImmediate(resolve);
 			});
 		}
-
-		parts.push(tasks.slice(start, start + slice).map(task => JSON.stringify(task)).join(','));
 	}
 
-	parts.push(']}}');
-	let crc = 0;
-	for (const part of parts) {
-		crc = crc32(part, crc);
-	}
-
-	return {parts, crc: crc.toString(16).padStart(8, '0')};
+	yield `${part}]}}`;
 }
 
 function checksum(json: string): string {

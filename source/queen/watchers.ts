@@ -25,6 +25,7 @@ export class Watchers {
 	#flushScheduled = false;
 	#unsubscribe: (() => void) | undefined;
 	#keepAlive: NodeJS.Timeout | undefined;
+	#closed = false;
 
 	constructor(hive: Hive, options: WatchersOptions) {
 		this.#hive = hive;
@@ -38,6 +39,12 @@ export class Watchers {
 	/** Answers a request with the event stream, from after event `since` when given; refused (503) when full. */
 	open(ctx: Koa.Context, since: number | undefined): void {
 		const {max} = this.#options;
+		if (this.#closed) {
+			// A client that reconnects at once must not hold a stopping queen for its whole grace.
+			ctx.set('Connection', 'close');
+			throw new HiveError(503, 'the queen is stopping', 'ERR_HIVE_STOPPING');
+		}
+
 		if (this.#streams.size >= max) {
 			ctx.set('Retry-After', '5');
 			throw new HiveError(503, `${this.#streams.size} clients already watch the events (--max-watchers ${max}); try again later`, 'ERR_HIVE_TOO_MANY_WATCHERS');
@@ -59,8 +66,9 @@ export class Watchers {
 		this.#start();
 	}
 
-	/** Ends every stream (a stopping queen). */
+	/** Ends every stream, and takes no new one (a stopping queen). */
 	closeAll(): void {
+		this.#closed = true;
 		this.#flush();
 		for (const stream of this.#streams) {
 			stream.close();

@@ -40,6 +40,18 @@ export async function startDrone(t: TestContext, queen: {readonly address: strin
 	return Object.assign(drone, {stdout});
 }
 
+/** A drone that prints its (large) texts nowhere, stopped when the test ends. */
+export async function startQuietDrone(t: TestContext, queenAddress: string): Promise<Larve> {
+	const nowhere = new Writable({
+		write(_chunk, _encoding, callback) {
+			callback();
+		},
+	});
+	const drone = await startLarve({mode: 'drone', port: 0, queenHost: queenAddress, registerTimeoutMs: 5000}, {log: silent, stdout: nowhere, graceMs: 500});
+	t.after(async () => drone.stop());
+	return drone;
+}
+
 export type Answer = {readonly status: number; readonly body: any; readonly headers: Headers};
 
 /** Plain HTTP from the test's side (fetch), so the test does not share the code under test's client. */

@@ -1,22 +1,7 @@
 import assert from 'node:assert/strict';
-import {Writable} from 'node:stream';
 import {test} from 'node:test';
 import {spawnLarve, temporaryDirectory} from '../helpers/binary.js';
-import {request, startQueen} from '../helpers/larves.js';
-import {startLarve} from '../../source/larve.js';
-import {createLogger} from '../../source/log.js';
-
-/** A drone that prints its (large) texts nowhere, stopped when the test ends. */
-async function startQuietDrone(t: {after(fn: () => Promise<void>): void}, queenAddress: string) {
-	const nowhere = new Writable({
-		write(_chunk, _encoding, callback) {
-			callback();
-		},
-	});
-	const drone = await startLarve({mode: 'drone', port: 0, queenHost: queenAddress, registerTimeoutMs: 5000}, {log: createLogger('silent', {kind: 'silent'}), stdout: nowhere, graceMs: 500});
-	t.after(async () => drone.stop());
-	return drone;
-}
+import {request, startQueen, startQuietDrone} from '../helpers/larves.js';
 
 test('the finished tasks kept weigh at most --task-history-bytes: the oldest are forgotten first', async t => {
 	const queen = await startQueen(t, {taskHistoryBytes: 1024 * 1024});

@@ -1,23 +1,8 @@
 import assert from 'node:assert/strict';
-import {Writable} from 'node:stream';
 import {test} from 'node:test';
 import {spawnLarve, temporaryDirectory} from '../helpers/binary.js';
-import {request, startDrone, startQueen, type Answer} from '../helpers/larves.js';
+import {request, startDrone, startQueen, startQuietDrone, type Answer} from '../helpers/larves.js';
 import {waitFor} from '../helpers/wait.js';
-import {startLarve} from '../../source/larve.js';
-import {createLogger} from '../../source/log.js';
-
-/** A drone that prints its (large) texts nowhere, stopped when the test ends. */
-async function startQuietDrone(t: {after(fn: () => Promise<void>): void}, queenAddress: string) {
-	const nowhere = new Writable({
-		write(_chunk, _encoding, callback) {
-			callback();
-		},
-	});
-	const drone = await startLarve({mode: 'drone', port: 0, queenHost: queenAddress, registerTimeoutMs: 5000}, {log: createLogger('silent', {kind: 'silent'}), stdout: nowhere, graceMs: 500});
-	t.after(async () => drone.stop());
-	return drone;
-}
 
 /** Submits `text` for drones labelled zone=far until the queen answers something else than 202 (or `most` were taken). */
 async function fill(url: string, text: (index: number) => string, most: number, describe: (index: number, error: unknown) => string = (_index, error) => String(error)): Promise<{readonly accepted: string[]; readonly last: Answer | undefined}> {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import {test} from 'node:test';
+import {test, type TestContext} from 'node:test';
 import {request, startDrone, startQueen} from '../helpers/larves.js';
 import {connect, type Client} from '../helpers/sockets.js';
 import {waitFor} from '../helpers/wait.js';
@@ -80,10 +80,7 @@ test('a request sent on a connection refused at the cap is not handled: a submit
 		await waitFor(() => client.received.includes(': hive events'), 'the stream to open');
 		return client;
 	}));
-	const refused = await connect(t, queen.url);
-	const body = JSON.stringify({text: 'sent on a refused connection'});
-	refused.socket.write(`POST /submit_task HTTP/1.1\r\nHost: ${queen.address}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
-	await waitFor(() => refused.closed, 'the refused connection to be closed');
+	const refused = await postOnNewConnection(t, queen, '/submit_task', {text: 'sent on a refused connection'});
 	assert.match(refused.received, /^HTTP\/1\.1 503 /);
 	assert.match(refused.received, /3 connections are open \(--max-connections 3\)/);
 
@@ -116,10 +113,7 @@ test('a /do_task sent to a drone on a connection refused at the cap is not taken
 		await waitFor(() => client.received.includes('100 Continue'), 'the request to be in flight');
 		return client;
 	}));
-	const refused = await connect(t, drone.url);
-	const body = JSON.stringify({text: 'sent on a refused connection'});
-	refused.socket.write(`POST /do_task HTTP/1.1\r\nHost: ${drone.address}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
-	await waitFor(() => refused.closed, 'the refused connection to be closed');
+	const refused = await postOnNewConnection(t, drone, '/do_task', {text: 'sent on a refused connection'});
 	assert.match(refused.received, /^HTTP\/1\.1 503 /);
 	assert.match(refused.received, /2 connections are open \(--max-connections 2\)/);
 
@@ -129,3 +123,12 @@ test('a /do_task sent to a drone on a connection refused at the cap is not taken
 	assert.match(drone.stdout.text, /sent once there is room/);
 	assert.doesNotMatch(drone.stdout.text, /sent on a refused connection/);
 });
+
+/** POSTs a JSON body on a connection of its own, and waits until the larve has closed that connection. */
+async function postOnNewConnection(t: TestContext, larve: {readonly url: string; readonly address: string}, path: string, value: unknown) {
+	const client = await connect(t, larve.url);
+	const body = JSON.stringify(value);
+	client.socket.write(`POST ${path} HTTP/1.1\r\nHost: ${larve.address}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+	await waitFor(() => client.closed, 'the refused connection to be closed');
+	return client;
+}

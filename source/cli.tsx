@@ -4,7 +4,7 @@ import meow from 'meow';
 import {startLarve, type Larve} from './larve.js';
 import {createLogger} from './log.js';
 import type {SchedulerName} from './model.js';
-import {defaultLogFile, OptionError, parseLabels, resolveOptions, type LarveInput, type LogLevel, type StoreKind} from './options.js';
+import {defaultLogFile, OptionError, parseLabels, resolveOptions, type LarveInput, type LogLevel} from './options.js';
 import {CorruptStoreError, StoreLockedError} from './queen/store/file-store.js';
 import {RegistrationError} from './drone/registration.js';
 import {loadDashboard} from './dashboard/load.js';
@@ -43,6 +43,8 @@ const flags = {
 	localDrones: {type: 'string'},
 	store: {type: 'string'},
 	dataDir: {type: 'string'},
+	leaderLease: {type: 'string'},
+	etcdPrefix: {type: 'string'},
 } as const;
 
 const cli = meow(`
@@ -50,13 +52,16 @@ const cli = meow(`
 	  $ hive-larve --queen [--tui] [--local-drones N]      a queen (the control plane)
 	  $ hive-larve --queen-host HOST:PORT [--port N]         a drone (a worker)
 	  $ hive-larve --tui --queen-host HOST:PORT              the dashboard of a running queen
+	  $ hive-larve --queen --store etcd://H:2379 --advertise HOST:PORT   one of several queens
 
 	Options
 	  --queen                     run as queen (default: drone)
-	  --queen-host HOST:PORT      drone: the queen to register with (required)
+	  --queen-host HOST:PORT      drone: the queen to register with (required); several queens of one
+	                              hive as a,b,c (the next is tried when one stops answering)
 	  --port N                    port to listen on; 0 picks a free port (default 8080)
 	  --host ADDR                 address to bind (default 127.0.0.1)
-	  --advertise HOST:PORT       drone: the address the queen should call (default: the bound one)
+	  --advertise HOST:PORT       the address others call: a drone's, for the queen; a queen's, for the
+	                              other queens (default: the bound one)
 	  --name NAME                 drone: a stable name (default: assigned by the queen)
 	  --heartbeat-interval SECS   queen: pause between heartbeat sweeps (default 2)
 	  --max-retry N               queen: failed attempts in a row before eviction (default 3)
@@ -74,7 +79,12 @@ const cli = meow(`
 	  --task-retries N            queen: times a task is placed again after its drone is lost (default 2)
 	  --data-dir DIR              queen: where it keeps its state (default: ~/.local/share/hive/queen-PORT
 	                              on Linux, the platform's data directory elsewhere)
-	  --store KIND                queen: file (default: a durable log in --data-dir) or memory (keep nothing)
+	  --store KIND                queen: file (default: a durable log in --data-dir), memory (keep
+	                              nothing), or etcd://H1:2379,H2:2379 (an etcd cluster that several
+	                              queens share: one leads, the others answer by asking it)
+	  --leader-lease SECS         queen on etcd: the leader's lease; a leader that cannot renew it in
+	                              time steps down and another takes over (default 5)
+	  --etcd-prefix PREFIX        queen on etcd: the prefix of the hive's keys (default hive/)
 	  --slots N                   drone: command tasks run at once (default: CPU count)
 	  --allow-exec                drone: run command tasks through /bin/sh -c (default off)
 	  --task-timeout SECS         drone: kill a command task after this long (default: never)
@@ -197,8 +207,10 @@ function toInput(flags: typeof cli.flags): LarveInput {
 		token: readTokenFile(flags.tokenFile) ?? flags.token ?? (process.env.HIVE_TOKEN || undefined),
 		tui: flags.tui,
 		localDrones: integer('--local-drones', flags.localDrones),
-		store: flags.store as StoreKind | undefined,
+		store: flags.store,
 		dataDir: flags.dataDir,
+		leaderLeaseMs: seconds('--leader-lease', flags.leaderLease),
+		etcdPrefix: flags.etcdPrefix,
 	};
 }
 

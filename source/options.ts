@@ -10,7 +10,7 @@ import {getHeapStatistics} from 'node:v8';
 import path from 'node:path';
 import envPaths from 'env-paths';
 import {schedulerNames, type SchedulerName} from './model.js';
-import {isValidName, labelKeyPattern, maxLabelValueLength, nameRule, parseHostPort} from './names.js';
+import {formatHostPort, isValidName, labelKeyPattern, maxLabelValueLength, nameRule, parseHostPort} from './names.js';
 
 export {formatHostPort, isValidName, parseHostPort, type HostPort} from './names.js';
 
@@ -25,9 +25,12 @@ export type LarveOptions = {
 	readonly host: string;
 	/** Port to listen on; 0 picks a free one. @default 8080 */
 	readonly port: number;
-	/** Drone: the queen to register with, `host:port`. Required for a drone. */
+	/**
+	Drone (and an attached dashboard): the queen to register with, `host:port`, or several queens of one
+	hive, `a:8080,b:8080,c:8080` (the next is tried when one stops answering). Required for a drone.
+	*/
 	readonly queenHost: string | undefined;
-	/** Drone: the address the queen should call. @default the bound host:port */
+	/** The address others should call: a drone's, for its queen; a queen's, for the other queens. @default the bound host:port */
 	readonly advertise: string | undefined;
 	/** Drone: a stable name. @default assigned by the queen */
 	readonly name: string | undefined;
@@ -82,21 +85,58 @@ export type LarveOptions = {
 	readonly logLevel: LogLevel;
 	/** Where logs go while the dashboard is shown. @default 'hive-larve.log' */
 	readonly logFile: string | undefined;
-	/** Queen: where it keeps its state: a log in `dataDir`, or nothing (`memory`). @default 'file' */
+	/** Queen: where it keeps its state: a log in `dataDir`, nothing (`memory`), or an etcd cluster shared by several queens (`etcd`). @default 'file' */
 	readonly store: StoreKind;
+	/** Queen: the etcd members of `--store etcd://h1:2379,h2:2379` (as `http://h1:2379`); empty for the other stores. */
+	readonly etcdEndpoints: readonly string[];
+	/** Queen: the prefix of every key the hive keeps in etcd. @default 'hive/' */
+	readonly etcdPrefix: string;
+	/** Queen: the lease of the leader of several queens, in ms: a leader that cannot renew it in time steps down, and another takes over. @default 5000 */
+	readonly leaderLeaseMs: number;
 	/** Queen: the directory of its store. @default `<the platform's data directory>/hive/queen-<port>` */
 	readonly dataDir: string;
 };
 
-export type StoreKind = 'file' | 'memory';
-export const storeKinds: readonly StoreKind[] = ['file', 'memory'];
+export type StoreKind = 'file' | 'memory' | 'etcd';
+
+/**
+Parses `--store`: `file`, `memory`, or `etcd://h1:2379,h2:2379` (the etcd members, host:port each).
+Throws an `OptionError` for anything else.
+*/
+export function parseStore(value: string): {readonly store: StoreKind; readonly etcdEndpoints: readonly string[]} {
+	if (value === 'file' || value === 'memory') {
+		return {store: value, etcdEndpoints: []};
+	}
+
+	if (value.startsWith('etcd://')) {
+		const members = value.slice('etcd://'.length).split(',');
+		const endpoints = members.map(member => {
+			const hostPort = parseHostPort(member.trim());
+			if (!hostPort) {
+				throw new OptionError(`--store etcd:// takes HOST:PORT of each etcd member, separated by commas (etcd://h1:2379,h2:2379), got '${member}' in '${value}'`);
+			}
+
+			return `http://${formatHostPort(hostPort.host, hostPort.port)}`;
+		});
+		return {store: 'etcd', etcdEndpoints: endpoints};
+	}
+
+	throw new OptionError(`--store must be file, memory or etcd://HOST:PORT[,HOST:PORT...], got '${value}'`);
+}
+
+/** The queens of `--queen-host a:8080,b:8080`, in order; undefined when one of them is not HOST:PORT. */
+export function parseQueenHosts(value: string): string[] | undefined {
+	const hosts = value.split(',').map(each => each.trim());
+	return hosts.every(host => parseHostPort(host) !== undefined) ? hosts : undefined;
+}
 
 /** The platform's directory for a queen's store: one per port, so that two queens on one machine do not share one. */
 export function defaultDataDir(port: number): string {
 	return path.join(envPaths('hive', {suffix: ''}).data, `queen-${port}`);
 }
 
-export type LarveInput = Partial<LarveOptions> & {readonly mode: Mode};
+/** What a larve is started with: options left out take their defaults; `store` may be `--store`'s text (`etcd://h1:2379`). */
+export type LarveInput = Partial<Omit<LarveOptions, 'store'>> & {readonly mode: Mode; readonly store?: string | undefined};
 
 export function defaultMaxConnections(): number {
 	const limit = openFileLimit();
@@ -159,6 +199,8 @@ export const defaults = {
 	tui: false,
 	logLevel: 'info',
 	store: 'file',
+	etcdPrefix: 'hive/',
+	leaderLeaseMs: 5000,
 } as const satisfies Partial<LarveOptions>;
 
 /** Where logs go while the dashboard is shown, unless `--log-file` says otherwise. */
@@ -207,7 +249,9 @@ export function resolveOptions(input: LarveInput): LarveOptions {
 		maxConnections: defaultMaxConnections(),
 		slots: availableParallelism(),
 		labels: {},
-		...stripUndefined(input),
+		etcdEndpoints: [],
+		...stripUndefined({...input, store: undefined}),
+		...(input.store === undefined ? {} : storeOf(input)),
 		mode: input.mode,
 	};
 
@@ -235,7 +279,9 @@ export function resolveOptions(input: LarveInput): LarveOptions {
 	check(schedulerNames.includes(options.scheduler), `--scheduler must be one of ${schedulerNames.join(', ')}, got ${options.scheduler}`);
 	checkCount('--local-drones', options.localDrones, 0);
 	check(options.token === undefined || /^\S{1,512}$/.test(options.token), '--token must be 1 to 512 characters without spaces');
-	check(storeKinds.includes(options.store), `--store must be ${storeKinds.join(' or ')}, got ${options.store}`);
+	check(options.store !== 'etcd' || options.etcdEndpoints.length > 0, '--store etcd:// needs at least one etcd member (etcd://HOST:PORT)');
+	check(/^[\w./-]{1,128}$/.test(options.etcdPrefix), `--etcd-prefix must be 1 to 128 letters, digits, . _ / -, got '${options.etcdPrefix}'`);
+	check(Number.isFinite(options.leaderLeaseMs) && options.leaderLeaseMs >= 1000 && options.leaderLeaseMs <= 3_600_000, `--leader-lease must be a number of seconds from 1 to 3600, got ${options.leaderLeaseMs / 1000}`);
 	check(options.dataDir.trim() !== '', '--data-dir must not be empty');
 	check(logLevels.includes(options.logLevel), `--log-level must be one of ${logLevels.join(', ')}, got ${options.logLevel}`);
 
@@ -244,15 +290,21 @@ export function resolveOptions(input: LarveInput): LarveOptions {
 		check(options.queenHost !== undefined, '--tui needs --queen, or --queen-host HOST:PORT to attach to a running queen');
 	}
 
+	check(options.advertise === undefined || parseHostPort(options.advertise) !== undefined, `--advertise must be HOST:PORT, got ${options.advertise}`);
 	if (options.mode === 'drone') {
 		check(options.queenHost !== undefined, 'a drone needs --queen-host HOST:PORT (or start a queen with --queen)');
-		check(parseHostPort(options.queenHost!) !== undefined, `--queen-host must be HOST:PORT, got ${options.queenHost}`);
-		check(options.advertise === undefined || parseHostPort(options.advertise) !== undefined, `--advertise must be HOST:PORT, got ${options.advertise}`);
+		check(parseQueenHosts(options.queenHost!) !== undefined, `--queen-host must be HOST:PORT, or several separated by commas (a:8080,b:8080), got ${options.queenHost}`);
 		check(options.name === undefined || isValidName(options.name), `--name must be ${nameRule}, got ${options.name}`);
 		check(options.localDrones === 0, '--local-drones needs --queen');
 	}
 
 	return options;
+}
+
+/** The store of an input whose `store` may be `--store`'s text; explicit `etcdEndpoints` win. */
+function storeOf(input: LarveInput): {readonly store: StoreKind; readonly etcdEndpoints: readonly string[]} {
+	const parsed = input.store === 'etcd' ? {store: 'etcd' as const, etcdEndpoints: []} : parseStore(input.store!);
+	return {store: parsed.store, etcdEndpoints: input.etcdEndpoints ?? parsed.etcdEndpoints};
 }
 
 function checkDuration(flag: string, ms: number, minimum: number): void {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import {test} from 'node:test';
-import {OptionError, defaults, parseHostPort, resolveOptions} from '../source/options.js';
+import {OptionError, defaults, parseHostPort, parseQueenHosts, resolveOptions} from '../source/options.js';
 
 test('a queen gets the contract defaults', () => {
 	const options = resolveOptions({mode: 'queen'});
@@ -23,7 +23,13 @@ test('bad values are refused with the option and the value in the message', () =
 		[{mode: 'queen', port: -1}, /--port/],
 		[{mode: 'queen', maxRetry: 0}, /--max-retry .*0/],
 		[{mode: 'queen', heartbeatIntervalMs: 0}, /--heartbeat-interval/],
-		[{mode: 'drone', queenHost: 'nohost'}, /--queen-host must be HOST:PORT, got nohost/],
+		[{mode: 'drone', queenHost: 'nohost'}, /--queen-host must be HOST:PORT.*got nohost/],
+		[{mode: 'drone', queenHost: '127.0.0.1:8080,nohost'}, /--queen-host .*got 127.0.0.1:8080,nohost/],
+		[{mode: 'queen', store: 'etcd://'}, /--store etcd:\/\/ takes HOST:PORT/],
+		[{mode: 'queen', store: 'etcd://a:2379,b'}, /got 'b'/],
+		[{mode: 'queen', store: 'postgres'}, /--store must be file, memory or etcd/],
+		[{mode: 'queen', leaderLeaseMs: 500}, /--leader-lease .*0.5/],
+		[{mode: 'queen', advertise: 'nohost'}, /--advertise/],
 		[{mode: 'drone', queenHost: '127.0.0.1:8080', name: 'bad name!'}, /--name/],
 		[{mode: 'drone', queenHost: '127.0.0.1:8080', advertise: '1.2.3.4'}, /--advertise/],
 		[{mode: 'queen', logLevel: 'loud' as never}, /--log-level/],
@@ -31,6 +37,16 @@ test('bad values are refused with the option and the value in the message', () =
 	for (const [input, message] of cases) {
 		assert.throws(() => resolveOptions(input), (error: unknown) => error instanceof OptionError && message.test(error.message), JSON.stringify(input));
 	}
+});
+
+test('--store etcd:// names the etcd members, and --queen-host takes several queens', () => {
+	const queen = resolveOptions({mode: 'queen', store: 'etcd://127.0.0.1:2379, localhost:22379'});
+	assert.equal(queen.store, 'etcd');
+	assert.deepEqual(queen.etcdEndpoints, ['http://127.0.0.1:2379', 'http://localhost:22379']);
+	assert.equal(queen.leaderLeaseMs, 5000);
+	assert.deepEqual(resolveOptions({mode: 'queen'}).etcdEndpoints, []);
+	assert.deepEqual(parseQueenHosts('a:1, b:2'), ['a:1', 'b:2']);
+	assert.equal(resolveOptions({mode: 'drone', queenHost: 'a:1,b:2'}).queenHost, 'a:1,b:2');
 });
 
 test('host:port is parsed, and what is not one is undefined', () => {

@@ -1,0 +1,131 @@
+import {spawn, spawnSync, type ChildProcess} from 'node:child_process';
+import {mkdtempSync, openSync, closeSync, rmSync} from 'node:fs';
+import net from 'node:net';
+import {tmpdir} from 'node:os';
+import path from 'node:path';
+import {waitFor} from './wait.js';
+
+/** Why etcd cannot run here (no `etcd` binary: `.ci/run` installs Debian's etcd-server), or undefined. */
+export function etcdMissing(): string | undefined {
+	const probe = spawnSync('etcd', ['--version'], {encoding: 'utf8'});
+	return probe.status === 0 ? undefined : 'etcd is not installed (apt-get install etcd-server; .ci/run does it)';
+}
+
+export type EtcdCluster = {
+	/** `http://127.0.0.1:PORT` of each member. */
+	readonly endpoints: readonly string[];
+	/** `--store` for a queen: `etcd://127.0.0.1:P1,127.0.0.1:P2`. */
+	readonly storeFlag: string;
+	/** Kills member `index` with SIGKILL (its data stays). */
+	kill(index: number): Promise<void>;
+	/** Starts member `index` again on its data and ports; resolves when it is healthy. */
+	restart(index: number): Promise<void>;
+	/** Whether member `index` runs. */
+	running(index: number): boolean;
+	/** Stops every member and removes the data. */
+	stop(): Promise<void>;
+};
+
+/** A free loopback port (taken and let go: another process may take it meanwhile, rarely). */
+export async function freePort(): Promise<number> {
+	return new Promise((resolve, reject) => {
+		const server = net.createServer();
+		server.once('error', reject);
+		server.listen(0, '127.0.0.1', () => {
+			const {port} = server.address() as net.AddressInfo;
+			server.close(() => {
+				resolve(port);
+			});
+		});
+	});
+}
+
+/**
+Starts an etcd cluster of `members` on free loopback ports, each with a temporary data directory, and
+waits until every member says it is healthy. Stop it with `stop()` (a test's `after`).
+*/
+export async function startEtcd(options: {readonly members?: number} = {}): Promise<EtcdCluster> {
+	const count = options.members ?? 1;
+	const dir = mkdtempSync(path.join(tmpdir(), 'hive-etcd-'));
+	const members = await Promise.all(Array.from({length: count}, async (_, index) => ({name: `m${index}`, client: await freePort(), peer: await freePort(), index})));
+	const initialCluster = members.map(member => `${member.name}=http://127.0.0.1:${member.peer}`).join(',');
+	const processes: Array<ChildProcess | undefined> = members.map(() => undefined);
+	const endpoints = members.map(member => `http://127.0.0.1:${member.client}`);
+
+	function launch(index: number, state: 'new' | 'existing'): void {
+		const member = members[index]!;
+		const log = openSync(path.join(dir, `${member.name}.log`), 'a');
+		const child = spawn('etcd', [
+			'--name', member.name,
+			'--data-dir', path.join(dir, member.name),
+			'--listen-client-urls', endpoints[index]!,
+			'--advertise-client-urls', endpoints[index]!,
+			'--listen-peer-urls', `http://127.0.0.1:${member.peer}`,
+			'--initial-advertise-peer-urls', `http://127.0.0.1:${member.peer}`,
+			'--initial-cluster', initialCluster,
+			'--initial-cluster-state', state,
+			'--initial-cluster-token', path.basename(dir),
+			'--logger', 'zap',
+			'--log-level', 'warn',
+		], {stdio: ['ignore', log, log]});
+		closeSync(log);
+		processes[index] = child;
+		child.once('exit', () => {
+			if (processes[index] === child) {
+				processes[index] = undefined;
+			}
+		});
+	}
+
+	async function healthy(index: number): Promise<void> {
+		await waitFor(async () => {
+			try {
+				const response = await fetch(`${endpoints[index]!}/health`, {signal: AbortSignal.timeout(1000)});
+				const body = await response.json() as {health?: string};
+				return body.health === 'true';
+			} catch {
+				return false;
+			}
+		}, `etcd member ${index} to be healthy (its log: ${dir}/m${index}.log)`, 20_000, {pollMs: 50});
+	}
+
+	async function kill(index: number): Promise<void> {
+		const child = processes[index];
+		if (!child) {
+			return;
+		}
+
+		const exited = new Promise(resolve => child.once('exit', resolve));
+		child.kill('SIGKILL');
+		await exited;
+	}
+
+	for (const member of members) {
+		launch(member.index, 'new');
+	}
+
+	try {
+		await Promise.all(members.map(async member => healthy(member.index)));
+	} catch (error: unknown) {
+		await Promise.all(members.map(async member => kill(member.index)));
+		throw error;
+	}
+
+	return {
+		endpoints,
+		storeFlag: `etcd://${members.map(member => `127.0.0.1:${member.client}`).join(',')}`,
+		kill,
+		async restart(index) {
+			if (!processes[index]) {
+				launch(index, 'existing');
+			}
+
+			await healthy(index);
+		},
+		running: index => processes[index] !== undefined,
+		async stop() {
+			await Promise.all(members.map(async member => kill(member.index)));
+			rmSync(dir, {recursive: true, force: true});
+		},
+	};
+}

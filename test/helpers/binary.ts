@@ -42,9 +42,13 @@ export function temporaryDirectory(t: TestContext | undefined, prefix = 'hive-te
 	return dir;
 }
 
-/** Spawns the real binary (as another user with `as`, when the test runs as root); kills it when the test ends if it is still running. */
-export function spawnLarve(t: TestContext | undefined, args: readonly string[], env: NodeJS.ProcessEnv = {}, as: {readonly uid: number; readonly gid: number} | undefined = undefined): Spawned {
-	const child = spawn(process.execPath, [cliPath, ...withOwnStore(t, args)], {env: {...process.env, ...env}, stdio: ['ignore', 'pipe', 'pipe'], ...as});
+/**
+Spawns the real binary (as another user with `as`, when the test runs as root; under `wrapper`, a
+command that execs it, such as `ip netns exec NAME`); kills it when the test ends if it is still running.
+*/
+export function spawnLarve(t: TestContext | undefined, args: readonly string[], env: NodeJS.ProcessEnv = {}, as: {readonly uid: number; readonly gid: number} | undefined = undefined, wrapper: readonly string[] = []): Spawned {
+	const [command, ...commandArgs] = [...wrapper, process.execPath, cliPath, ...withOwnStore(t, args)];
+	const child = spawn(command!, commandArgs, {env: {...process.env, ...env}, stdio: ['ignore', 'pipe', 'pipe'], ...as});
 	const spawned: Spawned = {
 		child,
 		stdout: '',

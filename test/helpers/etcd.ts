@@ -1,4 +1,4 @@
-import {spawn, spawnSync, type ChildProcess} from 'node:child_process';
+import {spawn, spawnSync, type ChildProcess, type SpawnOptions} from 'node:child_process';
 import {mkdtempSync, openSync, closeSync, rmSync} from 'node:fs';
 import net from 'node:net';
 import {tmpdir} from 'node:os';
@@ -11,10 +11,32 @@ export function etcdMissing(): string | undefined {
 	return probe.status === 0 ? undefined : 'etcd is not installed (apt-get install etcd-server; .ci/run does it)';
 }
 
+/**
+Where a member runs, when not on this namespace's loopback: a host of `makeHosts` (netns.ts gives one
+with `hosts.etcdPlace(host)`), so that queens in network namespaces share an etcd of their own.
+*/
+export type EtcdPlace = {
+	/** The address the member binds and advertises. */
+	readonly host: string;
+	/** Starts the member there. */
+	spawn(command: string, args: readonly string[], options: SpawnOptions): ChildProcess;
+	/** GETs `url` (a member's /health) from somewhere that reaches it, and answers the JSON body. */
+	get(url: string): Promise<unknown>;
+};
+
+const loopback: EtcdPlace = {
+	host: '127.0.0.1',
+	spawn: (command, args, options) => spawn(command, args, options),
+	async get(url) {
+		const response = await fetch(url, {signal: AbortSignal.timeout(1000)});
+		return response.json();
+	},
+};
+
 export type EtcdCluster = {
-	/** `http://127.0.0.1:PORT` of each member. */
+	/** `http://HOST:PORT` of each member. */
 	readonly endpoints: readonly string[];
-	/** `--store` for a queen: `etcd://127.0.0.1:P1,127.0.0.1:P2`. */
+	/** `--store` for a queen: `etcd://HOST1:P1,HOST2:P2`. */
 	readonly storeFlag: string;
 	/** Kills member `index` with SIGKILL (its data stays). */
 	kill(index: number): Promise<void>;
@@ -41,27 +63,29 @@ export async function freePort(): Promise<number> {
 }
 
 /**
-Starts an etcd cluster of `members` on free loopback ports, each with a temporary data directory, and
-waits until every member says it is healthy. Stop it with `stop()` (a test's `after`).
+Starts an etcd cluster of `members` on free loopback ports (or one member in each of `places`), each
+with a temporary data directory, and waits until every member says it is healthy. Stop it with
+`stop()` (a test's `after`).
 */
-export async function startEtcd(options: {readonly members?: number} = {}): Promise<EtcdCluster> {
-	const count = options.members ?? 1;
+export async function startEtcd(options: {readonly members?: number; readonly places?: readonly EtcdPlace[]} = {}): Promise<EtcdCluster> {
+	const count = options.places?.length ?? options.members ?? 1;
+	const place = (index: number): EtcdPlace => options.places?.[index] ?? loopback;
 	const dir = mkdtempSync(path.join(tmpdir(), 'hive-etcd-'));
 	const members = await Promise.all(Array.from({length: count}, async (_, index) => ({name: `m${index}`, client: await freePort(), peer: await freePort(), index})));
-	const initialCluster = members.map(member => `${member.name}=http://127.0.0.1:${member.peer}`).join(',');
+	const initialCluster = members.map(member => `${member.name}=http://${place(member.index).host}:${member.peer}`).join(',');
 	const processes: Array<ChildProcess | undefined> = members.map(() => undefined);
-	const endpoints = members.map(member => `http://127.0.0.1:${member.client}`);
+	const endpoints = members.map(member => `http://${place(member.index).host}:${member.client}`);
 
 	function launch(index: number, state: 'new' | 'existing'): void {
 		const member = members[index]!;
 		const log = openSync(path.join(dir, `${member.name}.log`), 'a');
-		const child = spawn('etcd', [
+		const child = place(index).spawn('etcd', [
 			'--name', member.name,
 			'--data-dir', path.join(dir, member.name),
 			'--listen-client-urls', endpoints[index]!,
 			'--advertise-client-urls', endpoints[index]!,
-			'--listen-peer-urls', `http://127.0.0.1:${member.peer}`,
-			'--initial-advertise-peer-urls', `http://127.0.0.1:${member.peer}`,
+			'--listen-peer-urls', `http://${place(index).host}:${member.peer}`,
+			'--initial-advertise-peer-urls', `http://${place(index).host}:${member.peer}`,
 			'--initial-cluster', initialCluster,
 			'--initial-cluster-state', state,
 			'--initial-cluster-token', path.basename(dir),
@@ -80,8 +104,7 @@ export async function startEtcd(options: {readonly members?: number} = {}): Prom
 	async function healthy(index: number): Promise<void> {
 		await waitFor(async () => {
 			try {
-				const response = await fetch(`${endpoints[index]!}/health`, {signal: AbortSignal.timeout(1000)});
-				const body = await response.json() as {health?: string};
+				const body = await place(index).get(`${endpoints[index]!}/health`) as {health?: string};
 				return body.health === 'true';
 			} catch {
 				return false;
@@ -113,7 +136,7 @@ export async function startEtcd(options: {readonly members?: number} = {}): Prom
 
 	return {
 		endpoints,
-		storeFlag: `etcd://${members.map(member => `127.0.0.1:${member.client}`).join(',')}`,
+		storeFlag: `etcd://${endpoints.map(endpoint => endpoint.replace('http://', '')).join(',')}`,
 		kill,
 		async restart(index) {
 			if (!processes[index]) {

@@ -13,8 +13,8 @@ test('a drone given --queen-host DEAD,LIVE registers with the live queen', async
 	const drone = spawnLarve(t, ['--queen-host', `${dead},${queen.address}`, '--port', '0']);
 	await drone.url();
 	await waitFor(() => Object.keys(queen.hive!.droneMap()).length === 1, 'the drone to register with the live queen');
-	const move = drone.logs().find(entry => entry.from === `http://${dead}`);
-	assert.equal(move?.to, queen.url, `a log line says where it moved (logs: ${drone.stderr})`);
+	const move = await waitFor(() => drone.logs().find(entry => entry.from === `http://${dead}`), 'a log line that says where the drone moved');
+	assert.equal(move.to, queen.url);
 	const task = await request(`${queen.url}/submit_task?wait=true`, {body: {text: 'hello from the live queen'}});
 	assert.equal(task.body.task.state, 'succeeded');
 	await waitFor(() => drone.stdout.includes('hello from the live queen'), 'the drone to print the task');
@@ -30,8 +30,8 @@ test('a drone whose queen stops registers with the next queen, under its own nam
 
 	await first.stop();
 	await waitFor(() => Object.values(second.hive!.droneMap()).includes('worker-7'), 'the drone to register with the second queen, as worker-7', 15_000);
-	const moved = drone.logs().find(entry => String(entry.msg).startsWith('moved to queen'));
-	assert.equal(moved?.queen, second.url, `the drone says which queen it moved to (logs: ${drone.stderr})`);
+	const moved = await waitFor(() => drone.logs().find(entry => String(entry.msg).startsWith('moved to queen')), 'the drone to say it moved');
+	assert.equal(moved.queen, second.url, 'the drone says which queen it moved to');
 	const task = await request(`${second.url}/submit_task?wait=true`, {body: {text: 'from the second queen'}});
 	assert.equal(task.body.task.state, 'succeeded');
 	assert.equal(task.body.task.drone, 'worker-7');

@@ -14,7 +14,7 @@ import {createApp} from './http/app.js';
 import {closeServer, listen} from './http/server.js';
 import {newToken} from './http/auth.js';
 import {createLogger, type Logger} from './log.js';
-import {defaultLogFile, formatHostPort, resolveOptions, type LarveInput, type LarveOptions, type Mode} from './options.js';
+import {defaultLogFile, formatHostPort, parseQueenHosts, resolveOptions, type LarveInput, type LarveOptions, type Mode} from './options.js';
 import {Dispatcher} from './queen/dispatcher.js';
 import {HeartbeatMonitor} from './queen/heartbeat.js';
 import {Hive} from './queen/hive.js';
@@ -185,7 +185,12 @@ async function startDrone(options: LarveOptions, log: Logger, io: LarveIo): Prom
 
 	const executor = new Executor({stdout: io.stdout ?? process.stdout, taskTimeoutMs: options.taskTimeoutMs, sandbox});
 	const client: HttpClient = createHttpClient({userAgent: `hive-drone/${version}`, timeoutMs: 2000, token: options.token});
-	const queen = createQueenClient(options.queenHost!, client);
+	// Several queens (`--queen-host a:8080,b:8080`): calls move on to the next when one stops answering.
+	const queen = createQueenClient(parseQueenHosts(options.queenHost!) ?? [options.queenHost!], client, {
+		onMove(from, to, reason) {
+			log.warn({from, to, err: reason}, `queen ${from} does not answer; moving to ${to}`);
+		},
+	});
 	let registration: Registration | undefined;
 	/** Aborted on stop: results not yet reported by then are the queen's to place again. */
 	const reporting = new AbortController();
@@ -203,7 +208,8 @@ async function startDrone(options: LarveOptions, log: Logger, io: LarveIo): Prom
 		token: options.token,
 		isReady: () => ready,
 		name: () => registration?.name,
-		queenCalled: contactKey => registration?.queenCalled(contactKey) ?? false,
+		queenCall: (contactKey, epoch, readOnly) => registration?.queenCall(contactKey, epoch, readOnly) ?? {stale: false, proven: contactKey === undefined ? undefined : false},
+		epoch: () => registration?.epoch,
 		holding: () => holding,
 		taskTimeoutMs: options.taskTimeoutMs,
 		runCommand(id, command) {

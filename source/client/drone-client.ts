@@ -1,4 +1,4 @@
-import {contactKeyHeader} from '../http/auth.js';
+import {contactKeyHeader, epochHeader} from '../http/auth.js';
 import {CallError} from './http.js';
 import {createJsonHttp, type JsonHttpOptions} from './json-http.js';
 
@@ -19,6 +19,8 @@ export type Health = {
 	readonly labels?: Readonly<Record<string, string>>;
 	/** A drone shown a contact key: whether it is the drone's. */
 	readonly contactKeyMatches?: boolean;
+	/** A drone: the highest epoch its queen has shown (null: none, a queen without etcd). */
+	readonly epoch?: number | null;
 };
 
 /** A task as the queen hands it to a drone; a seed drone reads `text` alone. */
@@ -61,11 +63,24 @@ const maxBatchTasks = 256;
 export type DroneClientOptions = JsonHttpOptions & {
 	/** The contact key to show on calls to the drone at an address: the one it gave when it registered. */
 	readonly contactKeyFor?: (address: string) => string | undefined;
+	/**
+	The leader's epoch, shown (`X-Hive-Epoch`) on every call to a drone: a drone refuses calls older than
+	the newest leader's. Undefined (or none given): no header, as a queen without etcd.
+	*/
+	readonly epoch?: () => number | undefined;
 };
 
 export function createDroneClient(options: DroneClientOptions): DroneClient {
 	const http = createJsonHttp(options);
-	const keyHeaders = (key: string | undefined) => (key === undefined ? undefined : {[contactKeyHeader]: key});
+	const keyHeaders = (key: string | undefined): Record<string, string> | undefined => {
+		const epoch = options.epoch?.();
+		if (epoch === undefined) {
+			return key === undefined ? undefined : {[contactKeyHeader]: key};
+		}
+
+		return key === undefined ? {[epochHeader]: String(epoch)} : {[contactKeyHeader]: key, [epochHeader]: String(epoch)};
+	};
+
 	const contactHeaders = (address: string) => keyHeaders(options.contactKeyFor?.(address));
 	const waiting = new Map<string, Waiting[]>();
 	/** Drones that answered 404 to `/do_tasks`: they only speak the seed's `/do_task`. */
@@ -205,6 +220,7 @@ export function whyNotTaken(error: unknown): NotTaken {
 	}
 
 	// Only a drone's word about the task itself: whatever else answers at a drone's address (a queen, the
-	// seed's larve: "In queen mode, not taking tasks") says nothing about the task.
+	// seed's larve: "In queen mode, not taking tasks") says nothing about the task. A drone that refuses
+	// this queen's epoch (ERR_HIVE_STALE_EPOCH: another queen leads now) has refused: the task waits again.
 	return malformedCodes.has(error.answerCode ?? '') ? 'malformed' : 'refused';
 }

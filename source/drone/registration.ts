@@ -18,6 +18,15 @@ answer, a callback that timed out (503, 504), a full queue (429) — is tried ag
 */
 const refusals: ReadonlySet<number> = new Set([400, 401, 403, 409, 422]);
 
+/**
+What a call to the drone showed of itself: `stale` when it carries an epoch older than one its queen has
+shown (a deposed leader's: refuse it, and let it count for nothing); else whether its contact key is this
+drone's (undefined: it showed none).
+*/
+export type QueenCallVerdict =
+	| {readonly stale: true; readonly highest: number}
+	| {readonly stale: false; readonly proven: boolean | undefined};
+
 /** The drone gave up registering at start: the CLI prints the seed's words and exits non-zero. */
 export class RegistrationError extends Error {
 	override readonly name = 'RegistrationError';
@@ -47,6 +56,12 @@ export class Registration {
 	#contactKey: string | undefined;
 	/** The key given with the registration under way (or the last one that got no answer: the queen may have it). */
 	#offeredKey: string | undefined;
+	/** The highest epoch a call proven with this drone's keys has shown; undefined: none yet (a queen without etcd). */
+	#epoch: number | undefined;
+	/** The highest epoch shown with the offered key: the registration under way's callback. */
+	#offeredEpoch: number | undefined;
+	/** The queen that accepted the last registration (`http://host:port`). */
+	#queenUrl: string | undefined;
 	readonly #abort = new AbortController();
 
 	constructor(queen: QueenClient, log: Logger, options: RegistrationOptions) {
@@ -58,6 +73,11 @@ export class Registration {
 
 	get name(): string | undefined {
 		return this.#name;
+	}
+
+	/** The highest epoch its queen has shown; undefined when none has (a single queen, no etcd). */
+	get epoch(): number | undefined {
+		return this.#epoch;
 	}
 
 	/** Registers, retrying with backoff until `timeoutMs` has passed; then throws a `RegistrationError`. */
@@ -84,16 +104,34 @@ export class Registration {
 	}
 
 	/**
-	A call showed `key`: when it is a key this drone gave with a registration, the call is the queen's
-	(its heartbeat or a task) and counts as contact. Compared in constant time.
+	A call showed `key` (undefined: none) and `epoch` (undefined: none, a queen without etcd). Refused
+	(stale) when the epoch is older than the highest its queen has shown; `readOnly` calls showing the key
+	of the registration under way are the exception: that is its callback, from a queen that may lead now
+	with a lower epoch. A call that shows a key this drone gave is the queen's: it counts as contact and
+	may raise the epoch. Keys are compared in constant time.
 	*/
-	queenCalled(key: string): boolean {
-		const known = [this.#contactKey, this.#offeredKey].some(each => each !== undefined && sameSecret(each, key));
-		if (known) {
-			this.#lastQueenContact = Date.now();
+	queenCall(key: string | undefined, epoch: number | undefined, readOnly: boolean): QueenCallVerdict {
+		const offered = key !== undefined && this.#offeredKey !== undefined && this.#offeredKey !== this.#contactKey && sameSecret(this.#offeredKey, key);
+		if (epoch !== undefined && this.#epoch !== undefined && epoch < this.#epoch && !(offered && readOnly)) {
+			return {stale: true, highest: this.#epoch};
 		}
 
-		return known;
+		if (key === undefined) {
+			return {stale: false, proven: undefined};
+		}
+
+		const proven = offered || (this.#contactKey !== undefined && sameSecret(this.#contactKey, key));
+		if (proven) {
+			this.#lastQueenContact = Date.now();
+			if (epoch !== undefined) {
+				this.#epoch = Math.max(this.#epoch ?? epoch, epoch);
+				if (offered) {
+					this.#offeredEpoch = Math.max(this.#offeredEpoch ?? epoch, epoch);
+				}
+			}
+		}
+
+		return {stale: false, proven};
 	}
 
 	/**
@@ -155,15 +193,27 @@ export class Registration {
 		try {
 			const contactKey = newContactKey();
 			this.#offeredKey = contactKey;
+			this.#offeredEpoch = undefined;
 			const answer = await this.#queen.register({...this.#options.drone, ...(this.#name === undefined ? {} : {name: this.#name}), contactKey});
 			this.#contactKey = contactKey;
+			if (this.#offeredEpoch !== undefined) {
+				this.#epoch = this.#offeredEpoch;
+			}
+
 			this.#name = answer.name;
 			if (typeof answer.heartbeatIntervalMs === 'number' && answer.heartbeatIntervalMs > 0) {
 				this.#heartbeatIntervalMs = answer.heartbeatIntervalMs;
 			}
 
 			this.#lastQueenContact = Date.now();
-			this.#log.info({queen: this.#queen.baseUrl, name: answer.name}, `Registered to ${this.#queen.baseUrl}`);
+			// The queen that answered: the client moves on from queens that do not.
+			const queenUrl = this.#queen.baseUrl;
+			if (this.#queenUrl !== undefined && this.#queenUrl !== queenUrl) {
+				this.#log.warn({queen: queenUrl, previous: this.#queenUrl, name: answer.name}, `moved to queen ${queenUrl} (from ${this.#queenUrl})`);
+			}
+
+			this.#queenUrl = queenUrl;
+			this.#log.info({queen: queenUrl, name: answer.name}, `Registered to ${queenUrl}`);
 			return answer.name;
 		} finally {
 			this.#registering = false;

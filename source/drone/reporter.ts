@@ -6,8 +6,9 @@ import type {CommandResult} from './executor.js';
 
 /**
 Tells the queen how a command task ended, trying until it is heard (backing off to one try every 5 s)
-or the drone stops: a result is not dropped because the queen was busy or restarting. A 4xx means the
-queen no longer counts this task as ours (placed again, or a restarted queen that never knew it): give up.
+or the drone stops: a result is not dropped because the queen was busy, restarting, or gone (the client
+moves on to the next of several queens). A 4xx (404, 409) means the hive no longer counts this task as
+ours (placed again, or a queen that never knew it): give up. A 408 or 429 is "not now", not "no".
 */
 export async function reportResult(queen: QueenClient, log: Logger, drone: string, id: string, result: CommandResult, signal: AbortSignal): Promise<void> {
 	let delayMs = 250;
@@ -15,12 +16,12 @@ export async function reportResult(queen: QueenClient, log: Logger, drone: strin
 		try {
 			// eslint-disable-next-line no-await-in-loop
 			await queen.reportResult(id, {...result, drone});
-			log.debug({task: id, exitCode: result.exitCode}, 'reported task result');
+			log.debug({task: id, exitCode: result.exitCode, queen: queen.baseUrl}, 'reported task result');
 			return;
 		} catch (error: unknown) {
 			const message = error instanceof Error ? error.message : String(error);
-			if (error instanceof CallError && error.code === 'ERR_HIVE_REFUSED' && (error.status ?? 500) < 500) {
-				log.warn({task: id, err: message}, 'the queen refused the task result');
+			if (error instanceof CallError && error.code === 'ERR_HIVE_REFUSED' && final(error.status ?? 500)) {
+				log.warn({task: id, err: message, queen: queen.baseUrl}, 'the queen refused the task result');
 				return;
 			}
 
@@ -32,4 +33,9 @@ export async function reportResult(queen: QueenClient, log: Logger, drone: strin
 	}
 
 	log.warn({task: id}, 'stopping before the task result was reported; the queen places the task again');
+}
+
+/** A queen's answer that asking again will not change. */
+function final(status: number): boolean {
+	return status >= 400 && status < 500 && status !== 408 && status !== 429;
 }

@@ -1,10 +1,11 @@
 import Router from '@koa/router';
 import {refuse} from '../http/app.js';
 import type Koa from 'koa';
-import {contactKeyHeader, requireToken} from '../http/auth.js';
+import {contactKeyHeader, epochHeader, requireToken} from '../http/auth.js';
 import {HiveError} from '../http/errors.js';
 import {describeIssue, parseBody, taskBatchBody, taskBody, type TaskBody} from '../http/schemas.js';
 import type {Executor} from './executor.js';
+import type {QueenCallVerdict} from './registration.js';
 
 export type DroneDeps = {
 	readonly executor: Executor;
@@ -18,8 +19,13 @@ export type DroneDeps = {
 	readonly bootId: string;
 	readonly isReady: () => boolean;
 	readonly name: () => string | undefined;
-	/** A call showed a contact key: whether it is one this drone gave its queen (then it counts as the queen's contact). */
-	readonly queenCalled: (contactKey: string) => boolean;
+	/**
+	What a call showed (a contact key, an epoch: undefined when none): whether it is stale (a deposed
+	queen's), else whether the key is one this drone gave its queen (then it counts as the queen's contact).
+	*/
+	readonly queenCall: (contactKey: string | undefined, epoch: number | undefined, readOnly: boolean) => QueenCallVerdict;
+	/** The highest epoch its queen has shown (undefined: none): `/healthz` says so. */
+	readonly epoch: () => number | undefined;
 	/** The join token `/do_task` needs: only the queen may command this drone. */
 	readonly token: string | undefined;
 	/** Ids of the command tasks it holds (running, or with a result not yet reported): `/healthz` lists them. */
@@ -36,14 +42,23 @@ export const queenUserAgentPrefix = 'hive-queen/';
 /** The drone's endpoints: `/healthz` and `/do_task`; the queen's endpoints refuse with the seed's words. */
 export function createDroneRouter(deps: DroneDeps): Router {
 	const router = new Router();
-	/** Whether the call shows this drone's contact key; undefined when it shows none. */
-	const fromQueen = (ctx: Koa.Context): boolean | undefined => {
+	/**
+	Whether the call shows this drone's contact key (undefined: it shows none). A call with an epoch older
+	than its queen's is refused here, before anything is done.
+	*/
+	const fromQueen = (ctx: Koa.Context, readOnly: boolean): boolean | undefined => {
 		const key = ctx.get(contactKeyHeader);
-		return key === '' ? undefined : deps.queenCalled(key);
+		const epoch = parseEpoch(ctx.get(epochHeader));
+		const verdict = deps.queenCall(key === '' ? undefined : key, epoch, readOnly);
+		if (verdict.stale) {
+			throw new HiveError(409, `epoch ${epoch} is older than ${verdict.highest}: another queen leads now`, 'ERR_HIVE_STALE_EPOCH');
+		}
+
+		return verdict.proven;
 	};
 
 	router.get('/healthz', ctx => {
-		const contactKeyMatches = fromQueen(ctx);
+		const contactKeyMatches = fromQueen(ctx, true);
 		ctx.body = {
 			status: deps.isReady() ? 'Status.READY' : 'Status.NOT_READY',
 			version: deps.version,
@@ -58,6 +73,7 @@ export function createDroneRouter(deps: DroneDeps): Router {
 			tasks: [...deps.holding()],
 			// The queen's deadline for a result: this plus a margin, then it fails the task itself.
 			taskTimeoutMs: deps.taskTimeoutMs,
+			epoch: deps.epoch() ?? null,
 			// Said only to a caller that showed a key: the queen's registration callback reads it.
 			...(contactKeyMatches === undefined ? {} : {contactKeyMatches}),
 		};
@@ -97,16 +113,16 @@ export function createDroneRouter(deps: DroneDeps): Router {
 	};
 
 	router.post('/do_task', requireToken(deps.token), ctx => {
+		fromQueen(ctx, false);
 		const task = parseBody(ctx, taskBody);
-		fromQueen(ctx);
 		ctx.body = take(task);
 	});
 
 	// Several tasks in one request: how the queen batches its calls to a drone under load. Each task
 	// gets its own outcome, in order, as if it had come alone to `/do_task`.
 	router.post('/do_tasks', requireToken(deps.token), ctx => {
+		fromQueen(ctx, false);
 		const {tasks} = parseBody(ctx, taskBatchBody);
-		fromQueen(ctx);
 		ctx.body = {
 			results: tasks.map(raw => {
 				const parsed = taskBody.safeParse(raw);
@@ -132,4 +148,17 @@ export function createDroneRouter(deps: DroneDeps): Router {
 	refuse(router, '/register', 'In drone mode, not taking registration');
 	refuse(router, '/deregister', 'In drone mode, not taking registration');
 	return router;
+}
+
+/** `X-Hive-Epoch`: a whole number; undefined when the call has none. */
+function parseEpoch(value: string): number | undefined {
+	if (value === '') {
+		return undefined;
+	}
+
+	if (!/^\d{1,15}$/.test(value)) {
+		throw new HiveError(400, `${epochHeader} must be a whole number, got '${value.slice(0, 40)}'`, 'ERR_HIVE_BAD_HEADER');
+	}
+
+	return Number(value);
 }

@@ -13,6 +13,13 @@ drone tells its queen's calls from anyone's (a `hive-queen/` User-Agent proves n
 */
 export const contactKeyHeader = 'x-hive-contact-key';
 
+/**
+The header in which a leading queen shows its epoch (a decimal integer that rises with each election: its
+election key's create revision in etcd) on every call to a drone: a drone refuses an epoch older than one
+its queen has shown, so a deposed leader that wakes up commands nothing. A queen without etcd sends none.
+*/
+export const epochHeader = 'x-hive-epoch';
+
 /** A fresh contact key: 32 random bytes, base64url (43 characters). */
 export function newContactKey(): string {
 	return randomBytes(32).toString('base64url');

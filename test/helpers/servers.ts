@@ -113,3 +113,90 @@ export async function fakeDrone(t: TestContext): Promise<FakeDrone> {
 	};
 	return fake;
 }
+
+export type FakeQueen = {
+	readonly address: string;
+	/** The bodies of the registrations it answered OK, in order (their `contactKey` is the drone's). */
+	readonly registrations: Array<Record<string, any>>;
+	/** The task results it heard (`POST /tasks/:id/result`), in order. */
+	readonly results: Array<{readonly id: string; readonly body: Record<string, any>}>;
+	/** The epoch its registration callback shows (`X-Hive-Epoch`); undefined: none. */
+	epoch: number | undefined;
+	/** Closes its port and connections: a queen that died. */
+	die(): Promise<void>;
+};
+
+/**
+A queen that takes every registration and every task result and does nothing else (no heartbeats, no
+tasks): what a drone's side of a hive needs, on demand. With `callBack`, it calls the drone's `/healthz`
+back on a registration, as a queen does, showing the offered contact key and its `epoch`.
+*/
+export async function fakeQueen(t: TestContext, options: {readonly heartbeatIntervalMs?: number; readonly callBack?: boolean} = {}): Promise<FakeQueen> {
+	const readBody = async (request: http.IncomingMessage): Promise<Record<string, any>> => {
+		let body = '';
+		for await (const chunk of request) {
+			body += (chunk as Buffer).toString();
+		}
+
+		return body === '' ? {} : JSON.parse(body) as Record<string, any>;
+	};
+
+	const answer = (response: http.ServerResponse, status: number, body: unknown) => {
+		response.writeHead(status, {'content-type': 'application/json'}).end(JSON.stringify(body));
+	};
+
+	const handle = async (request: http.IncomingMessage, response: http.ServerResponse) => {
+		const body = await readBody(request);
+		const result = /^\/tasks\/([^/]+)\/result$/.exec(request.url ?? '');
+		if (request.url === '/register') {
+			if (options.callBack) {
+				const headers: Record<string, string> = {'x-hive-contact-key': String(body.contactKey)};
+				if (fake.epoch !== undefined) {
+					headers['x-hive-epoch'] = String(fake.epoch);
+				}
+
+				const health = await fetch(`http://${String(body.address)}/healthz`, {headers}).catch(() => undefined);
+				if (!health?.ok) {
+					answer(response, 503, {error: `the drone's callback answered ${health?.status ?? 'nothing'}`});
+					return;
+				}
+			}
+
+			fake.registrations.push(body);
+			answer(response, 200, {result: 'OK', name: body.name ?? 'drone-fake', heartbeatIntervalMs: options.heartbeatIntervalMs ?? 60_000});
+		} else if (result) {
+			fake.results.push({id: decodeURIComponent(result[1]!), body});
+			answer(response, 200, {result: 'OK'});
+		} else if (request.url === '/deregister') {
+			answer(response, 200, {result: 'OK', name: null});
+		} else if (request.url === '/healthz') {
+			answer(response, 200, {status: 'Status.READY', mode: 'Mode.QUEEN', version: 'fake'});
+		} else {
+			answer(response, 404, {error: 'fake queen'});
+		}
+	};
+
+	const server = http.createServer((request, response) => {
+		handle(request, response).catch(() => response.destroy());
+	});
+	server.listen(0, '127.0.0.1');
+	await once(server, 'listening');
+	const die = async () => {
+		server.closeAllConnections();
+		await new Promise(resolve => server.close(resolve));
+	};
+
+	t.after(async () => {
+		if (server.listening) {
+			await die();
+		}
+	});
+	const fake: FakeQueen = {
+		address: `127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+		registrations: [],
+		results: [],
+		epoch: undefined,
+		die,
+	};
+	return fake;
+}

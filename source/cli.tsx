@@ -4,7 +4,7 @@ import meow from 'meow';
 import {startLarve, type Larve} from './larve.js';
 import {createLogger} from './log.js';
 import type {SchedulerName} from './model.js';
-import {defaultLogFile, OptionError, parseLabels, resolveOptions, type LarveInput, type LogLevel} from './options.js';
+import {defaultLogFile, OptionError, parseLabels, parseQueenHosts, resolveOptions, type LarveInput, type LogLevel} from './options.js';
 import {CorruptStoreError, StoreLockedError} from './queen/store/file-store.js';
 import {RegistrationError} from './drone/registration.js';
 import {loadDashboard} from './dashboard/load.js';
@@ -266,7 +266,7 @@ async function main(): Promise<void> {
 	if (options.tui && options.mode === 'drone') {
 		// `--tui --queen-host HOST:PORT`: the dashboard alone, attached to a queen that runs elsewhere.
 		const {runDashboard} = await loadDashboard();
-		await runDashboard({queenUrl: `http://${options.queenHost!}`, version, token: options.token});
+		await runDashboard({queenHosts: parseQueenHosts(options.queenHost!)!, version, token: options.token});
 		process.exit(0);
 	}
 
@@ -324,7 +324,7 @@ async function main(): Promise<void> {
 
 	if (options.tui) {
 		const {runDashboard} = await loadDashboard();
-		await runDashboard({queenUrl: larve.url, version, token: larve.token});
+		await runDashboard({queenHosts: [new URL(larve.url).host], version, token: larve.token});
 		stop('SIGINT');
 	}
 }

@@ -6,8 +6,11 @@ export type StreamEvent = {readonly id?: number; readonly time: string; readonly
 export type EventStreamStatus = {readonly connected: boolean; readonly error?: string};
 
 export type EventStreamOptions = {
-	/** Opens `GET /events?since=<id>` (a `QueenClient`'s `openEvents`). */
-	readonly open: (since: number | undefined) => Readable;
+	/**
+	Opens `GET /events?since=<id>` (a `QueenClient`'s `openEvents`). It may first find out where (a promise:
+	the dashboard asks its queens who leads); a rejection counts as a failed connection, tried again later.
+	*/
+	readonly open: (since: number | undefined) => Readable | Promise<Readable>;
 	/** Where to start: 0 replays the queen's backlog; undefined only what happens from now. */
 	readonly since?: number;
 	readonly onEvent: (event: StreamEvent) => void;
@@ -16,11 +19,23 @@ export type EventStreamOptions = {
 	readonly retryMs?: number;
 	/** @default 2000 */
 	readonly maxRetryMs?: number;
+	/**
+	The first event of a reconnection has an id at or before the last one read: the stream counts anew (a
+	queen that restarted without its history), so what was built from the earlier events may no longer
+	hold. Called before that event goes to `onEvent`.
+	*/
+	readonly onRewind?: (event: StreamEvent, lastId: number) => void;
 };
 
 export type EventStreamReader = {
 	/** The id of the last event read (what a reconnection asks to start after). */
 	readonly lastId: number | undefined;
+	/**
+	Drops the connection and connects again after the usual pause, as after a drop: for a caller that learns
+	first that the queen is gone (a queen stopped dead leaves its connection open). Nothing while a
+	reconnection is already under way.
+	*/
+	restart(reason: string): void;
 	close(): void;
 };
 
@@ -35,28 +50,57 @@ export function readEventStream(options: EventStreamOptions): EventStreamReader 
 	let timer: NodeJS.Timeout | undefined;
 	let retryMs = options.retryMs ?? 250;
 
+	let fail: ((error: string) => void) | undefined;
+
 	const connect = (): void => {
 		if (closed) {
 			return;
 		}
 
-		let buffer = '';
+		let current: Readable | undefined;
 		let failed = false;
-		let first = true;
-		const current = options.open(lastId);
-		stream = current;
 		const retry = (error: string): void => {
 			if (failed || closed) {
 				return;
 			}
 
 			failed = true;
-			current.destroy();
+			current?.destroy();
 			options.onStatus?.({connected: false, error});
 			timer = setTimeout(connect, retryMs);
 			retryMs = Math.min(retryMs * 2, options.maxRetryMs ?? 2000);
 		};
 
+		fail = retry;
+		let opened: Readable | Promise<Readable>;
+		try {
+			opened = options.open(lastId);
+		} catch (error: unknown) {
+			retry(describe(error));
+			return;
+		}
+
+		if (opened instanceof Promise) {
+			opened.then(readable => {
+				if (failed || closed) {
+					readable.destroy();
+				} else {
+					current = readable;
+					read(readable, retry);
+				}
+			}, (error: unknown) => {
+				retry(describe(error));
+			});
+		} else {
+			current = opened;
+			read(opened, retry);
+		}
+	};
+
+	const read = (current: Readable, retry: (error: string) => void): void => {
+		stream = current;
+		let buffer = '';
+		let first = true;
 		current.on('response', (response: {statusCode: number}) => {
 			if (response.statusCode >= 200 && response.statusCode < 300) {
 				retryMs = options.retryMs ?? 250;
@@ -82,6 +126,7 @@ export function readEventStream(options: EventStreamOptions): EventStreamReader 
 				// Events without an id (heartbeats: the store does not keep them) come in order, after the last id.
 				const id = event?.id;
 				if (event && first && id !== undefined && lastId !== undefined && id <= lastId) {
+					options.onRewind?.(event, lastId);
 					lastId = id - 1;
 				}
 
@@ -112,12 +157,19 @@ export function readEventStream(options: EventStreamOptions): EventStreamReader 
 		get lastId() {
 			return lastId;
 		},
+		restart(reason) {
+			fail?.(reason);
+		},
 		close() {
 			closed = true;
 			clearTimeout(timer);
 			stream?.destroy();
 		},
 	};
+}
+
+function describe(error: unknown): string {
+	return error instanceof Error ? error.message : String(error);
 }
 
 /** One SSE block (`id:` and `data:` lines) to an event; comments and malformed data are skipped. */

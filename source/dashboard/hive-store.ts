@@ -1,6 +1,5 @@
 import type {StreamEvent} from '../client/event-stream.js';
-import {readEventStream} from '../client/event-stream.js';
-import type {DronesAnswer, DroneView, QueenClient, TaskView} from '../client/queen-client.js';
+import type {DronesAnswer, DroneView, TaskView} from '../client/queen-client.js';
 import {age, errorText} from './format.js';
 
 /**
@@ -27,13 +26,34 @@ export type LogEntry = {readonly id: number; readonly time: string; readonly ton
 
 export type Sweep = {readonly checked: number; readonly failed: number; readonly durationMs: number};
 
+/**
+The queen the dashboard reads and who leads, as that queen's `/healthz` says. Several queens share one
+store; one leads, the others (followers) pass every call on to it.
+*/
+export type QueenSeen = {
+	/** The queen read (its `address`, or the host:port dialled when it does not say). */
+	readonly address: string;
+	readonly version: string | undefined;
+	/** Undefined: a queen too old to say, which leads itself. */
+	readonly role: 'leader' | 'follower' | undefined;
+	/** The leader's host:port; null while none leads (a failover under way). */
+	readonly leader: string | null;
+	/** The leader's epoch; null for a queen alone (no shared store). */
+	readonly epoch: number | null;
+};
+
 export type HiveSnapshot = {
-	readonly queenUrl: string;
+	/** The queen(s) the dashboard was pointed at, as given (`host:port`, or several separated by commas). */
+	readonly queenHost: string;
 	/** The queen's version, from `/healthz`. */
 	readonly queenVersion: string | undefined;
+	/** The queen read and who leads; undefined until one answers. */
+	readonly queen: QueenSeen | undefined;
 	readonly connected: boolean;
 	/** Why the dashboard cannot read the queen, if it cannot. */
 	readonly error: string | undefined;
+	/** Since when what is shown may be out of date: the connection was lost then (undefined while connected). */
+	readonly staleSince: number | undefined;
 	/** When this snapshot was made (ages are computed against it). */
 	readonly now: number;
 	readonly startedAt: number;
@@ -53,7 +73,8 @@ export type HiveSnapshot = {
 };
 
 export type HiveStoreOptions = {
-	readonly queenUrl: string;
+	/** The queen(s) as given (`--queen-host`): shown until one answers. */
+	readonly queenHost: string;
 	/** Wait between a first update and the snapshot that shows it. @default 100 */
 	readonly flushMs?: number;
 	/** Shortest time between two snapshots (under a flood of updates). @default 250, or `flushMs` if longer */
@@ -69,7 +90,10 @@ type Update =
 	| {readonly kind: 'event'; readonly event: StreamEvent}
 	| {readonly kind: 'drones'; readonly answer: DronesSnapshot; readonly fetchedAt: number}
 	| {readonly kind: 'tasks'; readonly tasks: readonly TaskView[]}
-	| {readonly kind: 'status'; readonly connected: boolean; readonly error: string | undefined; readonly queenVersion?: string};
+	| {readonly kind: 'status'; readonly connected: boolean; readonly error: string | undefined; readonly queenVersion?: string}
+	| {readonly kind: 'queen'; readonly queen: QueenSeen}
+	| {readonly kind: 'reload'; readonly drones: DronesSnapshot; readonly fetchedAt: number; readonly tasks: readonly TaskView[]}
+	| {readonly kind: 'note'; readonly tone: LogTone; readonly text: string; readonly at: number};
 
 const rateWindowMs = 10_000;
 const collator = new Intl.Collator('en', {numeric: true});
@@ -106,10 +130,12 @@ export class HiveStore {
 		this.#now = options.now ?? Date.now;
 		const now = this.#now();
 		this.#snapshot = {
-			queenUrl: options.queenUrl,
+			queenHost: options.queenHost,
 			queenVersion: undefined,
+			queen: undefined,
 			connected: false,
 			error: undefined,
+			staleSince: undefined,
 			now,
 			startedAt: now,
 			drones: [],
@@ -148,6 +174,25 @@ export class HiveStore {
 		this.#queue({kind: 'status', connected, error, queenVersion});
 	}
 
+	/** Which queen is read and who leads (its `/healthz`). */
+	setQueen(queen: QueenSeen): void {
+		this.#queue({kind: 'queen', queen});
+	}
+
+	/**
+	The whole hive again, from a queen that may not be the one read before (another leader): its drones
+	and tasks replace what was known, rather than being merged with it; the last sweep is forgotten (a new
+	leader counts heartbeats afresh). Events queued after it are applied on top.
+	*/
+	reload(drones: DronesSnapshot, tasks: readonly TaskView[], fetchedAt = this.#now()): void {
+		this.#queue({kind: 'reload', drones, tasks, fetchedAt});
+	}
+
+	/** A line of the dashboard's own in the event log (a new leader, a lost one). */
+	note(tone: LogTone, text: string): void {
+		this.#queue({kind: 'note', tone, text, at: this.#now()});
+	}
+
 	/** A flush even without updates: a new snapshot if time moving on shows (the header's uptime). */
 	tick(): void {
 		this.#queue(undefined);
@@ -164,7 +209,7 @@ export class HiveStore {
 		const updates = this.#pending;
 		this.#pending = [];
 		const previous = this.#snapshot;
-		let {connected, error, queenVersion, maxRetry, lastSweep, dispatched} = previous;
+		let {connected, error, queenVersion, queen, maxRetry, lastSweep, dispatched} = previous;
 		let dronesChanged = false;
 		let tasksChanged = false;
 		const newLog: LogEntry[] = [];
@@ -177,9 +222,32 @@ export class HiveStore {
 					break;
 				}
 
+				case 'queen': {
+					if (!sameQueen(queen, update.queen)) {
+						queen = update.queen;
+					}
+
+					queenVersion = update.queen.version ?? queenVersion;
+					break;
+				}
+
 				case 'drones': {
 					dronesChanged = this.#replaceDrones(update.answer, update.fetchedAt) || dronesChanged;
 					maxRetry = update.answer.maxRetry;
+					break;
+				}
+
+				case 'reload': {
+					dronesChanged = this.#replaceDrones(update.drones, update.fetchedAt) || dronesChanged;
+					maxRetry = update.drones.maxRetry;
+					dispatched += this.#replaceTasks(update.tasks);
+					tasksChanged = true;
+					lastSweep = undefined;
+					break;
+				}
+
+				case 'note': {
+					newLog.push({id: ++this.#logSeq, time: clockTime(new Date(update.at).toISOString()), tone: update.tone, text: update.text});
 					break;
 				}
 
@@ -227,8 +295,9 @@ export class HiveStore {
 		}
 
 		const dispatchRate = this.#dispatchTimes.length / (rateWindowMs / 1000);
+		const staleSince = connected ? undefined : previous.staleSince ?? (previous.connected ? now : undefined);
 		const changed = dronesChanged || tasksChanged || newLog.length > 0
-			|| connected !== previous.connected || error !== previous.error || queenVersion !== previous.queenVersion
+			|| connected !== previous.connected || error !== previous.error || queenVersion !== previous.queenVersion || queen !== previous.queen
 			|| maxRetry !== previous.maxRetry || lastSweep !== previous.lastSweep || dispatched !== previous.dispatched
 			|| dispatchRate !== previous.dispatchRate
 			// The header's uptime.
@@ -262,7 +331,9 @@ export class HiveStore {
 			...previous,
 			connected,
 			error,
+			staleSince,
 			queenVersion,
+			queen,
 			now,
 			drones,
 			readyDrones,
@@ -322,6 +393,20 @@ export class HiveStore {
 
 		this.#drones = next;
 		return changed;
+	}
+
+	/** `GET /tasks` (newest first) in place of every task known; returns how many are newly seen with a drone. */
+	#replaceTasks(tasks: readonly TaskView[]): number {
+		const known = new Map(this.#tasks);
+		this.#tasks.clear();
+		let dispatched = 0;
+		for (let index = Math.min(tasks.length, this.#taskLimit) - 1; index >= 0; index--) {
+			const task = tasks[index]!;
+			this.#tasks.set(task.id, task);
+			dispatched += task.drone && !known.get(task.id)?.drone ? 1 : 0;
+		}
+
+		return dispatched;
 	}
 
 	/** Returns 1 when this is the first time the task is seen with a drone (a dispatch). */
@@ -393,6 +478,10 @@ export class HiveStore {
 			}
 		}
 	}
+}
+
+function sameQueen(a: QueenSeen | undefined, b: QueenSeen): boolean {
+	return a !== undefined && a.address === b.address && a.version === b.version && a.role === b.role && a.leader === b.leader && a.epoch === b.epoch;
 }
 
 /** Two rows of the same drone with the same fields (labels compared by value). */
@@ -497,63 +586,4 @@ export function clockTime(iso: string): string {
 	}
 
 	return [date.getHours(), date.getMinutes(), date.getSeconds()].map(part => String(part).padStart(2, '0')).join(':');
-}
-
-export type HiveFeed = {stop(): void};
-
-/**
-Feeds a store from a queen: `/healthz` and `GET /tasks` once, `GET /drones` every `refreshMs` (for the
-heartbeat ages), and `GET /events` from the start of the queen's backlog, reconnecting after a drop.
-*/
-export function feedHiveStore(store: HiveStore, client: QueenClient, options: {readonly refreshMs?: number} = {}): HiveFeed {
-	let stopped = false;
-	const reader = readEventStream({
-		open: since => client.openEvents(since),
-		since: 0,
-		onEvent(event) {
-			store.pushEvent(event);
-		},
-		onStatus(status) {
-			store.setStatus(status.connected, status.error);
-		},
-	});
-
-	const refresh = async (): Promise<void> => {
-		try {
-			store.setDrones(await client.drones());
-			store.setStatus(true);
-		} catch (error: unknown) {
-			store.setStatus(false, error instanceof Error ? error.message : String(error));
-		}
-	};
-
-	void (async () => {
-		try {
-			const health = await client.healthz();
-			store.setStatus(true, undefined, health.version);
-			store.setTasks((await client.tasks({limit: 1000})).tasks);
-		} catch (error: unknown) {
-			store.setStatus(false, error instanceof Error ? error.message : String(error));
-		}
-	})();
-	void refresh();
-	let refreshing = false;
-	const timer = setInterval(() => {
-		if (stopped || refreshing) {
-			return;
-		}
-
-		refreshing = true;
-		void refresh().finally(() => {
-			refreshing = false;
-		});
-	}, options.refreshMs ?? 1000);
-
-	return {
-		stop() {
-			stopped = true;
-			clearInterval(timer);
-			reader.close();
-		},
-	};
 }

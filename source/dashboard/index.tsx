@@ -1,12 +1,16 @@
 import {render} from 'ink';
 import {createHttpClient} from '../client/http.js';
-import {createQueenClient} from '../client/queen-client.js';
+import {createQueenClient, type QueenClient} from '../client/queen-client.js';
 import {App} from './App.js';
-import {feedHiveStore, HiveStore} from './hive-store.js';
+import {feedHiveStore} from './feed.js';
+import {HiveStore} from './hive-store.js';
 
 export type DashboardOptions = {
-	/** `http://host:port` of the queen to show. */
-	readonly queenUrl: string;
+	/**
+	The queens of the hive, `host:port` each (`--queen-host a,b,c`): the dashboard reads the first that
+	answers, and moves to the next when it stops answering.
+	*/
+	readonly queenHosts: readonly string[];
 	readonly version: string;
 	/** The hive's join secret, sent as `Authorization: Bearer` on every call. */
 	readonly token?: string;
@@ -16,14 +20,23 @@ const enterAlternateScreen = '\u001B[?1049h\u001B[H';
 const leaveAlternateScreen = '\u001B[?1049l';
 
 /**
-Shows the dashboard of the queen at `queenUrl` full-screen (the alternate screen, as k9s and less do),
+Shows the dashboard of the hive of `queenHosts` full-screen (the alternate screen, as k9s and less do),
 reading it only through its HTTP API. Resolves when the user quits, the terminal restored.
 */
 export async function runDashboard(options: DashboardOptions): Promise<void> {
 	const http = createHttpClient({userAgent: `hive-dashboard/${options.version}`, timeoutMs: 5000, maxSockets: 8, token: options.token});
-	const client = createQueenClient(new URL(options.queenUrl).host, http);
-	const store = new HiveStore({queenUrl: options.queenUrl});
-	const feed = feedHiveStore(store, client);
+	const queens = options.queenHosts.map(host => createQueenClient(host, http));
+	const store = new HiveStore({queenHost: options.queenHosts.join(',')});
+	const feed = feedHiveStore(store, queens);
+	// The prompt and the task details call the queen read now (it changes with a failover).
+	const client: Pick<QueenClient, 'submitTask' | 'task'> = {
+		async submitTask(task, submit) {
+			return feed.client.submitTask(task, submit);
+		},
+		async task(id) {
+			return feed.client.task(id);
+		},
+	};
 	const {stdout} = process;
 	let restored = false;
 	const restore = (): void => {

@@ -5,7 +5,7 @@ import {render} from 'ink-testing-library';
 import type {ReactNode} from 'react';
 import {DroneTable} from '../../source/dashboard/DroneTable.js';
 import {EventLog} from '../../source/dashboard/EventLog.js';
-import {Header} from '../../source/dashboard/Header.js';
+import {Header, link} from '../../source/dashboard/Header.js';
 import {HiveStore} from '../../source/dashboard/hive-store.js';
 import {Prompt} from '../../source/dashboard/Prompt.js';
 import {TaskDetail} from '../../source/dashboard/TaskDetail.js';
@@ -24,22 +24,98 @@ function frame(node: ReactNode): string {
 	return text;
 }
 
-test('Header: queen, version, uptime, connection; drones ready/total, tasks dispatched and rate, last sweep', () => {
+function headerStore() {
 	let now = t0;
-	const store = new HiveStore({queenUrl: 'http://127.0.0.1:8080', now: () => now, flushMs: 60_000});
+	const store = new HiveStore({queenHost: '127.0.0.1:8081,127.0.0.1:8082', now: () => now, flushMs: 60_000});
+	const advance = (ms: number) => {
+		now += ms;
+	};
+
+	return {store, advance};
+}
+
+/** The header's frame; its colours are not in it (Ink writes none off a terminal): `link` says them. */
+function header(store: HiveStore, width = 80): {text: string} {
+	return {text: frame(<Header hive={store.getSnapshot()} version="9.9.9" width={width}/>)};
+}
+
+const leaderA = {address: '127.0.0.1:8081', version: '0.1.0', role: 'leader', leader: '127.0.0.1:8081', epoch: 12} as const;
+
+test('Header: version, uptime and the queen that leads; drones ready/total, tasks dispatched and rate, last sweep', () => {
+	const {store, advance} = headerStore();
 	store.setDrones({drones: [drone(0), drone(1, {state: 'suspect', failedAttempts: 2})], maxRetry: 3, heartbeatIntervalMs: 1000}, t0);
 	store.pushEvent(event('heartbeat.sweep', {checked: 2, failed: 1, durationMs: 4}));
 	store.pushEvent(event('task.dispatched', {task: task('a')}));
-	store.setStatus(true, undefined, '0.1.0');
-	now += 65_000;
+	store.setQueen(leaderA);
+	store.setStatus(true);
+	advance(65_000);
 	store.flush();
-	assert.equal(frame(<Header hive={store.getSnapshot()} version="9.9.9" width={80}/>), [
-		'Hive  queen http://127.0.0.1:8080  v0.1.0  up 1m05s  ● connected',
+	const {text} = header(store);
+	assert.equal(text, [
+		'Hive  v0.1.0  up 1m05s  ● leader 127.0.0.1:8081  epoch 12',
 		'drones 1/2 ready  tasks 1 dispatched, 0.0/s  sweep 2 checked, 1 failed, 4ms',
 	].join('\n'));
-	store.setStatus(false, 'ECONNREFUSED');
+	assert.equal(link(store.getSnapshot()).color, 'green');
+
+	// A queen alone (no shared store) leads itself and has no epoch; one too old to say looks the same.
+	store.setQueen({address: '127.0.0.1:8080', version: '0.1.0', role: 'leader', leader: '127.0.0.1:8080', epoch: null});
 	store.flush();
-	assert.match(frame(<Header hive={store.getSnapshot()} version="9.9.9" width={80}/>), /^Hive {2}queen http:\/\/127\.0\.0\.1:8080 {2}v0\.1\.0 {2}up 1m05s {2}○ ECONNREFUSED$/m);
+	assert.equal(header(store).text.split('\n')[0], 'Hive  v0.1.0  up 1m05s  ● leader 127.0.0.1:8080');
+	store.setQueen({address: '127.0.0.1:8080', version: '0.0.9', role: undefined, leader: '127.0.0.1:8080', epoch: null});
+	store.flush();
+	assert.equal(header(store).text.split('\n')[0], 'Hive  v0.0.9  up 1m05s  ● leader 127.0.0.1:8080');
+	store.close();
+});
+
+test('Header: read through a follower, it names both, and fits 80 columns; narrower, it is cut with an ellipsis', () => {
+	const {store} = headerStore();
+	store.setQueen({address: '127.0.0.1:8082', version: '0.1.0', role: 'follower', leader: '127.0.0.1:8081', epoch: 12});
+	store.setStatus(true);
+	store.flush();
+	const {text} = header(store);
+	assert.equal(text.split('\n')[0], 'Hive  v0.1.0  up 0.0s  ● via 127.0.0.1:8082 → leader 127.0.0.1:8081  epoch 12');
+	assert.ok(stringWidth(text.split('\n')[0]!) <= 80);
+	assert.equal(link(store.getSnapshot()).color, 'green');
+	assert.equal(header(store, 60).text.split('\n')[0], 'Hive  v0.1.0  up 0.0s  ● via 127.0.0.1:8082 → leader 127.0.…');
+	store.close();
+});
+
+test('Header: no leader while a failover is under way (yellow), and since when the panes show the hive as it was', () => {
+	const {store, advance} = headerStore();
+	store.setQueen({...leaderA, address: '127.0.0.1:8082', role: 'follower'});
+	store.setStatus(true);
+	store.flush();
+	advance(5000);
+	store.setQueen({address: '127.0.0.1:8082', version: '0.1.0', role: 'follower', leader: null, epoch: null});
+	store.setStatus(false, 'no leader (127.0.0.1:8082 says)');
+	store.flush();
+	const {text} = header(store);
+	assert.equal(text.split('\n')[0], 'Hive  v0.1.0  up 5.0s  ◌ no leader since 12:00:05 (via 127.0.0.1:8082)');
+	assert.equal(link(store.getSnapshot()).color, 'yellow');
+	assert.equal(store.getSnapshot().staleSince, t0 + 5000);
+
+	// The next leader: connected again, nothing stale.
+	store.setQueen({address: '127.0.0.1:8082', version: '0.1.0', role: 'follower', leader: '127.0.0.1:8083', epoch: 13});
+	store.setStatus(true);
+	store.flush();
+	assert.equal(header(store).text.split('\n')[0], 'Hive  v0.1.0  up 5.0s  ● via 127.0.0.1:8082 → leader 127.0.0.1:8083  epoch 13');
+	assert.equal(store.getSnapshot().staleSince, undefined);
+	store.close();
+});
+
+test('Header: no queen answers (red), with when it was lost; before any answered, where it is connecting', () => {
+	const {store, advance} = headerStore();
+	assert.equal(header(store).text.split('\n')[0], 'Hive  v9.9.9  up 0.0s  ○ connecting to 127.0.0.1:8081,127.0.0.1:8082…');
+	store.setQueen(leaderA);
+	store.setStatus(true);
+	store.flush();
+	advance(2000);
+	store.setStatus(false, '127.0.0.1:8081, 127.0.0.1:8082: ECONNREFUSED');
+	store.flush();
+	const {text} = header(store);
+	assert.equal(text.split('\n')[0], 'Hive  v0.1.0  up 2.0s  ○ lost at 12:00:02: 127.0.0.1:8081, 127.0.0.1:8082: ECON…');
+	assert.equal(header(store, 100).text.split('\n')[0], 'Hive  v0.1.0  up 2.0s  ○ lost at 12:00:02: 127.0.0.1:8081, 127.0.0.1:8082: ECONNREFUSED');
+	assert.equal(link(store.getSnapshot()).color, 'red');
 	store.close();
 });
 

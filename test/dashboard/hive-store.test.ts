@@ -5,7 +5,7 @@ import {droneView, event, t0, task} from './fixtures.js';
 
 function store(options: {logSize?: number; taskLimit?: number} = {}) {
 	let now = t0;
-	const hive = new HiveStore({queenUrl: 'http://127.0.0.1:8080', flushMs: 60_000, now: () => now, ...options});
+	const hive = new HiveStore({queenHost: '127.0.0.1:8080', flushMs: 60_000, now: () => now, ...options});
 	const advance = (ms: number) => {
 		now += ms;
 	};
@@ -179,7 +179,7 @@ test('drones keep their order by name through refreshes, arrivals and departures
 
 test('the first update after a quiet spell shows after flushMs; under a flood, batches come minIntervalMs apart', t => {
 	t.mock.timers.enable({apis: ['setTimeout']});
-	const hive = new HiveStore({queenUrl: 'http://127.0.0.1:8080', flushMs: 100, minIntervalMs: 10_000, now: () => t0});
+	const hive = new HiveStore({queenHost: '127.0.0.1:8080', flushMs: 100, minIntervalMs: 10_000, now: () => t0});
 	let calls = 0;
 	hive.subscribe(() => {
 		calls++;
@@ -206,4 +206,50 @@ test('the detail of a task takes its output, text and command from the task\'s r
 	assert.equal(shown.result?.stdout, 'Linux\n');
 	assert.equal(shown.result?.exitCode, 0);
 	assert.equal(withRecord(task('b', {state: 'failed'}), task('b', {state: 'running'})).state, 'failed');
+});
+
+test('a reload replaces drones and tasks (nothing of the old leader\'s kept), forgets the sweep, and counts no dispatch twice', () => {
+	const {hive} = store();
+	hive.setDrones({drones: [droneView(0), droneView(1)], maxRetry: 3, heartbeatIntervalMs: 2000});
+	hive.setTasks([task('a'), task('b', {state: 'running'})]);
+	hive.pushEvent(event('heartbeat.sweep', {checked: 2, failed: 0, durationMs: 1}));
+	hive.flush();
+	assert.equal(hive.getSnapshot().dispatched, 2);
+
+	// The new leader has drone-1 and drone-5, task b (finished meanwhile) and c; then events after its snapshot.
+	hive.reload({drones: [droneView(5), droneView(1)], maxRetry: 4, heartbeatIntervalMs: 2000}, [task('c', {drone: 'drone-5'}), task('b', {state: 'succeeded'})]);
+	hive.pushEvent(event('task.succeeded', {task: task('c', {drone: 'drone-5', state: 'succeeded'})}));
+	hive.note('info', 'leader is now 127.0.0.1:8082 (epoch 3)');
+	hive.flush();
+	const snapshot = hive.getSnapshot();
+	assert.deepEqual(snapshot.drones.map(drone => drone.name), ['drone-1', 'drone-5']);
+	assert.deepEqual(snapshot.tasks.map(item => [item.id, item.state]), [['c', 'succeeded'], ['b', 'succeeded']]);
+	assert.equal(snapshot.lastSweep, undefined);
+	assert.equal(snapshot.maxRetry, 4);
+	assert.equal(snapshot.dispatched, 3);
+	assert.deepEqual(snapshot.log.map(entry => [entry.tone, entry.text]), [['info', 'leader is now 127.0.0.1:8082 (epoch 3)']]);
+	hive.close();
+});
+
+test('while not connected the snapshot says since when; the queen seen is kept, and a same answer changes nothing', () => {
+	const {hive, advance} = store();
+	const queen = {address: '127.0.0.1:8081', version: '0.1.0', role: 'leader', leader: '127.0.0.1:8081', epoch: 2} as const;
+	hive.setQueen(queen);
+	hive.setStatus(true);
+	hive.flush();
+	assert.equal(hive.getSnapshot().staleSince, undefined);
+	assert.equal(hive.getSnapshot().queenVersion, '0.1.0');
+	const connected = hive.getSnapshot();
+	hive.setQueen({...queen});
+	hive.flush();
+	assert.equal(hive.getSnapshot(), connected);
+	advance(3000);
+	hive.setStatus(false, 'ECONNREFUSED');
+	hive.flush();
+	advance(3000);
+	hive.setStatus(false, 'no leader');
+	hive.flush();
+	assert.equal(hive.getSnapshot().staleSince, t0 + 3000);
+	assert.equal(hive.getSnapshot().queen, connected.queen);
+	hive.close();
 });

@@ -60,7 +60,7 @@ test('/ filters the drones and ? shows the keys, from the tables or an empty pro
 });
 
 test('App: a task typed at the prompt goes to the queen\'s API and its outcome shows, or its error', async () => {
-	const store = new HiveStore({queenUrl: 'http://127.0.0.1:8080', flushMs: 10, now: () => t0});
+	const store = new HiveStore({queenHost: '127.0.0.1:8080', flushMs: 10, now: () => t0});
 	store.setDrones({drones: [drone(0)], maxRetry: 3, heartbeatIntervalMs: 1000}, t0);
 	store.flush();
 	const submitted: string[] = [];

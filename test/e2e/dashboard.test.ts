@@ -4,6 +4,7 @@ import net, {type AddressInfo} from 'node:net';
 import {test} from 'node:test';
 import {setTimeout} from 'node:timers/promises';
 import {spawnLarve} from '../helpers/binary.js';
+import {deadAddress} from '../helpers/servers.js';
 import {hasTmux, isRunning, runInTerminal} from '../helpers/tmux.js';
 import {waitFor} from '../helpers/wait.js';
 
@@ -13,8 +14,8 @@ const skip = hasTmux ? false : 'tmux is not installed';
 test('a queen with the dashboard in a real terminal: drones come, a task typed at the prompt is printed by a drone and shown, a killed drone is evicted, Ctrl-C exits 0', {skip}, async t => {
 	const terminal = runInTerminal(t, ['--queen', '--tui', '--port', '0', '--local-drones', '0', ...fast]);
 	const queenUrl = await terminal.queenUrl();
-	await terminal.waitForScreen(`queen ${queenUrl}`);
 	const queenHost = queenUrl.replace('http://', '');
+	await terminal.waitForScreen(`● leader ${queenHost}`);
 	const drones = [spawnLarve(t, ['--queen-host', queenHost, '--port', '0']), spawnLarve(t, ['--queen-host', queenHost, '--port', '0'])];
 	await Promise.all(drones.map(async drone => drone.url()));
 	await terminal.waitForScreen('drones 2/2 ready');
@@ -67,12 +68,11 @@ test('--local-drones 2: the dashboard shows two drones of this machine, and Ctrl
 	await waitFor(() => pids.every(pid => !isRunning(pid)), 'the local drones to be gone');
 });
 
-test('the dashboard attaches to a queen elsewhere with --tui --queen-host, and ? shows the keys', {skip}, async t => {
+test('the dashboard attaches to a queen elsewhere with --tui --queen-host (the first of a list that answers), and ? shows the keys', {skip}, async t => {
 	const queen = spawnLarve(t, ['--queen', '--port', '0', ...fast]);
-	const queenUrl = await queen.url();
-	const terminal = runInTerminal(t, ['--tui', '--queen-host', queenUrl.replace('http://', '')], {width: 200, height: 60});
-	await terminal.waitForScreen(`queen ${queenUrl}`);
-	await terminal.waitForScreen('● connected');
+	const queenHost = (await queen.url()).replace('http://', '');
+	const terminal = runInTerminal(t, ['--tui', '--queen-host', `${await deadAddress()},${queenHost}`], {width: 200, height: 60});
+	await terminal.waitForScreen(`● leader ${queenHost}`);
 	terminal.press('?');
 	await terminal.waitForScreen('Keys  (Esc or ? to close)');
 	terminal.press('Escape');
@@ -104,7 +104,7 @@ test('a queen with a dashboard attached stops as fast as one without: the dashbo
 	const queen = spawnLarve(t, ['--queen', '--port', '0', '--store', 'memory']);
 	const queenHost = (await queen.url()).replace('http://', '');
 	const terminal = runInTerminal(t, ['--tui', '--queen-host', queenHost]);
-	await terminal.waitForScreen('● connected');
+	await terminal.waitForScreen(`● leader ${queenHost}`);
 	queen.child.kill('SIGTERM');
 	// Its grace for requests in flight is 5 s: a queen that waits for the dashboard's streams takes all of it.
 	assert.equal(await Promise.race([queen.exited, setTimeout(4000, 'still running 4 s after SIGTERM')]), 0);

@@ -200,3 +200,72 @@ export async function fakeQueen(t: TestContext, options: {readonly heartbeatInte
 	};
 	return fake;
 }
+
+export type FakeFollower = {
+	readonly address: string;
+	/**
+	Follows `leader` from now on: its `/healthz` says it is a follower and names the leader and its epoch,
+	and every other call is passed on to the leader. Null: no leader, so `/healthz` says `leader: null` and
+	every other call is answered 503 with `Retry-After` and `ERR_HIVE_NO_LEADER`. Calls passed on before
+	(the event stream) are cut, as a queen does when its leader goes, unless `keepStreams`.
+	*/
+	follow(leader: {readonly address: string; readonly epoch: number} | null, options?: {readonly keepStreams?: boolean}): void;
+};
+
+/**
+A queen that follows another (section 9 of HIVE.md), as far as the dashboard can tell: it answers its
+own `/healthz` and passes everything else on to whichever real queen the test says leads.
+*/
+export async function fakeFollower(t: TestContext): Promise<FakeFollower> {
+	let leader: {readonly address: string; readonly epoch: number} | null = null;
+	const passedOn = new Set<{readonly upstream: http.ClientRequest; readonly response: http.ServerResponse}>();
+	const agent = new http.Agent({keepAlive: true});
+	const server = http.createServer((request, response) => {
+		if (request.url === '/healthz') {
+			response.writeHead(200, {'content-type': 'application/json'}).end(JSON.stringify({status: 'Status.READY', version: 'fake', mode: 'Mode.QUEEN', name: 'queen', role: 'follower', leader: leader?.address ?? null, epoch: leader?.epoch ?? null, address: fake.address}));
+			return;
+		}
+
+		if (leader === null) {
+			response.writeHead(503, {'content-type': 'application/json', 'retry-after': '1'}).end(JSON.stringify({error: 'no leader: a failover is under way', code: 'ERR_HIVE_NO_LEADER'}));
+			return;
+		}
+
+		const [host, port] = leader.address.split(':');
+		const upstream = http.request({host, port: Number(port), method: request.method, path: request.url, headers: request.headers, agent}, answer => {
+			response.writeHead(answer.statusCode ?? 502, answer.headers);
+			answer.pipe(response);
+		});
+		const call = {upstream, response};
+		passedOn.add(call);
+		upstream.on('close', () => passedOn.delete(call));
+		upstream.on('error', () => response.destroy());
+		response.on('close', () => upstream.destroy());
+		request.pipe(upstream);
+	});
+	server.listen(0, '127.0.0.1');
+	await once(server, 'listening');
+	const cut = () => {
+		for (const {upstream, response} of passedOn) {
+			upstream.destroy();
+			response.destroy();
+		}
+	};
+
+	t.after(async () => {
+		cut();
+		agent.destroy();
+		server.closeAllConnections();
+		await new Promise(resolve => server.close(resolve));
+	});
+	const fake: FakeFollower = {
+		address: `127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+		follow(next, options = {}) {
+			leader = next;
+			if (!options.keepStreams) {
+				cut();
+			}
+		},
+	};
+	return fake;
+}

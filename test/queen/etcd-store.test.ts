@@ -221,6 +221,26 @@ describe('the etcd store', {skip: etcdMissing()}, () => {
 		assert.ok(pending.every((task, index) => task.text === text(index)));
 	});
 
+	test('a large record is kept in parts, which go when it shrinks or is forgotten', async t => {
+		const prefix = newPrefix();
+		const {hive, store} = await openHive(t, client, prefix, {taskHistory: 0});
+		const labels = Object.fromEntries(Array.from({length: 64}, (_, index) => [`label-${index}`, 'v'.repeat(256)]));
+		await hive.register({address: '127.0.0.1:5001', labels});
+		const {task} = await hive.submit({kind: 'text', text: 't'.repeat(40 * 1024)});
+		assert.deepEqual((await keysUnder(client, `${prefix}parts/`)).length, 2 + 3, 'two parts of the drone, three of the task');
+		await store.close();
+
+		const {hive: again} = await openHive(t, client, prefix, {taskHistory: 0});
+		assert.deepEqual(again.drone('drone-0')!.labels, labels);
+		assert.equal(again.task(task.id)!.text, task.text);
+		await again.register({address: '127.0.0.1:5001', labels: {zone: 'a'}});
+		assert.deepEqual(await keysUnder(client, `${prefix}parts/drones/`), [], 'a record that fits one key again has no parts');
+		again.dispatch(task.id, 'drone-0');
+		await again.finish(task.id, 'drone-0', {succeeded: true});
+		assert.deepEqual(await keysUnder(client, `${prefix}parts/`), [], 'a task forgotten goes with its parts');
+		assert.deepEqual(await keysUnder(client, `${prefix}tasks/`), []);
+	});
+
 	test('a task placed on a drone missing from etcd goes back to the queue at open', async t => {
 		const prefix = newPrefix();
 		const {hive, store} = await openHive(t, client, prefix);

@@ -13,7 +13,11 @@ prefix.
 - `<prefix>drones/<name>`: a drone's record and the tasks it finished;
 - `<prefix>names/<name>`: each name ever given, never deleted (no queen gives a name twice);
 - `<prefix>tasks/<id>`: a task (a finished one with `endRevision`, the revision of its end, so that the history
-  forgets the same tasks first after a load), deleted once the hive forgets it (`--task-history`).
+  forgets the same tasks first after a load), deleted once the hive forgets it (`--task-history`);
+- `<prefix>parts/<drones|tasks>/<name>/<0000>`: a record over `headBytes` (a long text, a command's output) in
+  parts of `partBytes`, its own key then holding `#<parts>`. Every key's value is thus bounded, and so is
+  every page `load()` reads: gRPC takes at most 4 MiB in one answer (and the client's circuit breaker
+  shuts it for 5 s after three answers too large).
 
 The hive applies facts in memory at once; the store learns from them which records they touched, and
 writes those records as they are when it writes (group commit: one write per turn of the event loop, one
@@ -58,21 +62,23 @@ export type EtcdStore = Store & {readonly kind: 'etcd'};
 
 /**
 etcd refuses a transaction of more than `--max-txn-ops` (128 by default) operations, or of a request over
-`--max-request-bytes` (1.5 MiB): a flush is written in transactions of at most this many records (the
+`--max-request-bytes` (1.5 MiB): a flush is written in transactions of at most this many operations (the
 meta key is one more)...
 */
-const maxRecordsPerTxn = 120;
+const maxOpsPerTxn = 120;
 /** ... and of at most this many bytes of keys and values (one larger record goes alone). */
 const maxTxnBytes = 1024 * 1024;
 /** A task record larger than this has its output cut to fit (a record etcd cannot take would stop every leader in turn). */
 const maxRecordBytes = 1024 * 1024;
+/** A record this small is kept in one key (most are: ~450 bytes for a short text task)... */
+const headBytes = 1024;
+/** ... a larger one in parts of this size (at most 64 parts, 65 operations: one transaction). */
+const partBytes = 16 * 1024;
 /**
-Keys read per page by `load()`: gRPC takes at most 4 MiB in one answer. Pages start small, then hold as
-many keys as fit in `pageBytes` at the size of the largest record seen so far.
+Keys read per page by `load()`, each page ~2 MiB at most. Pages are large: etcd 3.4 walks the rest of
+the range on every page (to count it), so 100,000 tasks loaded in 4.8 s at 500 keys a page, 1.4 s at 5,000.
 */
-const maxPageKeys = 500;
-const firstPageKeys = 50;
-const pageBytes = 2 * 1024 * 1024;
+const pageKeys = {records: 2000, parts: 128, names: 5000} as const;
 
 type Batch = {
 	readonly promise: Promise<void>;
@@ -85,7 +91,13 @@ type Meta = {readonly revision: number; readonly nextNumber: number; readonly wr
 /** A task as etcd keeps it. */
 type StoredTask = Task & {readonly endRevision?: number};
 
-/** Opens a store on etcd; load it with `load()` before the first `append`. */
+/** The operations that write one record: never split between two transactions. */
+type Group = {readonly ops: IRequestOp[]; bytes: number};
+
+/**
+Opens a store on etcd; load it with `load()` before the first `append`. One store for each leadership
+term: a queen that wins again opens a new one, with the new term's fence, and loads it.
+*/
 export async function openEtcdStore(options: EtcdStoreOptions): Promise<EtcdStore> {
 	const {client, prefix, fence} = options;
 	const writeTimeoutMs = options.writeTimeoutMs ?? 2000;
@@ -94,6 +106,7 @@ export async function openEtcdStore(options: EtcdStoreOptions): Promise<EtcdStor
 		drones: `${prefix}drones/`,
 		names: `${prefix}names/`,
 		tasks: `${prefix}tasks/`,
+		parts: `${prefix}parts/`,
 	};
 	const metaKey = Buffer.from(keys.meta);
 	const location = `etcd://${endpointsOf(client)}/${prefix}`;
@@ -113,6 +126,8 @@ export async function openEtcdStore(options: EtcdStoreOptions): Promise<EtcdStor
 	let newNames = new Set<string>();
 	/** The revision at which each task written next ended. */
 	let endRevisions = new Map<string, number>();
+	/** Parts of the records kept in parts (`drones/<name>`, `tasks/<id>`): those beyond a new count are deleted. */
+	const partCounts = new Map<string, number>();
 	let next: Batch | undefined;
 	let flushing: Promise<void> | undefined;
 	const stats = {facts: 0, records: 0, syncs: 0, bytes: 0, snapshots: 0};
@@ -124,48 +139,76 @@ export async function openEtcdStore(options: EtcdStoreOptions): Promise<EtcdStor
 		return failure;
 	};
 
+	/** The operations that write a record (`drones/<name>`, `tasks/<id>`) as `json`, or delete it (undefined). */
+	const recordOps = (record: string, json: string | undefined): Group => {
+		const group: Group = {ops: [], bytes: 0};
+		const put = (key: string, value: Buffer) => {
+			const keyBuffer = Buffer.from(key);
+			group.ops.push({request_put: {key: keyBuffer, value}});
+			group.bytes += keyBuffer.length + value.length;
+		};
+
+		const partsPrefix = `${keys.parts}${record}/`;
+		const had = partCounts.get(record) ?? 0;
+		let parts = 0;
+		if (json === undefined) {
+			group.ops.push({request_delete_range: {key: Buffer.from(prefix + record)}});
+		} else {
+			const value = Buffer.from(json);
+			if (value.length <= headBytes) {
+				put(prefix + record, value);
+			} else {
+				parts = Math.ceil(value.length / partBytes);
+				for (let index = 0; index < parts; index++) {
+					put(partsPrefix + partName(index), value.subarray(index * partBytes, (index + 1) * partBytes));
+				}
+
+				put(prefix + record, Buffer.from(`#${parts}`));
+			}
+		}
+
+		if (had > parts) {
+			// The parts it had beyond those it has now (a range that holds none of the keys just put).
+			group.ops.push({request_delete_range: {key: Buffer.from(partsPrefix + partName(parts)), range_end: prefixEnd(Buffer.from(partsPrefix))}});
+		}
+
+		if (parts > 0) {
+			partCounts.set(record, parts);
+		} else {
+			partCounts.delete(record);
+		}
+
+		return group;
+	};
+
 	/**
-	The operations of one flush, from the records as they are now. Their order bounds what a crash between
-	two of its transactions can leave: drones added come first (a task is never written placed on a drone
-	not yet written), drones removed last (their tasks were written requeued before). A crash leaves some
-	of the records of facts that were not acknowledged; `Hive.open` mends a task placed on a drone that is
-	not there.
+	The operations of one flush, a group for each record as it is now. Their order bounds what a crash
+	between two of its transactions can leave: drones added come first (a task is never written placed on a
+	drone not yet written), drones removed last (their tasks were written requeued before). A crash leaves
+	some of the records of facts that were not acknowledged, each whole; `Hive.open` mends a task placed on
+	a drone that is not there.
 	*/
-	const collect = (): Array<{readonly op: IRequestOp; readonly bytes: number}> => {
+	const collect = (): Group[] => {
 		if (!source) {
 			throw new Error('the etcd store has no state to write: Hive.open attaches it');
 		}
 
-		const put = (key: string, value: string) => {
-			const keyBuffer = Buffer.from(key);
-			const valueBuffer = Buffer.from(value);
-			return {op: {request_put: {key: keyBuffer, value: valueBuffer}}, bytes: keyBuffer.length + valueBuffer.length};
-		};
-
-		const remove = (key: string) => {
-			const keyBuffer = Buffer.from(key);
-			return {op: {request_delete_range: {key: keyBuffer}}, bytes: keyBuffer.length};
-		};
-
-		const first: Array<{readonly op: IRequestOp; readonly bytes: number}> = [];
-		const last: typeof first = [];
+		const first: Group[] = [];
+		const last: Group[] = [];
 		for (const name of dirtyDrones) {
 			const drone = source.drone(name);
-			if (drone) {
-				first.push(put(keys.drones + name, JSON.stringify(drone)));
-			} else {
-				last.push(remove(keys.drones + name));
-			}
+			(drone ? first : last).push(recordOps(`drones/${name}`, drone && JSON.stringify(drone)));
 		}
 
 		for (const name of newNames) {
-			first.push(put(keys.names + name, ''));
+			const key = Buffer.from(keys.names + name);
+			first.push({ops: [{request_put: {key, value: Buffer.alloc(0)}}], bytes: key.length});
 		}
 
 		for (const id of dirtyTasks) {
 			const task = source.task(id);
 			const endRevision = task && finalTaskStates.has(task.state) ? endRevisions.get(id) : undefined;
-			first.push(task ? put(keys.tasks + id, taskJson(endRevision === undefined ? task : {...task, endRevision})) : remove(keys.tasks + id));
+			first.push(recordOps(`tasks/${id}`, task && taskJson(endRevision === undefined ? task : {...task, endRevision})));
 		}
 
 		dirtyDrones = new Set();
@@ -176,7 +219,7 @@ export async function openEtcdStore(options: EtcdStoreOptions): Promise<EtcdStor
 	};
 
 	/** Writes one transaction: its records and `meta`, if this store still leads and wrote `meta` last. */
-	const commit = async (ops: ReadonlyArray<{readonly op: IRequestOp; readonly bytes: number}>, meta: Meta): Promise<void> => {
+	const commit = async (ops: readonly IRequestOp[], opsBytes: number, meta: Meta): Promise<void> => {
 		const write = `${writer}:${++writes}`;
 		const metaValue = Buffer.from(JSON.stringify({...meta, write}));
 		const compare: ICompare[] = [{key: metaKey, target: 'Mod', result: 'Equal', mod_revision: metaModRevision}];
@@ -186,7 +229,7 @@ export async function openEtcdStore(options: EtcdStoreOptions): Promise<EtcdStor
 			otherwise.unshift({request_range: {key: Buffer.from(fence.key)}});
 		}
 
-		const success = [...ops.map(each => each.op), {request_put: {key: metaKey, value: metaValue}}];
+		const success = [...ops, {request_put: {key: metaKey, value: metaValue}}];
 		let answer;
 		let timer: NodeJS.Timeout | undefined;
 		try {
@@ -207,7 +250,7 @@ export async function openEtcdStore(options: EtcdStoreOptions): Promise<EtcdStor
 
 		stats.records += 1;
 		stats.syncs += 1;
-		stats.bytes += metaKey.length + metaValue.length + ops.reduce((sum, each) => sum + each.bytes, 0);
+		stats.bytes += metaKey.length + metaValue.length + opsBytes;
 		if (answer.succeeded) {
 			// Every key a transaction puts has its revision as mod revision.
 			metaModRevision = answer.header.revision;
@@ -216,7 +259,7 @@ export async function openEtcdStore(options: EtcdStoreOptions): Promise<EtcdStor
 
 		const [leaderKey, metaNow] = (fence ? answer.responses : [undefined, ...answer.responses]).map(response => response?.response_range.kvs[0]);
 		if (fence && leaderKey?.create_revision !== fence.createRevision) {
-			throw new NotLeaderError(`${fence.key} ${leaderKey ? `was created at revision ${leaderKey.create_revision}` : 'is gone'}, not at ${fence.createRevision}: this queen no longer leads, and wrote nothing`);
+			throw new NotLeaderError(`${fence.key} ${leaderKey ? `was created at revision ${leaderKey.create_revision}` : 'is gone'}, not at ${fence.createRevision}: this queen no longer leads, and this write was not kept`);
 		}
 
 		if (metaNow && (parseJson(metaNow.value) as Meta | undefined)?.write === write) {
@@ -225,7 +268,7 @@ export async function openEtcdStore(options: EtcdStoreOptions): Promise<EtcdStor
 			return;
 		}
 
-		throw new NotLeaderError(`${keys.meta} was written by another queen (mod revision ${metaNow?.mod_revision ?? 'none'}, not ${metaModRevision}): this queen no longer writes, and wrote nothing`);
+		throw new NotLeaderError(`${keys.meta} was written by another queen (mod revision ${metaNow?.mod_revision ?? 'none'}, not ${metaModRevision}): this queen no longer writes, and this write was not kept`);
 	};
 
 	/** Writes batches one after another until none is waiting: one write in flight at a time. */
@@ -239,22 +282,25 @@ export async function openEtcdStore(options: EtcdStoreOptions): Promise<EtcdStor
 				}
 
 				// Read now, all in this turn: the records and `meta` are the state at `revision`.
-				const ops = collect();
+				const groups = collect();
 				const meta = {revision, nextNumber: source!.nextNumber};
 				let start = 0;
 				do {
-					let end = start;
+					// Whole groups, as many as fit (one larger group goes alone).
+					const ops: IRequestOp[] = [];
 					let bytes = 0;
-					while (end < ops.length && end - start < maxRecordsPerTxn && (end === start || bytes + ops[end]!.bytes <= maxTxnBytes)) {
-						bytes += ops[end]!.bytes;
+					let end = start;
+					while (end < groups.length && (end === start || (ops.length + groups[end]!.ops.length <= maxOpsPerTxn && bytes + groups[end]!.bytes <= maxTxnBytes))) {
+						ops.push(...groups[end]!.ops);
+						bytes += groups[end]!.bytes;
 						end += 1;
 					}
 
-					// Each part is fenced; a crash between two leaves what `collect` says.
+					// Each transaction is fenced; a crash between two leaves what `collect` says.
 					// eslint-disable-next-line no-await-in-loop
-					await commit(ops.slice(start, end), meta);
+					await commit(ops, bytes, meta);
 					start = end;
-				} while (start < ops.length);
+				} while (start < groups.length);
 
 				batch.resolve();
 			} catch (error: unknown) {
@@ -265,18 +311,15 @@ export async function openEtcdStore(options: EtcdStoreOptions): Promise<EtcdStor
 		flushing = undefined;
 	};
 
-	/** Reads every key under `from` at `atRevision`, a page at a time. */
-	const readAll = async (from: string, atRevision: string, each: (kv: IKeyValue) => void): Promise<void> => {
+	/** Reads every key under `from` at `atRevision`, `limit` keys a page. */
+	const readAll = async (from: string, atRevision: string, limit: number, each: (kv: IKeyValue) => void): Promise<void> => {
 		const start = Buffer.from(from);
 		const end = prefixEnd(start);
 		let key = start;
-		let limit = firstPageKeys;
-		let largest = 1;
 		for (;;) {
 			// eslint-disable-next-line no-await-in-loop
 			const page = await client.kv.range({key, range_end: end, revision: atRevision, limit});
 			for (const kv of page.kvs) {
-				largest = Math.max(largest, kv.key.length + kv.value.length);
 				each(kv);
 			}
 
@@ -286,7 +329,6 @@ export async function openEtcdStore(options: EtcdStoreOptions): Promise<EtcdStor
 			}
 
 			key = Buffer.concat([lastKey, Buffer.from([0])]);
-			limit = Math.max(1, Math.min(maxPageKeys, Math.floor(pageBytes / largest)));
 		}
 	};
 
@@ -305,18 +347,48 @@ export async function openEtcdStore(options: EtcdStoreOptions): Promise<EtcdStor
 				atRevision = metaAnswer.header.revision;
 				const metaKv = metaAnswer.kvs[0];
 				if (metaKv) {
-					meta = parse(metaKv) as Meta;
+					meta = parse(metaKv.key, metaKv.value) as Meta;
 					metaModRevision = metaKv.mod_revision;
 				}
 
-				await readAll(keys.drones, atRevision, kv => {
-					drones.push({drone: parse(kv) as StoredDrone, created: BigInt(kv.create_revision)});
+				// The parts of large records first: `<record>/<index>` → value.
+				const parts = new Map<string, Buffer[]>();
+				await readAll(keys.parts, atRevision, pageKeys.parts, kv => {
+					const name = kv.key.subarray(keys.parts.length).toString();
+					const slash = name.lastIndexOf('/');
+					const record = name.slice(0, slash);
+					const list = parts.get(record) ?? [];
+					list[Number(name.slice(slash + 1))] = kv.value;
+					parts.set(record, list);
 				});
-				await readAll(keys.names, atRevision, kv => {
+				/** A record's JSON: its key's value, or its parts put together. */
+				const value = (kv: IKeyValue, record: string): unknown => {
+					if (kv.value[0] !== 0x23) {
+						return parse(kv.key, kv.value);
+					}
+
+					const count = Number(kv.value.subarray(1).toString());
+					const list = parts.get(record) ?? [];
+					const whole = Array.from({length: count}, (_, index) => list[index]);
+					if (!(count > 0) || whole.some(part => part === undefined)) {
+						throw new CorruptStoreError(`etcd key ${kv.key.toString()} is in ${count} parts, but ${keys.parts}${record}/ does not hold them all; the store cannot be loaded`);
+					}
+
+					// Parts beyond the count (none, unless written by another version) go with the next write.
+					partCounts.set(record, list.length);
+					return parse(kv.key, Buffer.concat(whole as Buffer[]));
+				};
+
+				await readAll(keys.drones, atRevision, pageKeys.records, kv => {
+					const name = kv.key.subarray(keys.drones.length).toString();
+					drones.push({drone: value(kv, `drones/${name}`) as StoredDrone, created: BigInt(kv.create_revision)});
+				});
+				await readAll(keys.names, atRevision, pageKeys.names, kv => {
 					usedNames.push(kv.key.subarray(keys.names.length).toString());
 				});
-				await readAll(keys.tasks, atRevision, kv => {
-					const {endRevision, ...task} = parse(kv) as StoredTask;
+				await readAll(keys.tasks, atRevision, pageKeys.records, kv => {
+					const id = kv.key.subarray(keys.tasks.length).toString();
+					const {endRevision, ...task} = value(kv, `tasks/${id}`) as StoredTask;
 					tasks.push({task, endRevision: endRevision ?? 0});
 				});
 			} catch (error: unknown) {
@@ -473,13 +545,18 @@ function taskJson(task: StoredTask): string {
 	return json;
 }
 
-function parse(kv: IKeyValue): unknown {
-	const value = parseJson(kv.value);
+function parse(key: Buffer, json: Buffer): unknown {
+	const value = parseJson(json);
 	if (value === undefined) {
-		throw new CorruptStoreError(`etcd key ${kv.key.toString()} does not hold JSON; the store cannot be loaded`);
+		throw new CorruptStoreError(`etcd key ${key.toString()} does not hold JSON; the store cannot be loaded`);
 	}
 
 	return value;
+}
+
+/** Parts sort in their order as keys: `0000`, `0001`... */
+function partName(index: number): string {
+	return String(index).padStart(4, '0');
 }
 
 function parseJson(value: Buffer): unknown {

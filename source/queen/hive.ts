@@ -77,7 +77,23 @@ export class Hive {
 
 	private constructor(options: HiveOptions) {
 		this.#store = options.store ?? createMemoryStore();
-		this.#tasks = new TaskTable({count: options.taskHistory ?? 10_000, bytes: options.taskHistoryBytes ?? 256 * 1024 * 1024});
+		const store = this.#store;
+		this.#tasks = new TaskTable({count: options.taskHistory ?? 10_000, bytes: options.taskHistoryBytes ?? 256 * 1024 * 1024}, id => {
+			store.forgetTask?.(id);
+		});
+		// A store of records (etcd) writes what the facts touched as it is when it writes.
+		const drones = this.#drones;
+		const tasks = this.#tasks;
+		store.attach?.({
+			drone(name) {
+				const record = drones.record(name);
+				return record && {...record, tasksDone: drones.get(name)!.tasksDone};
+			},
+			task: id => tasks.get(id),
+			get nextNumber() {
+				return drones.nextNumber;
+			},
+		});
 		this.#events = new EventLog(options.eventBacklog ?? 1000);
 		this.#taskRetries = options.taskRetries ?? 2;
 		this.#maxPending = options.maxPending ?? 10_000;
@@ -716,11 +732,33 @@ export class Hive {
 		if (loaded.image) {
 			this.#drones.restore(loaded.image.drones, this.#now());
 			this.#tasks.restore(loaded.image.tasks);
+			// An image keeps tasks, not the slots they hold: each placed command task takes one again.
+			for (const [drone, ids] of this.#tasks.placed()) {
+				for (const id of ids) {
+					if (this.#tasks.get(id)!.kind === 'command') {
+						this.#drones.addRunning(drone, 1);
+					}
+				}
+			}
 		}
 
 		for (const {revision, fact} of loaded.facts) {
 			this.#apply(fact, revision);
 		}
+
+		// A task placed on a drone the registry does not have (a store that writes a batch in parts stopped
+		// between two): it goes back to the queue, or is lost, as for a drone removed.
+		const at = this.#now();
+		const strays: Fact[] = [];
+		for (const [drone, ids] of this.#tasks.placed()) {
+			if (!this.#drones.record(drone)) {
+				for (const id of ids) {
+					strays.push(this.#requeueOrLose(this.#tasks.get(id)!, drone, `${drone} is not in the registry`, at));
+				}
+			}
+		}
+
+		await this.#commit(strays);
 
 		// Every drone gets a whole grace period from now; what was placed waits for its drone's word.
 		this.#drones.seenAll(this.#now());

@@ -44,9 +44,12 @@ export class TaskTable {
 	#forgottenInOrder = 0;
 	readonly #counts = Object.fromEntries(taskStates.map(state => [state, 0])) as Record<TaskState, number>;
 	readonly #history: HistoryBounds;
+	readonly #onForget: ((id: string) => void) | undefined;
 
-	constructor(history: HistoryBounds) {
+	/** `onForget` hears of each finished task the history forgets: a store of records deletes it too. */
+	constructor(history: HistoryBounds, onForget?: (id: string) => void) {
 		this.#history = history;
+		this.#onForget = onForget;
 	}
 
 	get(id: string): Task | undefined {
@@ -298,6 +301,8 @@ export class TaskTable {
 		if (task.idempotencyKey !== undefined && this.#byKey.get(task.idempotencyKey) === id) {
 			this.#byKey.delete(task.idempotencyKey);
 		}
+
+		this.#onForget?.(id);
 	}
 }
 

@@ -1,3 +1,4 @@
+import type {DroneRecord, Task} from '../../model.js';
 import type {DroneRegistryData} from '../state/drones.js';
 import type {Fact, StoredFact} from '../state/facts.js';
 import type {TaskTableData} from '../state/tasks.js';
@@ -28,6 +29,21 @@ export type StoreStats = {
 	readonly snapshots: number;
 };
 
+/** A drone as a store keeps it: its record and the tasks it finished. */
+export type StoredDrone = DroneRecord & {readonly tasksDone: number};
+
+/**
+The hive's state as it is now, for a store that keeps records rather than a log of facts (etcd): the facts
+of a batch say which records changed, and the store reads what they are when it writes them. An absent
+record was removed (a drone gone, a finished task forgotten).
+*/
+export type StateSource = {
+	drone(name: string): StoredDrone | undefined;
+	task(id: string): Task | undefined;
+	/** The registry's name counter (`drone-N`). */
+	readonly nextNumber: number;
+};
+
 /**
 Where the queen's state outlives it. `append` takes the facts of one command, gives them the next
 revisions at once, and returns a promise that settles when they are durable: the queen answers a client
@@ -35,7 +51,7 @@ only after that. Appends of one event-loop turn share one write and one fsync (g
 A store refuses (rejects) when it cannot keep a fact; the queen then stops rather than answer.
 */
 export type Store = {
-	readonly kind: 'memory' | 'file';
+	readonly kind: 'memory' | 'file' | 'etcd';
 	/** Where it keeps its data, for logs and errors. */
 	readonly location: string;
 	load(): Promise<Loaded>;
@@ -44,6 +60,10 @@ export type Store = {
 	readonly revision: number;
 	stats(): StoreStats;
 	close(): Promise<void>;
+	/** The hive hands a store of records its state when it opens (`Hive.open`); a log ignores it. */
+	attach?(source: StateSource): void;
+	/** The hive forgot a finished task (past `taskHistory`/`taskHistoryBytes`): a store of records deletes it with its next write. */
+	forgetTask?(id: string): void;
 };
 
 /** `--store memory`: keeps nothing; every append is durable at once. For tests, benches and throwaway hives. */

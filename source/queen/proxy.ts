@@ -30,10 +30,12 @@ export type LeaderProxyOptions = {
 	/** Sent as `Retry-After` when no leader can answer. @default 1 */
 	readonly retryAfterSeconds?: number;
 	/**
-	The leader's limit on a request body (`bodyLimit`, `http/app.ts`). Not enforced here on what streams
-	through, only used to give the leader's own answer (413) to a body it would refuse unread: a leader that
-	refuses a body answers and closes the connection while the rest is still being sent, and the proxy's
-	writes then fail (EPIPE) before its answer can be read.
+	The leader's limit on a request body (`bodyLimit`, `http/app.ts`). Bodies stream through unbuffered and
+	the leader enforces its limit; this only lets the proxy give the leader's answer (413) when that answer
+	would be lost: a leader that refuses a body answers and closes the connection while the rest is still
+	being sent, and the proxy's writes may fail (EPIPE) before it reads the answer. So a plain body whose
+	`Content-Length` is over the limit is answered 413 here, unsent, and so is one whose connection broke
+	after more than the limit had gone out.
 	@default 1 MiB
 	*/
 	readonly maxBodyBytes?: number;
@@ -83,8 +85,6 @@ export function createLeaderProxy(options: LeaderProxyOptions): LeaderProxy {
 		throw new TypeError(`Expected \`maxBodyBytes\` to be a whole number of bytes, got \`${options.maxBodyBytes}\``);
 	}
 
-	/** What is read and dropped of a body the leader did not take, so that its answer reaches the client. */
-	const drainBytes = 4 * maxBodyBytes;
 	const {log, via} = options;
 	const agent = new http.Agent({keepAlive: true, maxSockets: Number.POSITIVE_INFINITY, maxFreeSockets: 64, scheduling: 'lifo'});
 	const client = got.extend({
@@ -94,7 +94,7 @@ export function createLeaderProxy(options: LeaderProxyOptions): LeaderProxy {
 		followRedirect: false,
 		throwHttpErrors: false,
 		retry: {limit: 0},
-		// Headers are chosen here, not copied from the request piped in as the body.
+		// Headers are chosen here, never copied from a stream piped in.
 		copyPipedHeaders: false,
 	});
 	/** Each exchange under way, with the leader it went to. */
@@ -106,7 +106,7 @@ export function createLeaderProxy(options: LeaderProxyOptions): LeaderProxy {
 		return new HiveError(503, `no queen leads this hive yet; try again in a moment${why}`, 'ERR_HIVE_NO_LEADER');
 	};
 
-	const forward = async (ctx: Koa.Context): Promise<void> => {
+	const middleware: Koa.Middleware = async ctx => {
 		if (closed) {
 			ctx.set('Connection', 'close');
 			throw new HiveError(503, 'the queen is stopping', 'ERR_HIVE_STOPPING');
@@ -138,13 +138,14 @@ export function createLeaderProxy(options: LeaderProxyOptions): LeaderProxy {
 
 		const method = req.method ?? 'GET';
 		const waits = ctx.query.wait === 'true' || ctx.query.wait === '1';
+		// A POST without a body is still ended (an empty body); GET and HEAD send one only when they have one
+		// (got waits for a body to be piped in to a GET that may have one, and ends one that may not). Through a
+		// stream of its own: got destroys its body when it is done, and the client's request must outlive that
+		// (destroyed unread, it would reset the client's connection before the leader's answer reached it).
 		const body = method === 'HEAD' || (method === 'GET' && !hasBody) ? undefined : req.pipe(new PassThrough());
 		const upstream = client.stream(`http://${leader}${ctx.url}`, {
 			method: method as Method,
 			headers: forwardedHeaders(req, via),
-			// A POST without a body is still ended (an empty body); GET and HEAD send one only when they have one
-			// (got waits for a body to be piped in to a GET that may have one, and ends one that may not). Through a
-			// stream of its own: got destroys its body when it is done, and the client's request must outlive that.
 			body,
 			allowGetBody: method === 'GET' && hasBody,
 			timeout: waits ? {connect: options.timeoutMs} : {connect: options.timeoutMs, response: options.timeoutMs},
@@ -172,6 +173,7 @@ export function createLeaderProxy(options: LeaderProxyOptions): LeaderProxy {
 			}
 
 			try {
+				// (A body the leader answered before it had read all of it: node:http ends the connection with the answer.)
 				res.writeHead(answer.statusCode ?? 502, answer.statusMessage, endToEndHeaders(answer.headers, new Set()));
 				res.flushHeaders();
 				// A client that goes destroys the request to the leader; a leader that goes mid-answer ends the client's connection.
@@ -181,24 +183,8 @@ export function createLeaderProxy(options: LeaderProxyOptions): LeaderProxy {
 				res.destroy();
 				log.debug({err: error instanceof Error ? error.message : String(error), leader, method, path: ctx.path}, 'a forwarded exchange ended early');
 			}
-
-			// The leader answered before it had the whole body: the rest is read here, for the connection to go on.
-			if (!await drainBody(req, drainBytes)) {
-				req.socket.end();
-			}
 		} finally {
 			exchanges.delete(upstream);
-		}
-	};
-
-	const middleware: Koa.Middleware = async ctx => {
-		try {
-			await forward(ctx);
-		} catch (error: unknown) {
-			// A client still sending its body when its answer comes and its connection closes loses the answer
-			// (its writes fail first): the body is read to its end before the answer, as the leader's own are.
-			await drainBody(ctx.req, drainBytes);
-			throw error;
 		}
 	};
 
@@ -267,56 +253,6 @@ export function createRoleSwitch(options: RoleSwitchOptions): Koa {
 	return app;
 }
 
-/**
-Reads and drops what is left of a request's body, at most `maxBytes`: resolves true once it has ended
-(the connection can take the next request), false if there is more than that or the client went away.
-*/
-async function drainBody(req: http.IncomingMessage, maxBytes: number): Promise<boolean> {
-	if (req.complete || req.readableEnded) {
-		return true;
-	}
-
-	if (req.destroyed || Number(req.headers['content-length']) > maxBytes) {
-		return false;
-	}
-
-	// Whatever it was piped into (the request to the leader) has failed or finished.
-	req.unpipe();
-	return new Promise(resolve => {
-		let read = 0;
-		const finish = (drained: boolean): void => {
-			req.off('data', onData);
-			req.off('end', onEnd);
-			req.off('close', onClose);
-			if (!drained) {
-				req.pause();
-			}
-
-			resolve(drained);
-		};
-
-		const onData = (chunk: Buffer): void => {
-			read += chunk.length;
-			if (read > maxBytes) {
-				finish(false);
-			}
-		};
-
-		const onEnd = (): void => {
-			finish(true);
-		};
-
-		const onClose = (): void => {
-			finish(req.complete);
-		};
-
-		req.on('data', onData);
-		req.once('end', onEnd);
-		req.once('close', onClose);
-		req.resume();
-	});
-}
-
 /** Resolves with the leader's answer (its headers), or undefined when the client goes away first. */
 async function leaderAnswer(upstream: Request, res: http.ServerResponse): Promise<http.IncomingMessage | undefined> {
 	return new Promise((resolve, reject) => {
@@ -372,7 +308,7 @@ function tooLarge(maxBodyBytes: number): HiveError {
 	return new HiveError(413, `request body is larger than ${limit}`, 'ERR_HIVE_TOO_LARGE');
 }
 
-/** The request's end-to-end headers, with the leader's `Host` (set by the client), `X-Forwarded-For` and `X-Hive-Via`. */
+/** The request's end-to-end headers, with `X-Forwarded-For` and `X-Hive-Via` (the leader's `Host` comes from the URL). */
 function forwardedHeaders(req: http.IncomingMessage, via: string): Record<string, string | string[]> {
 	const headers = endToEndHeaders(req.headers, setHere);
 	const prior = req.headers['x-forwarded-for'];

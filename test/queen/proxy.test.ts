@@ -3,7 +3,8 @@ import {createHash} from 'node:crypto';
 import http from 'node:http';
 import type {AddressInfo} from 'node:net';
 import {once} from 'node:events';
-import {setTimeout as sleep} from 'node:timers/promises';
+import {Readable} from 'node:stream';
+import {setImmediate as nextTurn, setTimeout as sleep} from 'node:timers/promises';
 import {test, type TestContext} from 'node:test';
 import {gzipSync} from 'node:zlib';
 import Router from '@koa/router';
@@ -57,7 +58,7 @@ async function fakeLeader(t: TestContext, handle: (request: http.IncomingMessage
 type RawAnswer = {readonly status: number; readonly headers: http.IncomingHttpHeaders; readonly body: Buffer};
 
 /** One request with node:http (no decompression, headers as given), its answer read whole. */
-async function raw(url: string, init: {method?: string; headers?: http.OutgoingHttpHeaders; body?: Buffer | string} = {}): Promise<RawAnswer> {
+async function raw(url: string, init: {method?: string; headers?: http.OutgoingHttpHeaders; body?: Buffer | string | Readable} = {}): Promise<RawAnswer> {
 	return new Promise((resolve, reject) => {
 		const outgoing = http.request(url, {method: init.method ?? 'GET', headers: init.headers, agent: false}, response => {
 			const chunks: Buffer[] = [];
@@ -68,7 +69,11 @@ async function raw(url: string, init: {method?: string; headers?: http.OutgoingH
 			response.on('error', reject);
 		});
 		outgoing.on('error', reject);
-		outgoing.end(init.body);
+		if (init.body instanceof Readable) {
+			init.body.pipe(outgoing);
+		} else {
+			outgoing.end(init.body);
+		}
 	});
 }
 
@@ -232,7 +237,7 @@ test('a client that goes away before the leader answers aborts the request to th
 	await waitFor(() => leader.requests.length === 1, 'the request to reach the leader');
 	const closed = new Promise(resolve => leader.requests[0]!.once('close', resolve));
 	outgoing.destroy();
-	await closed;
+	assert.notEqual(await within(closed, 5000), 'still open', 'the request to the leader was not aborted');
 	await waitFor(() => follower.proxy.inFlight === 0, 'the follower to let the exchange go');
 });
 
@@ -339,6 +344,63 @@ test('a body larger than the leader takes: 413, whether its length is said or no
 	assert.equal(((await small.json()) as {task: {state: string}}).task.state, 'succeeded');
 });
 
+test('a body whose length says it is too large is answered 413 by the follower, without the leader', async t => {
+	// A leader that refuses it at once, unread, and resets the connection: its answer would be lost.
+	const leader = await fakeLeader(t, (request, response) => {
+		response.writeHead(413, {connection: 'close'}).end('{}', () => request.socket.destroy());
+	});
+	const follower = await startFollower(t, () => leader.address);
+	const answer = await request(`${follower.url}/submit_task`, {raw: JSON.stringify({text: 'x'.repeat(1024 * 1024)})});
+	assert.equal(answer.status, 413);
+	assert.deepEqual(answer.body, {error: 'request body is larger than 1 MiB', code: 'ERR_HIVE_TOO_LARGE'});
+	assert.equal(leader.requests.length, 0);
+	// Compressed, its length says nothing of what it inflates to: that is the leader's to judge.
+	const compressed = await raw(`${follower.url}/submit_task`, {method: 'POST', headers: {'content-type': 'application/json', 'content-encoding': 'gzip'}, body: Buffer.alloc(1024 * 1024 + 1)});
+	assert.notEqual(compressed.status, 200);
+	assert.equal(leader.requests.length, 1);
+});
+
+test('a leader that refuses a body half read and resets the connection: the client still gets its 413', async t => {
+	// What a leader does with a body over its limit, made certain: it answers before the body has all
+	// come, and its connection closes with bytes unread (a reset), while the follower is still sending.
+	const tooLarge = JSON.stringify({error: 'request body is larger than 1 MiB', code: 'ERR_HIVE_TOO_LARGE'});
+	const leader = await fakeLeader(t, (request, response) => {
+		let read = 0;
+		request.on('data', (chunk: Buffer) => {
+			read += chunk.length;
+			if (read > 1024 * 1024 && !response.headersSent) {
+				response.writeHead(413, {'content-type': 'application/json', connection: 'close'}).end(tooLarge, () => request.socket.destroy());
+			}
+		});
+	});
+	const follower = await startFollower(t, () => leader.address);
+	const body = JSON.stringify({text: 'z'.repeat(3 * 1024 * 1024)});
+	for (let attempt = 0; attempt < 5; attempt++) {
+		// eslint-disable-next-line no-await-in-loop
+		const response = await fetch(`${follower.url}/submit_task`, {method: 'POST', headers: {'content-type': 'application/json'}, body: chunked(body, 16 * 1024), duplex: 'half'});
+		assert.equal(response.status, 413, `attempt ${attempt}`);
+		// eslint-disable-next-line no-await-in-loop
+		assert.equal(await response.text(), tooLarge);
+		// A client that sends as it goes is still sending when the answer comes: the rest of its body will
+		// not be read, so its connection ends with the answer (as the leader's own does).
+		// eslint-disable-next-line no-await-in-loop
+		const answer = await raw(`${follower.url}/submit_task`, {method: 'POST', headers: {'content-type': 'application/json'}, body: Readable.from(pieces(body, 16 * 1024))});
+		assert.equal(answer.status, 413, `attempt ${attempt} with node:http`);
+		assert.equal(answer.body.toString(), tooLarge);
+		assert.equal(answer.headers.connection, 'close');
+	}
+});
+
+/** `text` in pieces of `size`, one per turn of the event loop: a client that sends as it goes. */
+async function * pieces(text: string, size: number): AsyncGenerator<Buffer> {
+	const bytes = Buffer.from(text);
+	for (let offset = 0; offset < bytes.length; offset += size) {
+		// eslint-disable-next-line no-await-in-loop
+		await nextTurn();
+		yield bytes.subarray(offset, offset + size);
+	}
+}
+
 /** A body of unknown length (chunked on the wire), in pieces of `size`. */
 function chunked(text: string, size: number): ReadableStream<Uint8Array> {
 	const bytes = Buffer.from(text);
@@ -443,7 +505,7 @@ test('hop-by-hop headers stop at the follower; Authorization and the drone\'s he
 	}
 });
 
-test('a request without a body is forwarded without one, and the answer keeps its status', async t => {
+test('a request without a body is forwarded without one, one of unknown length as one, and the answer keeps its status', async t => {
 	const leader = await fakeLeader(t, (request, response) => {
 		let length = 0;
 		request.on('data', (chunk: Buffer) => {
@@ -459,6 +521,15 @@ test('a request without a body is forwarded without one, and the answer keeps it
 		const answer = await raw(`${follower.url}/anything`, {method});
 		assert.equal(answer.status, 204, method);
 		assert.equal(answer.headers['x-body-length'], '0', method);
+	}
+
+	// And one of unknown length goes as one, even on a GET (for which node:http would not frame it by itself).
+	for (const method of ['GET', 'POST']) {
+		// eslint-disable-next-line no-await-in-loop
+		const answer = await raw(`${follower.url}/anything`, {method, headers: {'transfer-encoding': 'chunked'}, body: Readable.from(pieces('0123456789', 4))});
+		assert.equal(answer.status, 204, method);
+		assert.equal(answer.headers['x-body-length'], '10', method);
+		assert.equal(answer.headers['x-te'], 'chunked', method);
 	}
 });
 

@@ -18,8 +18,11 @@ export const viaHeader = 'x-hive-via';
 export type LeaderProxyOptions = {
 	/** The leader's `host:port`, asked at every request; undefined while no queen leads. */
 	readonly leader: () => string | undefined;
-	/** This queen's own address (its `--advertise`), sent to the leader as `X-Hive-Via`. */
-	readonly via: string;
+	/**
+	This queen's own address (its `--advertise`, or where it listens), sent to the leader as `X-Hive-Via`;
+	asked at every request, since with `--port 0` it is known only once the queen listens.
+	*/
+	readonly via: () => string;
 	/**
 	How long the leader may take to connect and then to send its answer's headers once it has the
 	request. Not a limit on the whole exchange: `GET /events` streams for ever. A request that asks the
@@ -85,7 +88,7 @@ export function createLeaderProxy(options: LeaderProxyOptions): LeaderProxy {
 		throw new TypeError(`Expected \`maxBodyBytes\` to be a whole number of bytes, got \`${options.maxBodyBytes}\``);
 	}
 
-	const {log, via} = options;
+	const {log} = options;
 	const agent = new http.Agent({keepAlive: true, maxSockets: Number.POSITIVE_INFINITY, maxFreeSockets: 64, scheduling: 'lifo'});
 	const client = got.extend({
 		agent: {http: agent},
@@ -115,7 +118,7 @@ export function createLeaderProxy(options: LeaderProxyOptions): LeaderProxy {
 		const cameThrough = ctx.get(viaHeader);
 		if (cameThrough !== '') {
 			// Two followers that each take the other for the leader must not pass a request back and forth.
-			throw noLeader(ctx, ` (${via} does not lead, and the request was forwarded to it by ${cameThrough})`);
+			throw noLeader(ctx, ` (${options.via()} does not lead, and the request was forwarded to it by ${cameThrough})`);
 		}
 
 		const leader = options.leader();
@@ -145,7 +148,7 @@ export function createLeaderProxy(options: LeaderProxyOptions): LeaderProxy {
 		const body = method === 'HEAD' || (method === 'GET' && !hasBody) ? undefined : req.pipe(new PassThrough());
 		const upstream = client.stream(`http://${leader}${ctx.url}`, {
 			method: method as Method,
-			headers: forwardedHeaders(req, via),
+			headers: forwardedHeaders(req, options.via()),
 			body,
 			allowGetBody: method === 'GET' && hasBody,
 			timeout: waits ? {connect: options.timeoutMs} : {connect: options.timeoutMs, response: options.timeoutMs},

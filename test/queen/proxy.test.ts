@@ -26,7 +26,7 @@ type Follower = {readonly url: string; readonly address: string; readonly proxy:
 
 /** A follower: the proxy alone (`createProxyApp`), listening on 127.0.0.1, port 0, as a queen's server does. */
 async function startFollower(t: TestContext, leader: () => string | undefined, options: Partial<LeaderProxyOptions> = {}): Promise<Follower> {
-	const proxy = createLeaderProxy({leader, via: 'follower:1', timeoutMs: 2000, log: silent, ...options});
+	const proxy = createLeaderProxy({leader, via: () => 'follower:1', timeoutMs: 2000, log: silent, ...options});
 	const server = await listen(createProxyApp(proxy, silent), resolveOptions({mode: 'queen', port: 0, store: 'memory'}), silent);
 	t.after(async () => {
 		proxy.close();
@@ -253,6 +253,18 @@ test('cut(leader) ends the streams to a deposed leader, and frees its watchers',
 	await watcherFreed(t, leader.url);
 });
 
+test('close() cuts the streams under way and answers what comes after with 503', async t => {
+	const leader = await startQueen(t);
+	const follower = await startFollower(t, () => leader.address);
+	const stream = await openStream(t, follower.url);
+	await waitFor(() => stream.text().startsWith(': hive events'), 'the stream to open');
+	follower.proxy.close();
+	assert.equal(await within(stream.ended, 5000), 'aborted');
+	const after = await request(`${follower.url}/drones`);
+	assert.equal(after.status, 503);
+	assert.deepEqual(after.body, {error: 'the queen is stopping', code: 'ERR_HIVE_STOPPING'});
+});
+
 test('with no leader, a follower answers 503 with Retry-After and ERR_HIVE_NO_LEADER', async t => {
 	let leader: string | undefined;
 	const follower = await startFollower(t, () => leader, {retryAfterSeconds: 3});
@@ -312,8 +324,8 @@ test('a request that already came through a follower is not forwarded again', as
 
 	// Two followers that each take the other for the leader: one hop, then 503.
 	let first: Follower | undefined;
-	const second = await startFollower(t, () => first!.address, {via: 'second:1'});
-	first = await startFollower(t, () => second.address, {via: 'first:1'});
+	const second = await startFollower(t, () => first!.address, {via: () => 'second:1'});
+	first = await startFollower(t, () => second.address, {via: () => 'first:1'});
 	const bounced = await request(`${first.url}/drones`);
 	assert.equal(bounced.status, 503);
 	assert.equal(bounced.body.code, 'ERR_HIVE_NO_LEADER');
@@ -548,7 +560,7 @@ test('createRoleSwitch: a leader answers with its own app, a follower forwards a
 		});
 		request.on('end', () => response.writeHead(200, {'content-type': 'application/json'}).end(JSON.stringify({who: 'leader', got: JSON.parse(body || 'null')})));
 	});
-	const proxy = createLeaderProxy({leader: () => leader.address, via: 'me:1', timeoutMs: 2000, log: silent});
+	const proxy = createLeaderProxy({leader: () => leader.address, via: () => 'me:1', timeoutMs: 2000, log: silent});
 	let leads = false;
 	const app = createRoleSwitch({isLeader: () => leads, own: createApp(router, silent), proxy: createProxyApp(proxy, silent)});
 	const server = await listen(app, resolveOptions({mode: 'queen', port: 0, store: 'memory'}), silent);
@@ -569,6 +581,6 @@ test('createRoleSwitch: a leader answers with its own app, a follower forwards a
 });
 
 test('createLeaderProxy refuses a timeout that is not a whole number of milliseconds', () => {
-	assert.throws(() => createLeaderProxy({leader: () => undefined, via: 'x', timeoutMs: 0, log: silent}), /Expected `timeoutMs` to be a whole number of milliseconds above 0, got `0`/);
-	assert.throws(() => createLeaderProxy({leader: () => undefined, via: 'x', timeoutMs: 10, retryAfterSeconds: 1.5, log: silent}), /retryAfterSeconds/);
+	assert.throws(() => createLeaderProxy({leader: () => undefined, via: () => 'x', timeoutMs: 0, log: silent}), /Expected `timeoutMs` to be a whole number of milliseconds above 0, got `0`/);
+	assert.throws(() => createLeaderProxy({leader: () => undefined, via: () => 'x', timeoutMs: 10, retryAfterSeconds: 1.5, log: silent}), /retryAfterSeconds/);
 });

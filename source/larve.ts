@@ -1,28 +1,28 @@
+import type {IncomingMessage, Server, ServerResponse} from 'node:http';
 import type {AddressInfo} from 'node:net';
 import type {Writable} from 'node:stream';
 import {randomUUID} from 'node:crypto';
 import {fileURLToPath} from 'node:url';
-import {createDroneClient} from './client/drone-client.js';
+import type Koa from 'koa';
 import {createHttpClient, type HttpClient} from './client/http.js';
 import {createQueenClient} from './client/queen-client.js';
 import {Executor} from './drone/executor.js';
 import {probeSandbox, uncontained} from './drone/sandbox.js';
 import {reportResult} from './drone/reporter.js';
 import {Registration} from './drone/registration.js';
-import {createDroneRouter, queenUserAgentPrefix} from './drone/routes.js';
+import {createDroneRouter} from './drone/routes.js';
 import {createApp} from './http/app.js';
 import {closeServer, listen} from './http/server.js';
 import {newToken} from './http/auth.js';
 import {createLogger, type Logger} from './log.js';
 import {defaultLogFile, formatHostPort, parseQueenHosts, resolveOptions, type LarveInput, type LarveOptions, type Mode} from './options.js';
-import {Dispatcher} from './queen/dispatcher.js';
-import {HeartbeatMonitor} from './queen/heartbeat.js';
-import {Hive} from './queen/hive.js';
-import {openFileStore} from './queen/store/file-store.js';
-import {createMemoryStore, type Store} from './queen/store/store.js';
+import {createFollowerApp} from './queen/follower.js';
+import type {Hive} from './queen/hive.js';
+import {EtcdElection, SoleLeadership, type Leadership, type Term} from './queen/leader.js';
+import {beginReign, type Reign, type ReignDeps} from './queen/reign.js';
 import {startLocalDrones} from './queen/local-drones.js';
-import {createQueenRouter, eventJson} from './queen/routes.js';
-import {Watchers} from './queen/watchers.js';
+import type {QueenHealth} from './queen/routes.js';
+import {createEtcdClient} from './queen/store/etcd-client.js';
 import {version} from './version.js';
 
 export type Larve = {
@@ -34,8 +34,10 @@ export type Larve = {
 	readonly address: string;
 	readonly name: string;
 	readonly log: Logger;
-	/** The queen's state; undefined on a drone. */
+	/** The queen's state while it leads; undefined on a drone, and on a queen that follows another. */
 	readonly hive: Hive | undefined;
+	/** A queen's view of who leads; undefined on a drone. */
+	readonly leadership?: Leadership | undefined;
 	/** The join token in force (made by a queen with `--local-drones` and no `--token`). */
 	readonly token: string | undefined;
 	/** Stops taking requests, finishes what is in flight (at most `graceMs`), leaves the queen. */
@@ -62,88 +64,122 @@ export async function startLarve(input: LarveInput, io: LarveIo = {}): Promise<L
 }
 
 async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Promise<Larve> {
-	let ready = false;
+	let stopping = false;
 	// A one-command local hive is closed by default: its drones and dashboard get a token made here.
 	const token = options.token ?? (options.localDrones > 0 ? newToken() : undefined);
-	const loadStarted = performance.now();
-	const fileStore = options.store === 'file' ? await openFileStore({dir: options.dataDir}) : undefined;
-	const store: Store = fileStore ?? createMemoryStore();
+	const startedAt = new Date().toISOString();
+	let address = options.advertise ?? '';
+	const etcd = options.store === 'etcd' ? createEtcdClient({endpoints: options.etcdEndpoints}) : undefined;
+	let leadership: Leadership = new SoleLeadership(() => address);
 	let stopLarve: (() => Promise<void>) | undefined;
-	let hive: Hive;
-	try {
-		hive = await Hive.open({
-			store,
-			taskHistory: options.taskHistory,
-			taskHistoryBytes: options.taskHistoryBytes,
-			maxPending: options.maxPending,
-			maxPendingBytes: options.maxPendingBytes,
-			taskRetries: options.taskRetries,
-			onStoreFailure(error) {
-				ready = false;
-				log.fatal({err: error.message, store: store.location}, 'the store failed: the queen stops rather than answer what it cannot keep');
-				if (io.onFatal) {
-					io.onFatal(error);
-				} else {
-					void stopLarve?.();
-				}
-			},
-		});
-	} catch (error: unknown) {
-		await store.close();
-		throw error;
-	}
-
-	fileStore?.setImageSource(() => hive.image());
-
-	for (const warning of hive.loadWarnings) {
-		log.warn({store: store.location}, warning);
-	}
-
-	if (store.kind !== 'memory') {
-		log.info({store: store.location, revision: store.revision, drones: hive.droneCount, tasks: hive.taskCount, ms: Math.round(performance.now() - loadStarted)}, `loaded the store in ${store.location}`);
-	}
-
-	const droneClient = createDroneClient({
-		userAgent: `${queenUserAgentPrefix}${version}`,
+	/** What this queen runs while it leads; undefined while it follows. */
+	let reign: Reign | undefined;
+	const handlers = new WeakMap<Reign, ReturnType<Koa['callback']>>();
+	const health = (): QueenHealth => ({role: leadership.role, leader: leadership.leader?.address ?? null, epoch: leadership.leader?.epoch ?? null, address, startedAt});
+	const reignDeps: ReignDeps = {
+		options,
+		log,
 		token,
-		maxSockets: 16,
-		// Every call to a drone shows the key it gave when it registered: proof that the call is this queen's.
-		contactKeyFor: droneAddress => hive.contactKeyAt(droneAddress),
-	});
-	const heartbeat = new HeartbeatMonitor(hive, droneClient, log, {
-		intervalMs: options.heartbeatIntervalMs,
-		maxRetry: options.maxRetry,
-		retryDelayMs: options.retryDelayMs,
-		timeoutMs: options.heartbeatTimeoutMs,
-		concurrency: options.heartbeatConcurrency,
-		// Drones loaded from the store could not be reached while the queen was down: a whole grace period.
-		graceMs: hive.droneCount > 0 ? options.heartbeatIntervalMs * (options.maxRetry + 1) : 0,
-	});
-	const dispatcher = new Dispatcher(hive, droneClient, heartbeat, log, {timeoutMs: options.dispatchTimeoutMs, scheduler: options.scheduler});
-	const watchers = new Watchers(hive, {max: options.maxWatchers, view: eventJson});
-	const router = createQueenRouter({
-		hive,
-		dispatcher,
-		version,
-		isReady: () => ready,
-		heartbeatIntervalMs: options.heartbeatIntervalMs,
-		maxRetry: options.maxRetry,
-		token,
-		async verifyDrone(droneAddress, contactKey) {
-			return droneClient.registrationCallback(droneAddress, options.heartbeatTimeoutMs, contactKey);
+		get leadership() {
+			return leadership;
 		},
-		watchers,
-	});
-	const server = await listen(createApp(router, log), options, log).catch(async (error: unknown) => {
-		await store.close();
+		health,
+		isReady: () => !stopping,
+		etcd,
+		onStoreFailure(error) {
+			if (etcd) {
+				// Another queen may lead by now (a fenced write), or etcd cannot be reached: this term is over.
+				leadership.stepDown(`its store failed: ${error.message}`);
+				return;
+			}
+
+			stopping = true;
+			log.fatal({err: error.message, store: reign?.hive.store.location}, 'the store failed: the queen stops rather than answer what it cannot keep');
+			if (io.onFatal) {
+				io.onFatal(error);
+			} else {
+				void stopLarve?.();
+			}
+		},
+	};
+
+	if (!etcd) {
+		// A queen alone leads from the start: its store is opened (and a locked or corrupt one refused) before it listens.
+		leadership.start();
+		reign = await beginReign({epoch: undefined, fence: undefined}, reignDeps);
+	}
+
+	// A queen elected but still loading its term answers /healthz as NOT_READY, and the rest 503.
+	const follower = createFollowerApp({log, version, health, isReady: () => !stopping && leadership.role === 'follower', leader: () => (leadership.role === 'leader' ? undefined : leadership.leader?.address), via: () => address, timeoutMs: Math.max(options.leaderLeaseMs, options.dispatchTimeoutMs) + 1000});
+	const followerHandler = follower.app.callback();
+	const front = {
+		callback: () => (request: IncomingMessage, response: ServerResponse) => {
+			const current = reign;
+			if (!current) {
+				return followerHandler(request, response);
+			}
+
+			let handler = handlers.get(current);
+			if (!handler) {
+				handler = current.app.callback();
+				handlers.set(current, handler);
+			}
+
+			return handler(request, response);
+		},
+	};
+	let server: Server;
+	try {
+		server = await listen(front, options, log);
+	} catch (error: unknown) {
+		reign?.stop();
+		await reign?.close();
+		etcd?.close();
 		throw error;
+	}
+
+	address ||= formatHostPort(options.host, (server.address() as AddressInfo).port);
+	const url = `http://${formatHostPort(options.host, (server.address() as AddressInfo).port)}`;
+	/** Terms begin and end one after the other: a term's hive is stopped before the next is loaded. */
+	let transition = Promise.resolve();
+	if (etcd) {
+		leadership = new EtcdElection({client: etcd, key: `${options.etcdPrefix}leader`, address, leaseMs: options.leaderLeaseMs, log});
+		leadership.on('elected', (term: Term) => {
+			transition = transition.then(async () => {
+				if (stopping || !leadership.holds()) {
+					return;
+				}
+
+				try {
+					reign = await beginReign(term, reignDeps);
+				} catch (error: unknown) {
+					log.error({err: error instanceof Error ? error.message : String(error), epoch: term.epoch}, 'could not load the hive from etcd: this queen steps down');
+					leadership.stepDown('it could not load the hive');
+				}
+			});
+		});
+		let previous: string | undefined;
+		leadership.on('changed', () => {
+			const leader = leadership.leader;
+			follower.leaderChanged(previous);
+			previous = leader?.address;
+			log.info({leader: leader?.address ?? null, epoch: leader?.epoch ?? null}, leader ? `the hive's leader is ${leader.address} (epoch ${leader.epoch})` : 'no queen leads the hive');
+		});
+	}
+
+	leadership.on('deposed', () => {
+		transition = transition.then(async () => {
+			const old = reign;
+			reign = undefined;
+			old?.stop();
+			await old?.close();
+		});
 	});
-	const address = formatHostPort(options.host, (server.address() as AddressInfo).port);
-	heartbeat.start();
-	dispatcher.start();
-	ready = true;
-	const url = `http://${address}`;
-	log.info({mode: 'queen', name: 'queen', url, token: token === undefined ? 'none' : (options.token === undefined ? 'made for the local drones' : 'set')}, `queen listening on ${url}`);
+	if (etcd) {
+		leadership.start();
+	}
+
+	log.info({mode: 'queen', name: 'queen', url, address, store: options.store, token: token === undefined ? 'none' : (options.token === undefined ? 'made for the local drones' : 'set')}, `queen listening on ${url}`);
 	if (token === undefined) {
 		log.warn('no --token: anyone who can reach this queen can register drones and submit tasks');
 	}
@@ -162,17 +198,37 @@ async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Prom
 	stopLarve = once_(async () => {
 		// Local drones first, so that they can still tell the queen they leave.
 		await localDrones?.stop();
-		ready = false;
-		heartbeat.stop();
-		dispatcher.stop();
-		watchers.closeAll();
-
+		stopping = true;
+		await transition;
+		const last = reign;
+		last?.stop();
+		// Streams forwarded to the leader end too: their clients reconnect to another queen.
+		follower.close();
+		// Requests in flight finish (and are written) before the store closes and the lease is given back.
 		await closeServer(server, io.graceMs ?? 5000, log);
-		droneClient.close();
-		await store.close();
+		await last?.close();
+		reign = undefined;
+		await leadership.stop();
+		await transition;
+		etcd?.close();
 		log.info({mode: 'queen'}, 'queen stopped');
 	});
-	return {mode: 'queen', options, url, address, name: 'queen', log, hive, token, stop: stopLarve};
+	return {
+		mode: 'queen',
+		options,
+		url,
+		address,
+		name: 'queen',
+		log,
+		get hive() {
+			return reign?.hive;
+		},
+		get leadership() {
+			return leadership;
+		},
+		token,
+		stop: stopLarve,
+	};
 }
 
 async function startDrone(options: LarveOptions, log: Logger, io: LarveIo): Promise<Larve> {

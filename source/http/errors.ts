@@ -24,6 +24,12 @@ function toResponse(error: HttpishError): {status: number; message: string; code
 		return {status, message: error.message, code: error.code};
 	}
 
+	// The store's own refusals (a leader that lost its term, etcd out of reach) say what happened and
+	// that a retry may succeed: their message is for the client.
+	if (status === 503 && typeof error.code === 'string' && error.code.startsWith('ERR_HIVE_')) {
+		return {status, message: `${error.message}; nothing was acknowledged: try again (with the same Idempotency-Key)`, code: error.code};
+	}
+
 	// Body-parser errors (co-body / raw-body) carry a `type`; their own messages are terse.
 	switch (error.type) {
 		case 'entity.too.large': {
@@ -80,6 +86,10 @@ export function jsonErrors(log: Logger): Koa.Middleware {
 
 			ctx.status = status;
 			ctx.body = {error: message, code};
+			if (status === 503 && ctx.response.get('Retry-After') === '') {
+				ctx.set('Retry-After', '1');
+			}
+
 			if (!ctx.req.complete) {
 				// The body was not read to its end (too large, not what it said): the rest would be taken
 				// for the next request on this connection. It ends with this answer.

@@ -2,7 +2,6 @@ import http from 'node:http';
 import {once} from 'node:events';
 import type net from 'node:net';
 import type {Duplex} from 'node:stream';
-import type Koa from 'koa';
 import type {Logger} from '../log.js';
 import type {LarveOptions} from '../options.js';
 
@@ -12,7 +11,7 @@ what a client may hold (time to send a request, idle keep-alive, open connection
 for what node:http refuses by itself.
 */
 
-export async function listen(app: Koa, options: LarveOptions, log: Logger): Promise<http.Server> {
+export async function listen(app: {callback(): (request: http.IncomingMessage, response: http.ServerResponse) => unknown}, options: LarveOptions, log: Logger): Promise<http.Server> {
 	// Koa's handler settles its own errors (JSON answers); node:http only needs it called.
 	const handle = app.callback();
 	const refused = new WeakSet<net.Socket>();

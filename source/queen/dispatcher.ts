@@ -11,6 +11,8 @@ export type DispatcherOptions = {
 	readonly random?: () => number;
 	/** How often pending tasks are looked at even when nothing changed. @default 1000 */
 	readonly retryIntervalMs?: number;
+	/** Whether this queen leads now: one that does not (paused past its lease) places nothing. @default always */
+	readonly leads?: () => boolean;
 };
 
 /**
@@ -27,6 +29,7 @@ export class Dispatcher {
 	readonly #log: Logger;
 	readonly #options: DispatcherOptions;
 	readonly #random: () => number;
+	readonly #leads: () => boolean;
 	/** Tasks with a placement under way: a pass over the pending queue leaves them to it. */
 	readonly #placing = new Set<string>();
 	#passScheduled = false;
@@ -41,6 +44,7 @@ export class Dispatcher {
 		this.#log = log;
 		this.#options = options;
 		this.#random = options.random ?? Math.random;
+		this.#leads = options.leads ?? (() => true);
 	}
 
 	start(): void {
@@ -88,7 +92,7 @@ export class Dispatcher {
 
 	/** One pass over the pending queue, first in line first; every placement decision is made before any call. */
 	placePending(): void {
-		if (this.#stopped) {
+		if (this.#stopped || !this.#leads()) {
 			return;
 		}
 
@@ -134,6 +138,10 @@ export class Dispatcher {
 				}
 
 				tried.add(drone.name);
+				if (this.#stopped || !this.#leads()) {
+					return undefined;
+				}
+
 				const placed = this.#hive.dispatch(task.id, drone.name);
 				if (!placed) {
 					return undefined;
@@ -143,6 +151,11 @@ export class Dispatcher {
 					// eslint-disable-next-line no-await-in-loop -- one drone after another, by design
 					await this.#client.doTask(drone.address, task.kind === 'text' ? {id: task.id, text: task.text!} : {id: task.id, command: task.command!}, this.#options.timeoutMs);
 				} catch (error: unknown) {
+					if (!this.#leads()) {
+						// Another queen leads now: what became of the task is its word.
+						return undefined;
+					}
+
 					lastError = error instanceof Error ? error.message : String(error);
 					const why = whyNotTaken(error);
 					this.#log.warn({drone: drone.name, task: task.id, err: lastError, why}, `could not send task to ${drone.name}`);

@@ -19,6 +19,11 @@ export type HeartbeatOptions = {
 	the task itself (the drone's reporter backs off to 5 s between tries). @default 10000
 	*/
 	readonly reportMarginMs?: number;
+	/**
+	Whether this queen leads now: a queen that does not (a leader paused past its lease) checks no drone,
+	counts no failure and evicts nobody, even before it is told it was replaced. @default always
+	*/
+	readonly leads?: () => boolean;
 };
 
 /**
@@ -37,6 +42,7 @@ export class HeartbeatMonitor {
 	readonly #checking = new Set<string>();
 	readonly #timers = new Set<NodeJS.Timeout>();
 	#sweepTimer: NodeJS.Timeout | undefined;
+	readonly #leads: () => boolean;
 	#stopped = false;
 	#evictAfter = 0;
 
@@ -46,6 +52,7 @@ export class HeartbeatMonitor {
 		this.#log = log;
 		this.#options = options;
 		this.#queue = new PQueue({concurrency: options.concurrency});
+		this.#leads = options.leads ?? (() => true);
 	}
 
 	start(): void {
@@ -71,6 +78,10 @@ export class HeartbeatMonitor {
 
 	/** One sweep over every drone; resolves when each has had its first attempt. */
 	async sweep(): Promise<void> {
+		if (!this.#leads()) {
+			return;
+		}
+
 		const started = performance.now();
 		const names = this.#hive.droneNames().filter(name => !this.#checking.has(name));
 		this.#log.debug({drones: names.length}, 'Starting heartbeat');
@@ -105,7 +116,7 @@ export class HeartbeatMonitor {
 
 	async #attempt(name: string): Promise<boolean> {
 		const drone = this.#hive.drone(name);
-		if (!drone || this.#stopped) {
+		if (!drone || this.#stopped || !this.#leads()) {
 			this.#checking.delete(name);
 			return true;
 		}
@@ -129,7 +140,8 @@ export class HeartbeatMonitor {
 			this.#checking.delete(name);
 			return true;
 		} catch (error: unknown) {
-			if (this.#stopped) {
+			if (this.#stopped || !this.#leads()) {
+				this.#checking.delete(name);
 				return true;
 			}
 

@@ -13,8 +13,23 @@ import {finalTaskStates, summarizeTask, taskStates, type Drone, type Task, type 
 import {RefusedError, type Hive, type HiveEvent, type KeptEvent} from './hive.js';
 import type {Watchers} from './watchers.js';
 
+/** What `/healthz` says of the queen itself, leader or follower: its role, who leads, its own address. */
+export type QueenHealth = {
+	readonly role: 'leader' | 'follower';
+	/** The leader's host:port; null while none leads. */
+	readonly leader: string | null;
+	/** The leader's term (its election key's create revision); null for a queen alone (no etcd). */
+	readonly epoch: number | null;
+	/** This queen's host:port, as others call it. */
+	readonly address: string;
+	/** When this queen process started. */
+	readonly startedAt: string;
+};
+
 export type QueenDeps = {
 	readonly hive: Hive;
+	/** The queen's own part of `/healthz`. */
+	readonly health: () => QueenHealth;
 	readonly dispatcher: Dispatcher;
 	readonly version: string;
 	readonly isReady: () => boolean;
@@ -43,6 +58,7 @@ export function createQueenRouter(deps: QueenDeps): Router {
 			version: deps.version,
 			mode: 'Mode.QUEEN',
 			name: 'queen',
+			...deps.health(),
 			drones: hive.droneMap(),
 			history: hive.history,
 			pending: hive.pending,

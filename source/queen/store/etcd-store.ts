@@ -50,12 +50,16 @@ export type EtcdStoreOptions = {
 export class NotLeaderError extends Error {
 	override readonly name = 'NotLeaderError';
 	readonly code = 'ERR_HIVE_NOT_LEADER';
+	/** A client that sees it may try again (another queen leads, or soon will): 503. */
+	readonly status = 503;
 }
 
 /** A call to etcd failed or timed out: the store cannot say whether its write was kept. */
 export class EtcdStoreError extends Error {
 	override readonly name = 'EtcdStoreError';
 	readonly code = 'ERR_HIVE_STORE_FAILED';
+	/** Not acknowledged: the client may try again (with its Idempotency-Key), at this queen or another. */
+	readonly status = 503;
 }
 
 export type EtcdStore = Store & {readonly kind: 'etcd'};

@@ -1,0 +1,61 @@
+import Koa from 'koa';
+import Router from '@koa/router';
+import {jsonErrors} from '../http/errors.js';
+import type {Logger} from '../log.js';
+import {createLeaderProxy} from './proxy.js';
+import type {QueenHealth} from './routes.js';
+
+export type FollowerDeps = {
+	readonly log: Logger;
+	readonly version: string;
+	readonly health: () => QueenHealth;
+	readonly isReady: () => boolean;
+	/** The leader's host:port; undefined while none leads (or while this queen loads its term). */
+	readonly leader: () => string | undefined;
+	/** This queen's own host:port: requests it forwards say they came through it. */
+	readonly via: () => string;
+	/** Time to the leader's response headers, in ms. */
+	readonly timeoutMs: number;
+};
+
+export type Follower = {
+	readonly app: Koa;
+	/** The leader changed: streams still open to the old one are cut (their clients reconnect, to the new). */
+	leaderChanged(previous: string | undefined): void;
+	close(): void;
+};
+
+/**
+The app of a queen that does not lead: `/healthz` is its own; every other request goes to the leader,
+as it came (the event stream too), so that any queen of the hive answers the whole API. No body parser:
+bodies are streamed through, and the leader checks them.
+*/
+export function createFollowerApp(deps: FollowerDeps): Follower {
+	const proxy = createLeaderProxy({leader: deps.leader, via: deps.via, timeoutMs: deps.timeoutMs, log: deps.log});
+	const app = new Koa();
+	app.silent = true;
+	const router = new Router();
+	router.get('/healthz', ctx => {
+		ctx.body = {
+			status: deps.isReady() ? 'Status.READY' : 'Status.NOT_READY',
+			version: deps.version,
+			mode: 'Mode.QUEEN',
+			name: 'queen',
+			...deps.health(),
+		};
+	});
+	app.use(jsonErrors(deps.log));
+	app.use(router.routes());
+	app.use(proxy.middleware);
+	return {
+		app,
+		leaderChanged(previous) {
+			if (previous !== undefined) {
+				proxy.cut(previous);
+			}
+		},
+		close() {
+			proxy.close();
+		},
+	};
+}

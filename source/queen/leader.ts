@@ -1,0 +1,394 @@
+import {EventEmitter} from 'node:events';
+import type {Etcd3, Lease, Watcher} from 'etcd3';
+import type {Logger} from '../log.js';
+
+/** Who leads a hive: the queen's address and its epoch (undefined for a queen alone, without etcd). */
+export type LeaderInfo = {readonly address: string; readonly epoch: number | undefined};
+
+/**
+What a leader writes under: its election key and that key's create revision. A write holds only while
+the key is still the one this leader created (a store's fence).
+*/
+export type Fence = {readonly key: string; readonly createRevision: string};
+
+/** One term of leadership: its epoch, and the fence of its writes (none for a queen alone). */
+export type Term = {readonly epoch: number | undefined; readonly fence: Fence | undefined};
+
+export type Role = 'leader' | 'follower';
+
+/**
+Who leads, as this queen sees it. `holds()` is this queen's own word that it leads right now: checked
+before every call to a drone, from the local clock, so that a leader paused past its lease (SIGSTOP, a
+long GC) does nothing when it wakes, before any timer of its own has run.
+*/
+export type Leadership = {
+	readonly role: Role;
+	/** The leader as last seen (this queen, or another); undefined while none leads. */
+	readonly leader: LeaderInfo | undefined;
+	holds(): boolean;
+	/** A term starts: this queen leads. */
+	on(event: 'elected', listener: (term: Term) => void): unknown;
+	/** The term ends (its lease could not be renewed in time, its store failed, or the queen stops). */
+	on(event: 'deposed', listener: (reason: string) => void): unknown;
+	/** The leader seen changed (any queen). */
+	on(event: 'changed', listener: () => void): unknown;
+	start(): void;
+	/** Ends this term now (its store failed): another queen may take over. */
+	stepDown(reason: string): void;
+	/** Steps down (and gives the lease back) and stops campaigning. */
+	stop(): Promise<void>;
+};
+
+/** A queen alone (file or memory store): it leads from start to stop. */
+export class SoleLeadership extends EventEmitter implements Leadership {
+	readonly role = 'leader';
+	readonly #address: () => string;
+	#leading = false;
+
+	constructor(address: () => string) {
+		super();
+		this.#address = address;
+	}
+
+	get leader(): LeaderInfo {
+		return {address: this.#address(), epoch: undefined};
+	}
+
+	holds(): boolean {
+		return this.#leading;
+	}
+
+	start(): void {
+		this.#leading = true;
+		this.emit('elected', {epoch: undefined, fence: undefined} satisfies Term);
+	}
+
+	stepDown(reason: string): void {
+		if (this.#leading) {
+			this.#leading = false;
+			this.emit('deposed', reason);
+		}
+	}
+
+	async stop(): Promise<void> {
+		this.stepDown('the queen stops');
+	}
+}
+
+export type ElectionOptions = {
+	readonly client: Etcd3;
+	/** The election key: `<prefix>leader`. */
+	readonly key: string;
+	/** This queen's address, as the others call it. */
+	readonly address: string;
+	/** The leader's lease, in ms (etcd counts it in whole seconds: rounded up, at least 2). */
+	readonly leaseMs: number;
+	readonly log: Logger;
+	/** How often a follower looks at the election key. @default a tenth of the lease, at most 250 ms */
+	readonly pollMs?: number;
+	readonly now?: () => number;
+};
+
+/**
+Leader election on an etcd lease, by one key (`<prefix>leader`): created in a transaction only if it does
+not exist, bound to the creator's lease. Whoever created it leads; its create revision is the term's
+epoch (it only grows) and fences the leader's writes.
+
+The leader renews its lease every third of the lease and counts its lease valid until the lease's
+length after it *sent* the last renewal that etcd accepted (etcd counts from when it received it, which
+is later); it steps down by itself a margin before that, without waiting for the client library's
+`lost` event (which comes after twice the lease). Followers read the key a few times a second and
+campaign as soon as it is gone (its leader's lease ran out, or it resigned).
+*/
+export class EtcdElection extends EventEmitter implements Leadership {
+	readonly #options: ElectionOptions;
+	readonly #now: () => number;
+	readonly #leaseSeconds: number;
+	/** Stop leading this long before the lease would run out by our own count. */
+	readonly #marginMs: number;
+	#role: Role = 'follower';
+	#leader: LeaderInfo | undefined;
+	#lease: Lease | undefined;
+	#epoch: number | undefined;
+	/** By our own clock, the lease holds until then. */
+	#validUntil = 0;
+	#timer: NodeJS.Timeout | undefined;
+	#renewTimer: NodeJS.Timeout | undefined;
+	#stopped = false;
+	#looking = false;
+	#again = false;
+	#watcher: Watcher | undefined;
+
+	constructor(options: ElectionOptions) {
+		super();
+		this.#options = options;
+		this.#now = options.now ?? Date.now;
+		this.#leaseSeconds = Math.max(2, Math.ceil(options.leaseMs / 1000));
+		this.#marginMs = Math.min(1000, (this.#leaseSeconds * 1000) / 4);
+	}
+
+	get role(): Role {
+		return this.#role;
+	}
+
+	get leader(): LeaderInfo | undefined {
+		return this.#leader;
+	}
+
+	holds(): boolean {
+		return this.#role === 'leader' && this.#now() < this.#validUntil - this.#marginMs;
+	}
+
+	start(): void {
+		this.#scheduleLook(0);
+		void this.#watch();
+	}
+
+	/**
+	A watch on the key tells a follower the moment it goes (its leader's lease ran out): the look that
+	follows campaigns at once, rather than at the next poll. The polls stay, in case the watch is lost.
+	*/
+	async #watch(): Promise<void> {
+		try {
+			const watcher = await this.#options.client.watch().key(this.#options.key).create();
+			if (this.#stopped) {
+				await watcher.cancel();
+				return;
+			}
+
+			this.#watcher = watcher;
+			watcher.on('error', () => undefined);
+			watcher.on('delete', () => {
+				if (this.role !== 'leader') {
+					this.#scheduleLook(0);
+				}
+			});
+			watcher.on('put', () => {
+				if (this.role !== 'leader') {
+					this.#scheduleLook(0);
+				}
+			});
+		} catch (error: unknown) {
+			this.#options.log.debug({err: messageOf(error)}, 'could not watch the election key (the polls go on)');
+		}
+	}
+
+	stepDown(reason: string): void {
+		if (this.#role !== 'leader') {
+			return;
+		}
+
+		const lease = this.#lease;
+		this.#depose(reason);
+		// Give the key back at once, so that another queen need not wait for the lease to run out.
+		void this.#resign(lease);
+	}
+
+	async stop(): Promise<void> {
+		this.#stopped = true;
+		clearTimeout(this.#timer);
+		clearTimeout(this.#renewTimer);
+		await this.#watcher?.cancel().catch(() => undefined);
+		if (this.#role === 'leader') {
+			const lease = this.#lease;
+			this.#depose('the queen stops');
+			await this.#resign(lease);
+		}
+	}
+
+	#scheduleLook(ms: number): void {
+		if (this.#stopped) {
+			return;
+		}
+
+		clearTimeout(this.#timer);
+		this.#timer = setTimeout(() => {
+			void this.#look();
+		}, ms);
+	}
+
+	get #pollMs(): number {
+		return this.#options.pollMs ?? Math.min(250, this.#leaseSeconds * 100);
+	}
+
+	/** A follower's look at the key: who leads; none, then campaign. */
+	async #look(): Promise<void> {
+		if (this.#looking) {
+			// The key changed while a look was under way: look again once it ends.
+			this.#again = true;
+			return;
+		}
+
+		if (this.#stopped || this.#role === 'leader') {
+			return;
+		}
+
+		this.#again = false;
+
+		this.#looking = true;
+		try {
+			const {client, key} = this.#options;
+			const found = await client.get(key).exec();
+			const kv = found.kvs[0];
+			if (kv) {
+				this.#see(leaderOf(kv.value, kv.create_revision));
+			} else {
+				this.#see(undefined);
+				await this.#campaign();
+			}
+		} catch (error: unknown) {
+			this.#options.log.warn({err: messageOf(error)}, 'could not read who leads the hive from etcd');
+			this.#see(undefined);
+		} finally {
+			this.#looking = false;
+			if (this.role !== 'leader') {
+				this.#scheduleLook(this.#again ? 0 : this.#pollMs);
+			}
+		}
+	}
+
+	async #campaign(): Promise<void> {
+		const {client, key, address} = this.#options;
+		const lease = client.lease(this.#leaseSeconds, {autoKeepAlive: false});
+		lease.on('lost', () => undefined);
+		const sentAt = this.#now();
+		let won = false;
+		try {
+			const id = await lease.grant();
+			const result = await client.if(key, 'Create', '==', 0)
+				.then(client.put(key).value(JSON.stringify({address})).lease(id))
+				.else(client.get(key))
+				.commit();
+			if (!result.succeeded) {
+				const kv = result.responses[0]?.response_range?.kvs[0];
+				this.#see(kv ? leaderOf(kv.value, kv.create_revision) : undefined);
+				return;
+			}
+
+			won = true;
+			this.#lease = lease;
+			this.#epoch = Number(result.header.revision);
+			this.#validUntil = sentAt + (this.#leaseSeconds * 1000);
+			this.#role = 'leader';
+			this.#see({address, epoch: this.#epoch});
+			this.#options.log.info({epoch: this.#epoch, address}, `this queen leads the hive (epoch ${this.#epoch})`);
+			this.#scheduleRenewal();
+			this.emit('elected', {epoch: this.#epoch, fence: {key, createRevision: result.header.revision}} satisfies Term);
+		} finally {
+			if (!won) {
+				void lease.revoke().catch(() => undefined);
+			}
+		}
+	}
+
+	#scheduleRenewal(): void {
+		clearTimeout(this.#renewTimer);
+		const renewIn = (this.#leaseSeconds * 1000) / 3;
+		const dueIn = this.#validUntil - this.#marginMs - this.#now();
+		this.#renewTimer = setTimeout(() => {
+			void this.#renew();
+		}, Math.max(0, Math.min(renewIn, dueIn)));
+	}
+
+	async #renew(): Promise<void> {
+		if (this.#role !== 'leader' || this.#stopped) {
+			return;
+		}
+
+		// A wake-up past the lease (the process was paused): this term is over, whatever etcd would say.
+		if (!this.holds()) {
+			this.stepDown(`its lease of ${this.#leaseSeconds} s ran out before it could renew it`);
+			return;
+		}
+
+		const lease = this.#lease!;
+		const sentAt = this.#now();
+		const timeoutMs = Math.max(100, this.#validUntil - this.#marginMs - sentAt);
+		try {
+			const answer = await withTimeout(lease.keepaliveOnce(), timeoutMs);
+			if (lease !== this.#lease) {
+				return;
+			}
+
+			if (Number(answer.TTL) <= 0) {
+				this.stepDown('etcd says its lease has expired');
+				return;
+			}
+
+			this.#validUntil = sentAt + (Number(answer.TTL) * 1000);
+		} catch (error: unknown) {
+			if (lease !== this.#lease) {
+				return;
+			}
+
+			this.#options.log.warn({err: messageOf(error)}, 'could not renew the leader\'s lease');
+			if (!this.holds()) {
+				this.stepDown(`it could not renew its lease of ${this.#leaseSeconds} s in time (${messageOf(error)})`);
+				return;
+			}
+		}
+
+		this.#scheduleRenewal();
+	}
+
+	#depose(reason: string): void {
+		this.#role = 'follower';
+		// Its key stays this term's (resigned or not): a renewal in flight is for a lease no longer used.
+		this.#lease = undefined;
+		this.#validUntil = 0;
+		clearTimeout(this.#renewTimer);
+		this.#see(undefined);
+		this.#options.log.warn({epoch: this.#epoch, reason}, `this queen no longer leads the hive: ${reason}`);
+		this.emit('deposed', reason);
+		this.#scheduleLook(this.#pollMs);
+	}
+
+	/** Deletes the key if it is still this term's, and gives the lease back. */
+	async #resign(lease: Lease | undefined): Promise<void> {
+		const epoch = this.#epoch;
+		if (!lease || epoch === undefined) {
+			return;
+		}
+
+		try {
+			const {client, key} = this.#options;
+			await client.if(key, 'Create', '==', epoch).then(client.delete().key(key)).commit();
+			await lease.revoke();
+		} catch (error: unknown) {
+			this.#options.log.debug({err: messageOf(error)}, 'could not resign (the lease runs out by itself)');
+		}
+	}
+
+	#see(leader: LeaderInfo | undefined): void {
+		if (leader?.address !== this.#leader?.address || leader?.epoch !== this.#leader?.epoch) {
+			this.#leader = leader;
+			this.emit('changed');
+		}
+	}
+}
+
+function leaderOf(value: Buffer, createRevision: string): LeaderInfo | undefined {
+	try {
+		const {address} = JSON.parse(value.toString('utf8')) as {address?: unknown};
+		return typeof address === 'string' ? {address, epoch: Number(createRevision)} : undefined;
+	} catch {
+		return undefined;
+	}
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+	let timer: NodeJS.Timeout | undefined;
+	try {
+		return await Promise.race([promise, new Promise<never>((_, reject) => {
+			timer = setTimeout(() => {
+				reject(new Error(`no answer from etcd within ${ms} ms`));
+			}, ms);
+		})]);
+	} finally {
+		clearTimeout(timer);
+	}
+}
+
+function messageOf(error: unknown): string {
+	return error instanceof Error ? error.message : String(error);
+}

@@ -3,6 +3,7 @@ import {test, type TestContext} from 'node:test';
 import {spawnLarve, type Spawned} from '../helpers/binary.js';
 import {etcdMissing, startEtcd, type EtcdCluster} from '../helpers/etcd.js';
 import {call, health, startQueens, type Queens} from '../helpers/queens.js';
+import {hasTmux, runInTerminal} from '../helpers/tmux.js';
 import {waitFor} from '../helpers/wait.js';
 
 const skip = etcdMissing();
@@ -257,4 +258,31 @@ test('an etcd member killed under a submit load (three members): the hive goes o
 	}
 
 	assert.deepEqual(missing, [], `every one of ${load.acknowledged.size} acknowledged tasks is there`);
+});
+
+test('a dashboard attached to three queens in a real terminal shows who leads, and follows a kill -9 of the leader without a restart', {skip: skip ?? (hasTmux ? undefined : 'tmux is not installed')}, async t => {
+	const etcd = await etcdFor(t);
+	const hive = await startQueens(t, 3, etcd.storeFlag, fast);
+	const first = await hive.leader();
+	const drone = startDrone(t, hive);
+	await drone.url();
+	// Attached through a follower: the dashboard's reads and its stream go to the leader through it.
+	const via = hive.queens[(first + 1) % 3]!;
+	const terminal = runInTerminal(t, ['--tui', '--queen-host', [via, ...hive.queens.filter(queen => queen !== via)].map(queen => queen.address).join(',')], {width: 120, height: 40});
+	await terminal.waitForScreen(`→ leader ${hive.queens[first]!.address}`);
+	await terminal.waitForScreen('drones 1/1 ready');
+
+	await hive.queens[first]!.kill();
+	const second = await nextLeader(hive, first, leaseMs + 10_000);
+	const screen = await terminal.waitForScreen(new RegExp(`leader ${hive.queens[second]!.address.replaceAll('.', String.raw`\.`)}`), 15_000);
+	assert.doesNotMatch(screen, new RegExp(`leader ${hive.queens[first]!.address.replaceAll('.', String.raw`\.`)}`), 'the old leader is no longer shown as such');
+	await terminal.waitForScreen('drones 1/1 ready', 15_000);
+
+	// The prompt submits through the new leader.
+	terminal.type('after the failover');
+	await terminal.waitForScreen('› after the failover');
+	terminal.press('Enter');
+	await waitFor(() => drone.stdout.includes('after the failover\n'), 'the drone to print the task typed after the failover', 15_000);
+	terminal.press('C-c');
+	assert.equal(await terminal.exited(), 0);
 });

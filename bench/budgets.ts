@@ -4,6 +4,7 @@ import type {HeartbeatData} from './heartbeat.js';
 import type {FailureData} from './failure.js';
 import type {DashboardData} from './dashboard.js';
 import type {RestartData} from './restart.js';
+import {queensBudget, queensThroughputVerdict, type QueensData} from './queens.js';
 import {round} from './stats.js';
 
 /** HIVE.md section 7, checked against what was measured. */
@@ -94,6 +95,28 @@ export function checkBudgets(outcomes: Outcomes): Budget[] {
 			measured: parts.join('; '),
 			status: worst === undefined ? 'not measured' : verdict(worst <= 1000 && enough && restart.totalsMatch),
 		});
+	}
+
+	const queens = data<QueensData>(outcomes, 'queens');
+	if (queens) {
+		// HIVE.md §7: three queens on a three-member etcd, on one machine: at least 1,500 acknowledged tasks/s
+		// at 64 connections, p99 under 250 ms; a killed leader replaced within the lease plus 1 s.
+		for (const row of queens.rows.filter(each => each.system.startsWith('three queens'))) {
+			const where = row.system === 'three queens: all three' ? 'spread over the three' : 'all to the leader';
+			const figures = queensThroughputVerdict(row);
+			budgets.push({budget: `three queens on etcd, ${row.connections} conns ${where}: tasks/s`, target: `≥ ${queensBudget.tasksPerSecond}`, measured: figures.tasks, status: verdict(figures.tasksMet)});
+			budgets.push({budget: `three queens on etcd, ${row.connections} conns ${where}: p99`, target: `< ${queensBudget.p99Ms} ms`, measured: figures.p99, status: verdict(figures.p99Met)});
+		}
+
+		const {failover} = queens;
+		const worst = failover.servingMs.max;
+		budgets.push({
+			budget: 'a killed leader replaced (another queen serving)',
+			target: `≤ lease + 1 s = ${queensBudget.failoverMs} ms`,
+			measured: worst === undefined ? 'no failover measured' : `max ${worst} ms (median ${failover.servingMs.p50} ms, elected after max ${failover.electedMs.max} ms) over ${failover.trials.length} kill -9s${worst > queensBudget.failoverMs ? `, over by ${worst - queensBudget.failoverMs} ms` : ''}`,
+			status: worst === undefined ? 'not measured' : verdict(worst <= queensBudget.failoverMs),
+		});
+		budgets.push({budget: 'acknowledged tasks lost over the kills', target: '0', measured: `${failover.lost} of ${failover.acknowledged} (${failover.duplicated} made twice)`, status: verdict(failover.lost === 0 && failover.duplicated === 0)});
 	}
 
 	return budgets;

@@ -82,7 +82,7 @@ export type DurabilityCost = {
 	readonly memoryP99: number;
 };
 
-type Target = {
+export type Target = {
 	readonly system: DispatchSystem;
 	readonly queenUrl: string;
 	/** The process in front of the drones: the queen, or the floor's relay. */
@@ -220,7 +220,7 @@ export function seedUnavailable(): string | undefined {
 }
 
 /** The seed's queen and two drones (python3 bench/seed/larve.py), on free ports, output dropped. */
-async function startSeed(): Promise<Target & {stop(): Promise<void>}> {
+export async function startSeed(): Promise<Target & {stop(): Promise<void>}> {
 	const queenPort = await freePort();
 	const queen = spawnProc('python3', ['-u', seedLarvePath, '--queen', '--port', String(queenPort)], {label: 'seed queen', parseStderr: false});
 	const queenUrl = `http://127.0.0.1:${queenPort}`;

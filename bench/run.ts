@@ -23,6 +23,7 @@ import {runStartup} from './startup.js';
 import {runStoreEngines} from './store-engines.js';
 import {runRestart} from './restart.js';
 import {runWatchers} from './watchers.js';
+import {runQueens} from './queens.js';
 
 export const scenarios: readonly Scenario[] = [
 	{name: 'startup', description: 'time from launch to a ready /healthz', run: runStartup},
@@ -34,6 +35,7 @@ export const scenarios: readonly Scenario[] = [
 	{name: 'store', description: 'store engines: our log vs lmdb vs classic-level, durable writes/s, p99, recovery of 100k records', run: runStoreEngines},
 	{name: 'watchers', description: 'queen CPU per task with 0 and 200 clients of /events', run: runWatchers},
 	{name: 'restart', description: 'kill -9 a queen holding 100,000 tasks: time until it serves again on its data directory', run: runRestart},
+	{name: 'queens', description: 'three queens on a three-member etcd: tasks/s at 64 connections vs one queen and the seed; 10 kill -9s of the leader', run: runQueens},
 ];
 
 const {values, positionals} = parseArgs({

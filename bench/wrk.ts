@@ -34,6 +34,8 @@ export type WrkResult = LoadResult & {
 	/** wrk's "Requests/sec" (every answer, 2xx or not). */
 	readonly requestsPerSecond: number;
 	readonly socketErrors: {readonly connect: number; readonly read: number; readonly write: number; readonly timeout: number};
+	/** What wrk printed (runWrk only): a script's `done()` may add lines of its own. */
+	readonly output?: string;
 };
 
 const msPerUnit: Record<string, number> = {ms: 1, s: 1000, m: 60_000, h: 3_600_000};
@@ -111,15 +113,19 @@ export function parseWrkOutput(text: string): WrkResult {
 	};
 }
 
-/** One wrk run of `POST /submit_task` against `url` (`http://host:port`). */
-export async function runWrk(options: {readonly url: string; readonly connections: number; readonly durationS: number; readonly timeoutS?: number}): Promise<WrkResult> {
+/**
+One wrk run of `POST /submit_task` against `url` (`http://host:port`). `script` replaces
+bench/wrk-submit.lua (the same request, and a `done()` of its own); `threads` replaces wrkThreads (wrk
+gives each thread connections ÷ threads, rounded down).
+*/
+export async function runWrk(options: {readonly url: string; readonly connections: number; readonly durationS: number; readonly timeoutS?: number; readonly script?: string; readonly threads?: number}): Promise<WrkResult> {
 	const args = [
-		'--threads', String(Math.min(wrkThreads, options.connections)),
+		'--threads', String(Math.min(options.threads ?? wrkThreads, options.connections)),
 		'--connections', String(options.connections),
 		'--duration', `${Math.max(1, Math.round(options.durationS))}s`,
 		'--timeout', `${options.timeoutS ?? 10}s`,
 		'--latency',
-		'--script', wrkScriptPath,
+		'--script', options.script ?? wrkScriptPath,
 		options.url,
 	];
 	const child = spawn('wrk', args, {stdio: ['ignore', 'pipe', 'pipe']});
@@ -141,5 +147,5 @@ export async function runWrk(options: {readonly url: string; readonly connection
 		throw new Error(`wrk ${args.join(' ')} ended with ${status}: ${stderr}${stdout}`);
 	}
 
-	return parseWrkOutput(stdout);
+	return {...parseWrkOutput(stdout), output: stdout};
 }

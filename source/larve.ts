@@ -86,10 +86,14 @@ async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Prom
 		health,
 		isReady: () => !stopping,
 		etcd,
-		onStoreFailure(error) {
+		onStoreFailure(error, term) {
 			if (etcd) {
 				// Another queen may lead by now (a fenced write), or etcd cannot be reached: this term is over.
-				leadership.stepDown(`its store failed: ${error.message}`);
+				// (A late write of an earlier term, failing on its broken store, says nothing of this one.)
+				if (leadership.role === 'leader' && leadership.leader?.epoch === term.epoch) {
+					leadership.stepDown(`its store failed: ${error.message}`);
+				}
+
 				return;
 			}
 
@@ -146,7 +150,8 @@ async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Prom
 		leadership = new EtcdElection({client: etcd, key: `${options.etcdPrefix}leader`, address, leaseMs: options.leaderLeaseMs, log});
 		leadership.on('elected', (term: Term) => {
 			transition = transition.then(async () => {
-				if (stopping || !leadership.holds()) {
+				// A term that ended while an earlier one was being stopped is not begun.
+				if (stopping || !leadership.holds() || leadership.leader?.epoch !== term.epoch) {
 					return;
 				}
 
@@ -202,9 +207,17 @@ async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Prom
 		await transition;
 		const last = reign;
 		last?.stop();
+		if (etcd) {
+			// One of several: what was written is written, and the term is given back at once, so that another
+			// queen leads while this one's connections close (requests left go to it, or get 503).
+			reign = undefined;
+			await last?.close();
+			await leadership.stop();
+		}
+
 		// Streams forwarded to the leader end too: their clients reconnect to another queen.
 		follower.close();
-		// Requests in flight finish (and are written) before the store closes and the lease is given back.
+		// A queen alone: requests in flight finish (and are written) before its store closes.
 		await closeServer(server, io.graceMs ?? 5000, log);
 		await last?.close();
 		reign = undefined;

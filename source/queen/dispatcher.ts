@@ -148,6 +148,22 @@ export class Dispatcher {
 				}
 
 				try {
+					// A drone is told only what the store has: a queen that dies (or loses its term) before
+					// the placement is kept has sent nothing, and its successor places the task once.
+					// eslint-disable-next-line no-await-in-loop
+					await placed.durable;
+				} catch {
+					// The store refused it (another queen leads, or the store failed): nothing was sent.
+					return undefined;
+				}
+
+				const current = this.#hive.task(task.id);
+				if (this.#stopped || !this.#leads() || current?.state !== 'dispatched' || current.drone !== drone.name) {
+					// Stopped, no longer leading, or the drone was lost meanwhile and the task placed again.
+					return undefined;
+				}
+
+				try {
 					// eslint-disable-next-line no-await-in-loop -- one drone after another, by design
 					await this.#client.doTask(drone.address, task.kind === 'text' ? {id: task.id, text: task.text!} : {id: task.id, command: task.command!}, this.#options.timeoutMs);
 				} catch (error: unknown) {
@@ -175,6 +191,11 @@ export class Dispatcher {
 				}
 
 				this.#log.debug({drone: drone.name, task: task.id}, `Sent task to ${drone.name}`);
+				if (this.#stopped || !this.#leads()) {
+					// This term ended while the drone took it: the next leader learns of it from the drone.
+					return undefined;
+				}
+
 				// A text task is done once its drone has printed it (even if the drone was lost meanwhile and the
 				// task queued again); a command runs until its drone reports.
 				// (Applied now; the store writes it on its own time: the submit was durable before its answer.)

@@ -37,7 +37,8 @@ export function createFollowerApp(deps: FollowerDeps): Follower {
 	const router = new Router();
 	router.get('/healthz', ctx => {
 		ctx.body = {
-			status: deps.isReady() ? 'Status.READY' : 'Status.NOT_READY',
+			// Ready when it can answer: it knows a leader to forward to.
+			status: deps.isReady() && deps.leader() !== undefined ? 'Status.READY' : 'Status.NOT_READY',
 			version: deps.version,
 			mode: 'Mode.QUEEN',
 			name: 'queen',

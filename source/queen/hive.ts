@@ -66,6 +66,10 @@ export class Hive {
 	/** The store's promise for the batch the last facts went into, and the same as the hive hands it out. */
 	#watched: Promise<void> | undefined;
 	#settled: Promise<void> = Promise.resolve();
+	/** The writes of submits not yet in the store, by task id: a retry with the same key waits for its first. */
+	readonly #submitWrites = new Map<string, Promise<void>>();
+	/** Why the store refused a write, once it has: nothing after is acknowledged. */
+	#failure: Error | undefined;
 	#loadWarnings: readonly string[] = [];
 
 	/** Opens a hive on a store: what it kept is loaded, and every drone gets a whole grace period. */
@@ -410,8 +414,9 @@ export class Hive {
 					throw new RefusedError(`Idempotency-Key ${idempotencyKey} was used for another task (${existing.id})`, 'ERR_HIVE_KEY_REUSED');
 				}
 
-				// Its first submit may still be on its way to disk.
-				return {task: existing, created: false, durable: this.#lastDurable};
+				// Its first submit may still be on its way to the store: answered when it is there, refused if it
+				// never gets there (a retry must not be told what its first try was not).
+				return {task: existing, created: false, durable: this.#failure ? Promise.reject(this.#failure) : this.#submitWrites.get(existing.id) ?? Promise.resolve()};
 			}
 		}
 
@@ -431,6 +436,8 @@ export class Hive {
 		}
 
 		const durable = this.#commit([{type: 'task.submitted', at: this.#now(), task}]);
+		this.#submitWrites.set(id, durable);
+		durable.then(() => this.#submitWrites.delete(id), () => undefined);
 		return {task: this.#tasks.get(id)!, created: true, durable};
 	}
 
@@ -577,6 +584,7 @@ export class Hive {
 			this.#watched = durable;
 			this.#settled = durable.catch((error: unknown) => {
 				const failure = error instanceof Error ? error : new Error(String(error));
+				this.#failure ??= failure;
 				this.#onStoreFailure(failure);
 				throw failure;
 			});

@@ -86,6 +86,7 @@ export type ElectionOptions = {
 	readonly log: Logger;
 	/** How often a follower looks at the election key. @default a tenth of the lease, at most 250 ms */
 	readonly pollMs?: number;
+	/** Milliseconds of a monotonic clock. @default performance.now */
 	readonly now?: () => number;
 };
 
@@ -122,7 +123,8 @@ export class EtcdElection extends EventEmitter implements Leadership {
 	constructor(options: ElectionOptions) {
 		super();
 		this.#options = options;
-		this.#now = options.now ?? Date.now;
+		// A monotonic clock: a wall clock stepped back would stretch the lease as this queen counts it.
+		this.#now = options.now ?? (() => performance.now());
 		this.#leaseSeconds = Math.max(2, Math.ceil(options.leaseMs / 1000));
 		this.#marginMs = Math.min(1000, (this.#leaseSeconds * 1000) / 4);
 	}
@@ -159,12 +161,17 @@ export class EtcdElection extends EventEmitter implements Leadership {
 			this.#watcher = watcher;
 			watcher.on('error', () => undefined);
 			watcher.on('delete', () => {
-				if (this.role !== 'leader') {
+				if (this.role === 'leader') {
+					// Its key is gone (its lease revoked, or deleted by hand): another may win it now.
+					this.stepDown('its election key was deleted');
+				} else {
 					this.#scheduleLook(0);
 				}
 			});
-			watcher.on('put', () => {
-				if (this.role !== 'leader') {
+			watcher.on('put', kv => {
+				if (this.role === 'leader' && Number(kv.create_revision) !== this.#epoch) {
+					this.stepDown(`another queen holds the election key (epoch ${kv.create_revision})`);
+				} else if (this.role !== 'leader') {
 					this.#scheduleLook(0);
 				}
 			});
@@ -265,6 +272,12 @@ export class EtcdElection extends EventEmitter implements Leadership {
 				return;
 			}
 
+			if (this.#stopped) {
+				// Stopped while it campaigned: the key it just won goes at once, not a lease later.
+				await client.if(key, 'Create', '==', result.header.revision).then(client.delete().key(key)).commit().catch(() => undefined);
+				return;
+			}
+
 			won = true;
 			this.#lease = lease;
 			this.#epoch = Number(result.header.revision);
@@ -295,40 +308,78 @@ export class EtcdElection extends EventEmitter implements Leadership {
 			return;
 		}
 
-		// A wake-up past the lease (the process was paused): this term is over, whatever etcd would say.
-		if (!this.holds()) {
-			this.stepDown(`its lease of ${this.#leaseSeconds} s ran out before it could renew it`);
-			return;
-		}
-
 		const lease = this.#lease!;
-		const sentAt = this.#now();
-		const timeoutMs = Math.max(100, this.#validUntil - this.#marginMs - sentAt);
-		try {
-			const answer = await withTimeout(lease.keepaliveOnce(), timeoutMs);
+		for (;;) {
+			// A wake-up past the lease (the process was paused), or renewals that failed until now: this term
+			// is over, whatever etcd would say.
+			const remaining = this.#validUntil - this.#marginMs - this.#now();
+			if (remaining <= 0) {
+				this.stepDown(`it could not renew its lease of ${this.#leaseSeconds} s in time`);
+				return;
+			}
+
+			// Several short tries rather than one long one: a member that hangs must not eat the whole budget.
+			const sentAt = this.#now();
+			let ttl: number;
+			try {
+				// eslint-disable-next-line no-await-in-loop
+				ttl = await this.#keepAlive(lease, Math.min(1000, Math.max(100, remaining / 2)));
+			} catch (error: unknown) {
+				if (lease !== this.#lease) {
+					return;
+				}
+
+				this.#options.log.warn({err: messageOf(error)}, 'could not renew the leader\'s lease; trying again');
+				continue;
+			}
+
 			if (lease !== this.#lease) {
 				return;
 			}
 
-			if (Number(answer.TTL) <= 0) {
-				this.stepDown('etcd says its lease has expired');
+			if (ttl <= 0) {
+				this.stepDown('etcd says its lease is gone');
 				return;
 			}
 
-			this.#validUntil = sentAt + (Number(answer.TTL) * 1000);
-		} catch (error: unknown) {
-			if (lease !== this.#lease) {
-				return;
-			}
-
-			this.#options.log.warn({err: messageOf(error)}, 'could not renew the leader\'s lease');
-			if (!this.holds()) {
-				this.stepDown(`it could not renew its lease of ${this.#leaseSeconds} s in time (${messageOf(error)})`);
-				return;
-			}
+			this.#validUntil = sentAt + (ttl * 1000);
+			break;
 		}
 
 		this.#scheduleRenewal();
+	}
+
+	/**
+	One renewal on a keep-alive stream of its own, given up after `ms` (its stream cancelled): etcd3's
+	`keepaliveOnce` has no deadline, and throws rather than answer TTL 0 for a lease that is gone.
+	*/
+	async #keepAlive(lease: Lease, ms: number): Promise<number> {
+		const id = await lease.grant();
+		const opening = this.#options.client.leaseClient.leaseKeepAlive({deadline: Date.now() + ms});
+		let stream: Awaited<typeof opening> | undefined;
+		try {
+			stream = await withTimeout(opening, ms);
+			const open = stream;
+			return await withTimeout(new Promise<number>((resolve, reject) => {
+				open.on('data', answer => {
+					resolve(Number(answer.TTL));
+				});
+				open.on('error', reject);
+				open.on('end', () => {
+					reject(new Error('etcd ended the keep-alive stream'));
+				});
+				open.write({ID: id});
+			}), ms);
+		} finally {
+			if (stream) {
+				stream.cancel();
+			} else {
+				void opening.then(late => {
+					late.on('error', () => undefined);
+					late.cancel();
+				}, () => undefined);
+			}
+		}
 	}
 
 	#depose(reason: string): void {

@@ -44,8 +44,8 @@ export type ReignDeps = {
 	readonly isReady: () => boolean;
 	/** The shared etcd client (`--store etcd://`). */
 	readonly etcd: Etcd3 | undefined;
-	/** The store failed: it has stopped answering what it cannot keep. */
-	readonly onStoreFailure: (error: Error) => void;
+	/** The store of a term failed: it has stopped answering what it cannot keep. */
+	readonly onStoreFailure: (error: Error, term: Term) => void;
 };
 
 /** Opens the store of the term, loads the hive from it, and starts leading. */
@@ -63,7 +63,9 @@ export async function beginReign(term: Term, deps: ReignDeps): Promise<Reign> {
 			maxPending: options.maxPending,
 			maxPendingBytes: options.maxPendingBytes,
 			taskRetries: options.taskRetries,
-			onStoreFailure: deps.onStoreFailure,
+			onStoreFailure: error => {
+				deps.onStoreFailure(error, term);
+			},
 		});
 	} catch (error: unknown) {
 		await store.close();

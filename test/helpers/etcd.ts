@@ -40,6 +40,10 @@ export type EtcdCluster = {
 	readonly storeFlag: string;
 	/** Kills member `index` with SIGKILL (its data stays). */
 	kill(index: number): Promise<void>;
+	/** Stops member `index` with SIGSTOP (a member that hangs: connections open, no answers). */
+	pause(index: number): void;
+	/** SIGCONT for a paused member. */
+	resume(index: number): void;
 	/** Starts member `index` again on its data and ports; resolves when it is healthy. */
 	restart(index: number): Promise<void>;
 	/** Whether member `index` runs. */
@@ -146,6 +150,12 @@ export async function startEtcd(options: {readonly members?: number; readonly pl
 			await healthy(index);
 		},
 		running: index => processes[index] !== undefined,
+		pause(index) {
+			processes[index]?.kill('SIGSTOP');
+		},
+		resume(index) {
+			processes[index]?.kill('SIGCONT');
+		},
 		async stop() {
 			await Promise.all(members.map(async member => kill(member.index)));
 			rmSync(dir, {recursive: true, force: true});

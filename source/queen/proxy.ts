@@ -68,7 +68,7 @@ const hopByHop = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgr
 const setHere = new Set(['host', 'expect', 'x-forwarded-for', viaHeader]);
 
 /**
-Makes the proxy a follower puts in front of its API (see `createProxyApp` and `createRoleSwitch` for how
+Makes the proxy a follower puts in front of its API (see `createProxyApp`, and `queen/follower.ts` for how
 it is mounted). It has a keep-alive agent of its own, with no cap on sockets (each event stream holds one
 for as long as it lasts; the follower's `--max-connections` bounds them), and no retries: a request may
 have reached the leader before its connection failed, and only the client knows whether to send it again.
@@ -223,36 +223,6 @@ export function createProxyApp(proxy: LeaderProxy, log: Logger): Koa {
 	});
 	app.use(jsonErrors(log));
 	app.use(proxy.middleware);
-	return app;
-}
-
-export type RoleSwitchOptions = {
-	/** Whether this queen leads now; asked at every request. */
-	readonly isLeader: () => boolean;
-	/** The queen's own app (`createApp(createQueenRouter(...))`): what a leader answers with. */
-	readonly own: Koa;
-	/** The app that forwards (`createProxyApp`): what a follower answers with. */
-	readonly proxy: Koa;
-	/** Paths a follower answers itself (what it says of itself). @default ['/healthz'] */
-	readonly answeredHere?: readonly string[];
-};
-
-/**
-One app to listen with for a queen that leads at times and follows at others: each request goes to the
-queen's own app while it leads, to the proxy app while it follows (except `answeredHere`). The switch is
-made per request, before either app reads a byte of the body.
-*/
-export function createRoleSwitch(options: RoleSwitchOptions): Koa {
-	const own = options.own.callback();
-	const proxy = options.proxy.callback();
-	const answeredHere = new Set(options.answeredHere ?? ['/healthz']);
-	const app = new Koa();
-	app.silent = true;
-	app.use(async ctx => {
-		// The chosen app answers on the same request and response; this one leaves them alone.
-		ctx.respond = false;
-		await (options.isLeader() || answeredHere.has(ctx.path) ? own : proxy)(ctx.req, ctx.res);
-	});
 	return app;
 }
 

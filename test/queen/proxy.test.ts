@@ -7,12 +7,10 @@ import {Readable} from 'node:stream';
 import {setImmediate as nextTurn, setTimeout as sleep} from 'node:timers/promises';
 import {test, type TestContext} from 'node:test';
 import {gzipSync} from 'node:zlib';
-import Router from '@koa/router';
-import {createApp} from '../../source/http/app.js';
 import {closeServer, listen} from '../../source/http/server.js';
 import {createLogger} from '../../source/log.js';
 import {resolveOptions} from '../../source/options.js';
-import {createLeaderProxy, createProxyApp, createRoleSwitch, type LeaderProxy, type LeaderProxyOptions} from '../../source/queen/proxy.js';
+import {createLeaderProxy, createProxyApp, type LeaderProxy, type LeaderProxyOptions} from '../../source/queen/proxy.js';
 import {spawnLarve} from '../helpers/binary.js';
 import {request, startDrone, startQueen} from '../helpers/larves.js';
 import {deadAddress} from '../helpers/servers.js';
@@ -543,41 +541,6 @@ test('a request without a body is forwarded without one, one of unknown length a
 		assert.equal(answer.headers['x-body-length'], '10', method);
 		assert.equal(answer.headers['x-te'], 'chunked', method);
 	}
-});
-
-test('createRoleSwitch: a leader answers with its own app, a follower forwards all but /healthz', async t => {
-	const router = new Router();
-	router.get('/healthz', ctx => {
-		ctx.body = {who: 'own'};
-	});
-	router.post('/echo', ctx => {
-		ctx.body = {who: 'own', got: ctx.request.body};
-	});
-	const leader = await fakeLeader(t, (request, response) => {
-		let body = '';
-		request.on('data', (chunk: Buffer) => {
-			body += chunk.toString();
-		});
-		request.on('end', () => response.writeHead(200, {'content-type': 'application/json'}).end(JSON.stringify({who: 'leader', got: JSON.parse(body || 'null')})));
-	});
-	const proxy = createLeaderProxy({leader: () => leader.address, via: () => 'me:1', timeoutMs: 2000, log: silent});
-	let leads = false;
-	const app = createRoleSwitch({isLeader: () => leads, own: createApp(router, silent), proxy: createProxyApp(proxy, silent)});
-	const server = await listen(app, resolveOptions({mode: 'queen', port: 0, store: 'memory'}), silent);
-	t.after(async () => {
-		proxy.close();
-		await closeServer(server, 500);
-	});
-	const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-
-	assert.deepEqual((await request(`${url}/echo`, {body: {n: 1}})).body, {who: 'leader', got: {n: 1}});
-	assert.deepEqual((await request(`${url}/healthz`)).body, {who: 'own'});
-	leads = true;
-	assert.deepEqual((await request(`${url}/echo`, {body: {n: 2}})).body, {who: 'own', got: {n: 2}});
-	const missing = await request(`${url}/nowhere`);
-	assert.equal(missing.status, 404);
-	assert.equal(missing.body.code, 'ERR_HIVE_NO_ENDPOINT');
-	assert.equal(leader.requests.length, 1);
 });
 
 test('createLeaderProxy refuses a timeout that is not a whole number of milliseconds', () => {

@@ -11,6 +11,7 @@ import {round, summarize, type Summary} from './stats.js';
 import {findStoreLoadedLine, readStoreCounters, storeWrites, type StoreWrites} from './store.js';
 import {machine, renderMachine, type Machine} from './table.js';
 import {runWrk, wrkThreads} from './wrk.js';
+import {seeded} from '../test/helpers/seeded.js';
 
 /**
 Queens (HIVE.md §7 and §9): three queen binaries (`--store etcd://…`, `--leader-lease 5`, every other flag
@@ -496,18 +497,6 @@ async function measure(subject: Subject, generator: LoadGenerator, context: Benc
 
 // ---------------------------------------------------------------------------------------------------
 // Failover.
-
-/** A small seeded generator (mulberry32), as the failover test has: a run's kill moments replay from its seed. */
-export function seeded(seed: number): () => number {
-	let state = seed >>> 0;
-	return () => {
-		state = (state + 0x6D_2B_79_F5) >>> 0;
-		let value = state;
-		value = Math.imul(value ^ (value >>> 15), value | 1);
-		value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-		return ((value ^ (value >>> 14)) >>> 0) / 4_294_967_296;
-	};
-}
 
 /** A submit with an Idempotency-Key; the task's id when it was acknowledged (200/202), else undefined. */
 async function submitWithKey(url: string, key: string, text: string, timeoutMs: number): Promise<string | undefined> {

@@ -5,6 +5,7 @@ import {etcdMissing, startEtcd, type EtcdCluster} from '../helpers/etcd.js';
 import {call, health, startQueens, type Queens} from '../helpers/queens.js';
 import {hasTmux, runInTerminal} from '../helpers/tmux.js';
 import {waitFor} from '../helpers/wait.js';
+import {seeded} from '../helpers/seeded.js';
 
 const skip = etcdMissing();
 const leaseMs = 2000;
@@ -18,18 +19,6 @@ async function etcdFor(t: TestContext, members = 1): Promise<EtcdCluster> {
 
 function startDrone(t: TestContext, hive: Queens, extra: readonly string[] = []): Spawned {
 	return spawnLarve(t, ['--queen-host', hive.hosts, '--port', '0', ...extra]);
-}
-
-/** A small seeded generator (mulberry32): the kill moments of a run can be replayed from its seed. */
-function seeded(seed: number): () => number {
-	let state = seed >>> 0;
-	return () => {
-		state = (state + 0x6D_2B_79_F5) >>> 0;
-		let value = state;
-		value = Math.imul(value ^ (value >>> 15), value | 1);
-		value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-		return ((value ^ (value >>> 14)) >>> 0) / 4_294_967_296;
-	};
 }
 
 /** Waits until a running queen other than `previous` leads (and, with `ready`, serves); returns its index. */

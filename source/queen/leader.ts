@@ -126,7 +126,10 @@ export class EtcdElection extends EventEmitter implements Leadership {
 		// A monotonic clock: a wall clock stepped back would stretch the lease as this queen counts it.
 		this.#now = options.now ?? (() => performance.now());
 		this.#leaseSeconds = Math.max(2, Math.ceil(options.leaseMs / 1000));
-		this.#marginMs = Math.min(1000, (this.#leaseSeconds * 1000) / 4);
+		// etcd counts a lease from when it got the renewal, later than this queen sent it, and expires it
+		// later still (it looks every 0.5 s): no other queen can win before `#validUntil`. The margin is for
+		// what this queen does between a look at its clock and its effect (a call already on its way).
+		this.#marginMs = Math.min(500, (this.#leaseSeconds * 1000) / 8);
 	}
 
 	get role(): Role {
@@ -160,16 +163,18 @@ export class EtcdElection extends EventEmitter implements Leadership {
 
 			this.#watcher = watcher;
 			watcher.on('error', () => undefined);
-			watcher.on('delete', () => {
-				if (this.role === 'leader') {
+			watcher.on('delete', kv => {
+				// (A watch may deliver the deletion of the previous leader's key after this queen won: only a
+				// change after its own key was made speaks of its term.)
+				if (this.role === 'leader' && Number(kv.mod_revision) > (this.#epoch ?? 0)) {
 					// Its key is gone (its lease revoked, or deleted by hand): another may win it now.
 					this.stepDown('its election key was deleted');
-				} else {
+				} else if (this.role !== 'leader') {
 					this.#scheduleLook(0);
 				}
 			});
 			watcher.on('put', kv => {
-				if (this.role === 'leader' && Number(kv.create_revision) !== this.#epoch) {
+				if (this.role === 'leader' && Number(kv.mod_revision) > (this.#epoch ?? 0) && Number(kv.create_revision) !== this.#epoch) {
 					this.stepDown(`another queen holds the election key (epoch ${kv.create_revision})`);
 				} else if (this.role !== 'leader') {
 					this.#scheduleLook(0);

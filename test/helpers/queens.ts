@@ -10,6 +10,8 @@ export type Queen = {
 	readonly url: string;
 	/** The running process (a new one after `restart`). */
 	process: Spawned | undefined;
+	/** Every process it has been, first to last. */
+	readonly processes: Spawned[];
 	/** SIGKILL, and waits for the exit. */
 	kill(): Promise<void>;
 	/** Starts it again on its port. */
@@ -64,6 +66,7 @@ export async function startQueens(t: TestContext, count: number, storeFlag: stri
 			address,
 			url: `http://${address}`,
 			process: undefined,
+			processes: [],
 			async kill() {
 				const running = queen.process;
 				if (running && running.child.exitCode === null && running.child.signalCode === null) {
@@ -73,6 +76,7 @@ export async function startQueens(t: TestContext, count: number, storeFlag: stri
 			},
 			async restart() {
 				queen.process = spawnLarve(t, ['--queen', '--port', String(port), '--advertise', address, '--store', storeFlag, ...extra]);
+				queen.processes.push(queen.process);
 				await queen.process.url();
 			},
 		};

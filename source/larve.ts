@@ -3,7 +3,6 @@ import type {AddressInfo} from 'node:net';
 import type {Writable} from 'node:stream';
 import {randomUUID} from 'node:crypto';
 import {fileURLToPath} from 'node:url';
-import type Koa from 'koa';
 import {createHttpClient, type HttpClient} from './client/http.js';
 import {createQueenClient} from './client/queen-client.js';
 import {Executor} from './drone/executor.js';
@@ -74,7 +73,6 @@ async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Prom
 	let stopLarve: (() => Promise<void>) | undefined;
 	/** What this queen runs while it leads; undefined while it follows. */
 	let reign: Reign | undefined;
-	const handlers = new WeakMap<Reign, ReturnType<Koa['callback']>>();
 	const health = (): QueenHealth => ({role: leadership.role, leader: leadership.leader?.address ?? null, epoch: leadership.leader?.epoch ?? null, address, startedAt});
 	const reignDeps: ReignDeps = {
 		options,
@@ -117,20 +115,8 @@ async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Prom
 	const follower = createFollowerApp({log, version, health, isReady: () => !stopping && leadership.role === 'follower', leader: () => (leadership.role === 'leader' ? undefined : leadership.leader?.address), via: () => address, timeoutMs: Math.max(options.leaderLeaseMs, options.dispatchTimeoutMs) + 1000});
 	const followerHandler = follower.app.callback();
 	const front = {
-		callback: () => (request: IncomingMessage, response: ServerResponse) => {
-			const current = reign;
-			if (!current) {
-				return followerHandler(request, response);
-			}
-
-			let handler = handlers.get(current);
-			if (!handler) {
-				handler = current.app.callback();
-				handlers.set(current, handler);
-			}
-
-			return handler(request, response);
-		},
+		// While it leads, its reign answers; otherwise the follower's app (its /healthz, the rest forwarded).
+		callback: () => async (request: IncomingMessage, response: ServerResponse) => (reign?.handle ?? followerHandler)(request, response),
 	};
 	let server: Server;
 	try {
@@ -213,17 +199,20 @@ async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Prom
 			reign = undefined;
 			await last?.close();
 			await leadership.stop();
+			await transition;
+			// Streams forwarded to the leader end too: their clients reconnect to another queen.
+			follower.close();
+			await closeServer(server, io.graceMs ?? 5000, log);
+			etcd.close();
+		} else {
+			follower.close();
+			// A queen alone: requests in flight finish (and are written) before its store closes.
+			await closeServer(server, io.graceMs ?? 5000, log);
+			reign = undefined;
+			await last?.close();
+			await leadership.stop();
 		}
 
-		// Streams forwarded to the leader end too: their clients reconnect to another queen.
-		follower.close();
-		// A queen alone: requests in flight finish (and are written) before its store closes.
-		await closeServer(server, io.graceMs ?? 5000, log);
-		await last?.close();
-		reign = undefined;
-		await leadership.stop();
-		await transition;
-		etcd?.close();
 		log.info({mode: 'queen'}, 'queen stopped');
 	});
 	return {

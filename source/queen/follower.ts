@@ -3,7 +3,7 @@ import Router from '@koa/router';
 import {jsonErrors} from '../http/errors.js';
 import type {Logger} from '../log.js';
 import {createLeaderProxy} from './proxy.js';
-import type {QueenHealth} from './routes.js';
+import {queenHealthz, type QueenHealth} from './routes.js';
 
 export type FollowerDeps = {
 	readonly log: Logger;
@@ -36,14 +36,8 @@ export function createFollowerApp(deps: FollowerDeps): Follower {
 	app.silent = true;
 	const router = new Router();
 	router.get('/healthz', ctx => {
-		ctx.body = {
-			// Ready when it can answer: it knows a leader to forward to.
-			status: deps.isReady() && deps.leader() !== undefined ? 'Status.READY' : 'Status.NOT_READY',
-			version: deps.version,
-			mode: 'Mode.QUEEN',
-			name: 'queen',
-			...deps.health(),
-		};
+		// Ready when it can answer: it knows a leader to forward to.
+		ctx.body = queenHealthz(deps.isReady() && deps.leader() !== undefined, deps.version, deps.health());
 	});
 	app.use(jsonErrors(deps.log));
 	app.use(router.routes());

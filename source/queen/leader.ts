@@ -118,6 +118,8 @@ export class EtcdElection extends EventEmitter implements Leadership {
 	#stopped = false;
 	#looking = false;
 	#again = false;
+	/** The look under way (or the last): `stop` waits for it, so that a campaign it started ends first. */
+	#lookDone: Promise<void> = Promise.resolve();
 	#watcher: Watcher | undefined;
 
 	constructor(options: ElectionOptions) {
@@ -201,6 +203,7 @@ export class EtcdElection extends EventEmitter implements Leadership {
 		clearTimeout(this.#timer);
 		clearTimeout(this.#renewTimer);
 		await this.#watcher?.cancel().catch(() => undefined);
+		await this.#lookDone;
 		if (this.#role === 'leader') {
 			const lease = this.#lease;
 			this.#depose('the queen stops');
@@ -215,7 +218,7 @@ export class EtcdElection extends EventEmitter implements Leadership {
 
 		clearTimeout(this.#timer);
 		this.#timer = setTimeout(() => {
-			void this.#look();
+			this.#lookDone = this.#look();
 		}, ms);
 	}
 

@@ -25,7 +25,8 @@ start to stop; one of several queens has one per term it leads (Nomad's `establi
 */
 export type Reign = {
 	readonly hive: Hive;
-	readonly app: Koa;
+	/** The queen's API over this term's hive: node:http's request handler. */
+	readonly handle: ReturnType<Koa['callback']>;
 	readonly term: Term;
 	/** Stops the heartbeats, the dispatcher and the event streams: the requests in flight may still finish. */
 	stop(): void;
@@ -52,8 +53,9 @@ export type ReignDeps = {
 export async function beginReign(term: Term, deps: ReignDeps): Promise<Reign> {
 	const {options, log, leadership} = deps;
 	const loadStarted = performance.now();
-	const fileStore = deps.options.store === 'file' ? await openFileStore({dir: deps.options.dataDir}) : undefined;
-	const store = fileStore ?? await openStore(term, deps);
+	const fileStore = options.store === 'file' ? await openFileStore({dir: options.dataDir}) : undefined;
+	// etcd's store is fenced on the term's election key.
+	const store: Store = fileStore ?? (options.store === 'etcd' ? await openEtcdStore({client: deps.etcd!, prefix: options.etcdPrefix, fence: term.fence}) : createMemoryStore());
 	let hive: Hive;
 	try {
 		hive = await Hive.open({
@@ -117,13 +119,13 @@ export async function beginReign(term: Term, deps: ReignDeps): Promise<Reign> {
 		},
 		watchers,
 	});
-	const app = createApp(router, log);
+	const handle = createApp(router, log).callback();
 	heartbeat.start();
 	dispatcher.start();
 	let closing: Promise<void> | undefined;
 	return {
 		hive,
-		app,
+		handle,
 		term,
 		stop() {
 			heartbeat.stop();
@@ -138,13 +140,6 @@ export async function beginReign(term: Term, deps: ReignDeps): Promise<Reign> {
 			return closing;
 		},
 	};
-}
-
-/** The store of a term: etcd's (fenced on the term's election key) or memory; the file store is opened above. */
-async function openStore(term: Term, deps: ReignDeps): Promise<Store> {
-	return deps.options.store === 'etcd'
-		? openEtcdStore({client: deps.etcd!, prefix: deps.options.etcdPrefix, fence: term.fence})
-		: createMemoryStore();
 }
 
 /**

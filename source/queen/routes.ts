@@ -26,6 +26,11 @@ export type QueenHealth = {
 	readonly startedAt: string;
 };
 
+/** What any queen says of itself on `/healthz`, leading or not: the seed's fields, its role, who leads. */
+export function queenHealthz(ready: boolean, version: string, health: QueenHealth): Record<string, unknown> {
+	return {status: ready ? 'Status.READY' : 'Status.NOT_READY', version, mode: 'Mode.QUEEN', name: 'queen', ...health};
+}
+
 export type QueenDeps = {
 	readonly hive: Hive;
 	/** The queen's own part of `/healthz`. */
@@ -54,11 +59,7 @@ export function createQueenRouter(deps: QueenDeps): Router {
 
 	router.get('/healthz', ctx => {
 		ctx.body = {
-			status: deps.isReady() ? 'Status.READY' : 'Status.NOT_READY',
-			version: deps.version,
-			mode: 'Mode.QUEEN',
-			name: 'queen',
-			...deps.health(),
+			...queenHealthz(deps.isReady(), deps.version, deps.health()),
 			drones: hive.droneMap(),
 			history: hive.history,
 			pending: hive.pending,

@@ -89,7 +89,12 @@ test('a leader whose lease etcd drops steps down at once: two queens never both 
 
 test('an election stopped while it campaigns does not keep the key', {skip}, async t => {
 	const key = `stopped${prefixes++}/leader`;
-	// A client whose lease grants are slow: the stop comes while the campaign waits on etcd.
+	// A client whose lease grants wait for the test: the stop comes while the campaign waits on etcd.
+	let campaigning = false;
+	let letGrant: () => void = () => undefined;
+	const granting = new Promise<void>(resolve => {
+		letGrant = resolve;
+	});
 	const slow = new Proxy(client, {
 		get(target, property, receiver) {
 			if (property === 'lease') {
@@ -97,7 +102,8 @@ test('an election stopped while it campaigns does not keep the key', {skip}, asy
 					const lease = target.lease(...args);
 					const grant = lease.grant.bind(lease);
 					lease.grant = async () => {
-						await sleep(300);
+						campaigning = true;
+						await granting;
 						return grant();
 					};
 					return lease;
@@ -112,9 +118,11 @@ test('an election stopped while it campaigns does not keep the key', {skip}, asy
 	const elected: unknown[] = [];
 	stopped.on('elected', term => elected.push(term));
 	stopped.start();
-	await sleep(100);
-	await stopped.stop();
-	await sleep(800);
+	await waitFor(() => campaigning, 'the campaign to wait on its lease');
+	const stopping = stopped.stop();
+	letGrant();
+	// `stop` resolves once the campaign under way has ended.
+	await stopping;
 	assert.deepEqual(elected, []);
 	assert.equal(stopped.role, 'follower');
 	assert.equal(await client.get(key).string(), null, 'the key is gone: another queen may lead at once');
@@ -173,12 +181,12 @@ test('a queen whose term ends under a submit answers 503 and stays up, and anoth
 	const answer = await call(`${url}/submit_task`, {body: {text: 'hello'}});
 	assert.equal(answer?.status, 503, JSON.stringify(answer));
 	assert.equal(answer.body.code, 'ERR_HIVE_NOT_LEADER');
-	await sleep(500);
-	assert.equal(queen.child.exitCode, null, `the queen is still up (stderr: ${queen.stderr.slice(-2000)})`);
+	// A queen that crashed on the refusal would never lead again: this wait fails for it.
 	await waitFor(async () => {
 		const seen = await call(`${url}/healthz`);
 		return seen?.body.role === 'leader' && seen.body.status === 'Status.READY';
 	}, 'the queen to lead again, a new term', 10_000);
+	assert.equal(queen.child.exitCode, null, `the queen is still up (stderr: ${queen.stderr.slice(-2000)})`);
 	const after = await call(`${url}/submit_task`, {body: {text: 'after'}});
 	assert.equal(after?.status, 200, JSON.stringify(after));
 	assert.equal(queen.child.exitCode, null);

@@ -99,6 +99,8 @@ test('a torn last record is dropped with a warning; a damaged one before it stop
 	const kept = await request(`${first.url}/submit_task`, {body: {text: 'kept'}});
 	assert.equal(kept.status, 503, 'no drone: the task fails at once, and is kept as failed');
 	const id = (await request(`${first.url}/tasks`)).body.tasks[0].id as string;
+	// A second command after the first was answered: a record of its own after the first one's.
+	assert.equal((await request(`${first.url}/submit_task`, {body: {text: 'after'}})).status, 503);
 	first.queen.child.kill('SIGKILL');
 	await first.queen.exited;
 	const log = path.join(dir, fs.readdirSync(dir).find(name => name.startsWith('wal-'))!);

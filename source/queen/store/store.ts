@@ -21,7 +21,7 @@ export type Loaded = {
 export type StoreStats = {
 	/** Facts written. */
 	readonly facts: number;
-	/** Records (one per command) written. */
+	/** Commands written (one `append` each; a file store puts the commands of one batch in one line). */
 	readonly records: number;
 	/** fsync calls: with group commit, far fewer than records. */
 	readonly syncs: number;

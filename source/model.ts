@@ -124,6 +124,11 @@ export const summaryTextLength = 1024;
 
 export function summarizeTask(task: Task | TaskSummary): TaskSummary {
 	const {result} = task;
+	// Most tasks have nothing to leave out: the record itself is its summary (records never change).
+	if (result === undefined && isShort(task.text) && isShort(task.command) && isShort(task.reason) && isShort(task.error)) {
+		return task;
+	}
+
 	return {
 		...task,
 		text: cut(task.text),
@@ -132,6 +137,10 @@ export function summarizeTask(task: Task | TaskSummary): TaskSummary {
 		error: cut(task.error),
 		result: result === undefined ? undefined : {exitCode: result.exitCode, signal: result.signal, durationMs: result.durationMs, timedOut: result.timedOut},
 	};
+}
+
+function isShort(text: string | undefined): boolean {
+	return text === undefined || text.length <= summaryTextLength;
 }
 
 function cut(text: string | undefined): string | undefined {

@@ -155,7 +155,8 @@ export function systemLabel(system: DispatchSystem): string {
 	return system === 'hive' ? 'hive (durable)' : (system === 'hive-memory' ? 'hive (--store memory)' : system);
 }
 
-async function measure(target: Target, connections: number, generator: LoadGenerator, context: BenchContext): Promise<DispatchRow> {
+/** One measured row: a warm-up, then a run of `context.durationS` with the front's and drones' CPU metered. */
+export async function measure(target: Target, connections: number, generator: LoadGenerator, context: BenchContext): Promise<DispatchRow> {
 	context.progress(`dispatch: ${target.system} at ${connections} connections (${context.warmupS} s warm-up, ${context.durationS} s, ${generator})`);
 	const run = async (durationS: number): Promise<LoadResult> => generator === 'wrk'
 		? runWrk({url: target.queenUrl, connections, durationS})

@@ -25,6 +25,7 @@ const writes: StoreWrites = {kind: 'file', seconds: 15, records: 300_000, facts:
 const restartData = (readyMs: readonly number[], totalBefore: number, totalsAfter: readonly number[]): RestartData => ({
 	target: 100_000,
 	taskHistory: 100_000,
+	held: {system: 'hive', connections: 64, tasksPerSecond: 9000, latencyMs: {p50: 5, p99: 20, max: 40, mean: 6}, generator: 'wrk', ok: 90_000, errors: 0, non2xx: 0, durationS: 10, queenCores: 0.9, droneCores: [0.1, 0.1], queenCpuUsPerTask: 100, store: writes},
 	fill: {generator: 'wrk', connections: 64, bursts: 2, seconds: 15, tasksAnswered: 100_000, tasksPerSecond: 6666, errors: 0, non2xx: 0, store: writes},
 	before: {total: totalBefore, newestId: 'a', store: {kind: 'file', revision: 300_000, facts: 1, records: 1, syncs: 1, bytes: 1, snapshots: 1}},
 	dataDir: {path: '/d', bytes: 1, diskBytes: 1, files: 1, largest: []},

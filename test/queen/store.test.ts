@@ -262,3 +262,24 @@ test('after a restart, a drone\'s first word settles what was placed on it: held
 	assert.equal(hive.task(ids[2]!)?.retries, 1);
 	assert.equal(hive.drone('drone-0')?.running, 2);
 });
+
+test('a hive reopened on a snapshot keeps the history it had: past --task-history by less than a batch, nothing is cut', async t => {
+	const dir = temporaryDirectory(t);
+	// The history forgets its oldest in batches (64 past 100 here): 120 finished tasks are all kept.
+	const first = await openHive(t, dir, {taskHistory: 100});
+	await first.hive.register({address: '127.0.0.1:5001'});
+	for (let index = 0; index < 120; index++) {
+		// eslint-disable-next-line no-await-in-loop
+		const {task} = await first.hive.submit({kind: 'text', text: `t${index}`});
+		first.hive.dispatch(task.id, 'drone-0');
+		// eslint-disable-next-line no-await-in-loop
+		await first.hive.finish(task.id, 'drone-0', {succeeded: true});
+	}
+
+	assert.equal(first.hive.tasks({limit: 1, offset: 0}).total, 120);
+	await first.store.snapshot();
+	await first.close();
+
+	const second = await openHive(t, dir, {taskHistory: 100});
+	assert.equal(second.hive.tasks({limit: 1, offset: 0}).total, 120, 'the same tasks as before the restart');
+});

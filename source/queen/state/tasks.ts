@@ -205,8 +205,9 @@ export class TaskTable {
 			}
 		}
 
-		// The bounds may be lower than when the snapshot was taken.
-		this.#forgetOld(true);
+		// The bounds may be lower than when the snapshot was taken; as they were, the table is as it was (in
+		// batches, as a running queen forgets: cut down to the count, a restart would lose what it showed).
+		this.#forgetOld();
 	}
 
 	#enqueue(task: Task): void {
@@ -259,11 +260,11 @@ export class TaskTable {
 	`bytes`. Over the count, they are forgotten in batches (a busy queen does not walk its history on every
 	task); over the weight, at once (what they hold is the point of the bound).
 	*/
-	#forgetOld(all = false): void {
+	#forgetOld(): void {
 		const {count, bytes} = this.#history;
 		const kept = this.#finished.length - this.#finishedStart;
 		const excess = kept - count;
-		const countDue = excess > 0 && (all || count === 0 || excess > Math.max(64, count / 8));
+		const countDue = excess > 0 && (count === 0 || excess > Math.max(64, count / 8));
 		if (!countDue && this.#finishedBytes <= bytes) {
 			return;
 		}

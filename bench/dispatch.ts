@@ -155,12 +155,17 @@ export function systemLabel(system: DispatchSystem): string {
 	return system === 'hive' ? 'hive (durable)' : (system === 'hive-memory' ? 'hive (--store memory)' : system);
 }
 
+/** `POST /submit_task {"text":"bench"}` at `connections` for `durationS`, by `generator`. */
+export async function submitLoad(url: string, connections: number, durationS: number, generator: LoadGenerator): Promise<LoadResult> {
+	return generator === 'wrk'
+		? runWrk({url, connections, durationS})
+		: closedLoop({url: `${url}/submit_task`, body: JSON.stringify({text: 'bench'}), connections, durationS});
+}
+
 /** One measured row: a warm-up, then a run of `context.durationS` with the front's and drones' CPU metered. */
 export async function measure(target: Target, connections: number, generator: LoadGenerator, context: BenchContext): Promise<DispatchRow> {
 	context.progress(`dispatch: ${target.system} at ${connections} connections (${context.warmupS} s warm-up, ${context.durationS} s, ${generator})`);
-	const run = async (durationS: number): Promise<LoadResult> => generator === 'wrk'
-		? runWrk({url: target.queenUrl, connections, durationS})
-		: closedLoop({url: `${target.queenUrl}/submit_task`, body: JSON.stringify({text: 'bench'}), connections, durationS});
+	const run = async (durationS: number): Promise<LoadResult> => submitLoad(target.queenUrl, connections, durationS, generator);
 
 	await run(context.warmupS);
 	const hasStore = target.system === 'hive' || target.system === 'hive-memory';
@@ -260,9 +265,9 @@ export async function startSeed(): Promise<Target & {stop(): Promise<void>}> {
 The floor: two real Hive drones spawned as for Hive (registered with an idle Hive queen, whose only
 work is their heartbeats), and the bare node:http relay (bench/floor-relay.ts) in front of them.
 */
-async function startFloor(): Promise<Target & {stop(): Promise<void>}> {
+export async function startFloor(relayNodeFlags: readonly string[] = []): Promise<Target & {stop(): Promise<void>}> {
 	const hive = await startHive();
-	const relay = spawnProc(process.execPath, [floorRelayPath, ...hive.drones.flatMap(drone => ['--drone', drone.address])], {label: 'floor relay'});
+	const relay = spawnProc(process.execPath, [...relayNodeFlags, floorRelayPath, ...hive.drones.flatMap(drone => ['--drone', drone.address])], {label: 'floor relay'});
 	try {
 		const line = await waitFor(() => {
 			if (!relay.alive) {

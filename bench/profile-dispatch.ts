@@ -1,77 +1,103 @@
 import {mkdirSync, readdirSync, rmSync} from 'node:fs';
 import path from 'node:path';
 import type {BenchContext, ScenarioOutcome, Table} from './context.js';
-import {load, startHive} from './dispatch.js';
+import {chooseGenerator, startFloor, startHive, submitLoad, type LoadGenerator, type Target} from './dispatch.js';
 import {cpuMeter, farmPath, followEvents, spawnProc, spawnQueen, waitFor} from './procs.js';
-import {readProfile, summarizeProfile, type ProfileSummary} from './profile.js';
+import {profileClockUs, readProfile, summarizeProfile, type ProfileSummary} from './profile.js';
 import {round} from './stats.js';
 
 /**
-Profile: the dispatch load (16 connections) with the queen under `node --cpu-prof`. The queen is
-stopped with SIGTERM so that V8 writes its profile; self time is then aggregated by function, module
-and category (bench/profile.ts), and divided by the tasks dispatched: CPU µs per task.
+Profile: the dispatch load at 64 connections, by the dispatch scenario's generator, through the durable
+queen under `node --cpu-prof`, then through the floor's relay under it, one after the other. Each is
+stopped with SIGTERM so that V8 writes its profile; only the samples of the measured run count (its
+warm-up and the process's start left out). Self time is aggregated by function, module and category
+(bench/profile.ts) and divided by the tasks answered: CPU µs per task, the queen's beside the floor's,
+category by category. What the queen spends beyond the floor is what its layers cost.
 */
 
-export type ProfileData = {
-	readonly heartbeat?: HeartbeatProfile;
+export const profileConnections = 64;
+
+export type ProfiledFront = {
 	readonly profilePath: string;
 	readonly tasks: number;
 	readonly tasksPerSecond: number;
+	/** Busy (not idle) µs of the front process's main thread per task, within the measured run. */
 	readonly activeUsPerTask: number;
 	readonly summary: ProfileSummary;
 };
 
-export async function runProfile(context: BenchContext): Promise<ScenarioOutcome<ProfileData>> {
-	const dir = path.join(context.resultsDir, 'profile');
+export type ProfileData = {
+	readonly generator: LoadGenerator;
+	readonly connections: number;
+	readonly queen: ProfiledFront;
+	readonly floor: ProfiledFront;
+	readonly heartbeat?: HeartbeatProfile;
+};
+
+async function profileFront(start: (nodeFlags: readonly string[]) => Promise<Target & {stop(): Promise<void>}>, name: string, generator: LoadGenerator, context: BenchContext): Promise<ProfiledFront> {
+	const dir = path.join(context.resultsDir, 'profile', name);
 	rmSync(dir, {recursive: true, force: true});
 	mkdirSync(dir, {recursive: true});
-	context.progress(`profile: queen under --cpu-prof, 16 connections for ${context.durationS} s`);
-	const hive = await startHive(['--cpu-prof', '--cpu-prof-dir', dir]);
+	context.progress(`profile: the ${name} under --cpu-prof, ${profileConnections} connections of ${generator}, ${context.warmupS} s warm-up and ${context.durationS} s measured`);
+	const target = await start(['--cpu-prof', '--cpu-prof-dir', dir]);
 	let tasks = 0;
-	let tasksPerSecond = 0;
+	let seconds = 0;
+	let window = {fromUs: 0, toUs: 0};
 	try {
-		const result = await load(hive.queenUrl, 16, context.durationS);
-		tasks = result['2xx'];
-		tasksPerSecond = tasks / result.duration;
+		await submitLoad(target.queenUrl, profileConnections, context.warmupS, generator);
+		const fromUs = profileClockUs();
+		const result = await submitLoad(target.queenUrl, profileConnections, context.durationS, generator);
+		window = {fromUs, toUs: profileClockUs()};
+		tasks = result.ok;
+		seconds = result.durationS;
 	} finally {
-		await hive.stop();
+		await target.stop();
 	}
 
-	const file = readdirSync(dir).find(name => name.endsWith('.cpuprofile'));
+	const file = readdirSync(dir).find(each => each.endsWith('.cpuprofile'));
 	if (!file) {
-		throw new Error(`the queen wrote no .cpuprofile in ${dir}`);
+		throw new Error(`the ${name} wrote no .cpuprofile in ${dir}`);
 	}
 
 	const profilePath = path.join(dir, file);
-	const summary = summarizeProfile(readProfile(profilePath), 30);
-	const activeUsPerTask = tasks > 0 ? (summary.activeMs * 1000) / tasks : 0;
-	const perTask = (ms: number) => (tasks > 0 ? round((ms * 1000) / tasks, 1) : undefined);
+	const summary = summarizeProfile(readProfile(profilePath), 30, window);
+	return {profilePath: path.relative(process.cwd(), profilePath), tasks, tasksPerSecond: round(tasks / seconds, 0)!, activeUsPerTask: round((summary.activeMs * 1000) / Math.max(1, tasks), 1)!, summary};
+}
+
+export async function runProfile(context: BenchContext): Promise<ScenarioOutcome<ProfileData>> {
+	const {generator} = chooseGenerator();
+	const queen = await profileFront(async flags => startHive(flags), 'queen', generator, context);
+	const floor = await profileFront(async flags => startFloor(flags), 'floor', generator, context);
+	const perTask = (front: ProfiledFront, ms: number | undefined) => (ms === undefined ? undefined : round((ms * 1000) / Math.max(1, front.tasks), 1));
 	const percent = (share: number) => `${round(share * 100, 1)}%`;
-	const relative = path.relative(process.cwd(), profilePath);
+	const categories = [...new Set([...queen.summary.byCategory, ...floor.summary.byCategory].map(entry => entry.name))];
+	const selfMs = (front: ProfiledFront, category: string) => front.summary.byCategory.find(entry => entry.name === category)?.selfMs;
 	const tables: Table[] = [
 		{
-			title: `Profile: where the queen's CPU goes (node --cpu-prof, 16 connections, ${Math.round(tasksPerSecond)} tasks/s under the profiler)`,
-			columns: ['category', 'self ms', 'share', 'µs/task'],
-			rows: summary.byCategory.map(entry => [entry.name, round(entry.selfMs, 0), percent(entry.share), perTask(entry.selfMs)]),
+			title: `Profile: where the CPU of a task goes, the durable queen beside the floor (node --cpu-prof, ${profileConnections} connections, ${generator}, the measured run only)`,
+			columns: ['category', 'queen µs/task', 'floor µs/task', 'queen − floor', 'queen share'],
+			rows: [
+				...categories
+					.map(category => ({category, queen: perTask(queen, selfMs(queen, category)), floor: perTask(floor, selfMs(floor, category))}))
+					.sort((a, b) => (b.queen ?? 0) - (a.queen ?? 0))
+					.map(row => [row.category, row.queen ?? 0, row.floor ?? 0, round((row.queen ?? 0) - (row.floor ?? 0), 1), percent((selfMs(queen, row.category) ?? 0) / Math.max(1e-9, queen.summary.activeMs))]),
+				['all (busy)', queen.activeUsPerTask, floor.activeUsPerTask, round(queen.activeUsPerTask - floor.activeUsPerTask, 1), '100%'],
+			],
 			notes: [
-				`${tasks} tasks; queen busy ${round(summary.activeMs, 0)} ms of ${round(summary.totalMs, 0)} ms profiled (the rest idle) = ${round(activeUsPerTask, 1)} µs of CPU per task (startup included).`,
-				`profile: ${relative} (open in Chrome DevTools → Performance, or speedscope).`,
+				`queen: ${queen.tasks} tasks at ${queen.tasksPerSecond} tasks/s under the profiler, busy ${queen.activeUsPerTask} µs per task on its main thread; floor: ${floor.tasks} tasks at ${floor.tasksPerSecond} tasks/s, ${floor.activeUsPerTask} µs. The profiler slows both; the dispatch table's µs/task (no profiler, every thread) is the figure to compare with the budget.`,
+				'socket syscalls are the writes of answers and of calls to drones (the kernel\'s loopback work is counted in them); the floor makes the same answers, so what the queen spends beyond it there is its larger answers and its store\'s writes.',
+				`profiles: ${queen.profilePath}, ${floor.profilePath} (open in Chrome DevTools → Performance, or speedscope).`,
 			],
 		},
 		{
-			title: 'Profile: top modules by self time',
-			columns: ['module', 'self ms', 'share', 'µs/task'],
-			rows: summary.byModule.slice(0, 15).map(entry => [entry.name, round(entry.selfMs, 0), percent(entry.share), perTask(entry.selfMs)]),
-		},
-		{
-			title: 'Profile: top functions by self time',
-			columns: ['function', 'self ms', 'share'],
-			rows: summary.byFunction.slice(0, 20).map(entry => [entry.name, round(entry.selfMs, 0), percent(entry.share)]),
+			title: 'Profile: the queen\'s top functions by self time (the measured run)',
+			columns: ['function', 'µs/task', 'share'],
+			rows: queen.summary.byFunction.slice(0, 20).map(entry => [entry.name, perTask(queen, entry.selfMs), percent(entry.share)]),
 		},
 	];
 	const heartbeat = await profileHeartbeats(context);
 	tables.push(heartbeat.table);
-	return {data: {heartbeat: heartbeat.data, profilePath: relative, tasks, tasksPerSecond: round(tasksPerSecond, 0)!, activeUsPerTask: round(activeUsPerTask, 1)!, summary}, tables};
+	return {data: {generator, connections: profileConnections, queen, floor, heartbeat: heartbeat.data}, tables};
 }
 
 export type HeartbeatProfile = {

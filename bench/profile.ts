@@ -83,8 +83,16 @@ export function categoryOf(module: string): string {
 		}
 	}
 
+	if (module.startsWith('hive source/queen/store/')) {
+		return 'hive: store';
+	}
+
+	if (module.startsWith('hive source/http/') || module.startsWith('hive source/client/') || module === 'hive source/larve' || module === 'hive source/queen/routes') {
+		return 'hive: http (routes, auth, clients)';
+	}
+
 	if (module.startsWith('hive ')) {
-		return 'hive (our code)';
+		return 'hive: state, events, dispatch';
 	}
 
 	if (module === '(garbage collector)') {
@@ -121,16 +129,34 @@ function rank(map: Map<string, number>, total: number, limit: number): SelfTime[
 		.map(([name, us]) => ({name, selfMs: us / 1000, share: total > 0 ? us / total : 0}));
 }
 
-/** Aggregates self time by function (name + file:line), by module and by category. */
-export function summarizeProfile(profile: CpuProfile, limit = 25): ProfileSummary {
+/**
+A span of a profile's clock: µs of the monotonic clock that `process.hrtime` reads too (V8 stamps its
+samples with it), so a bench can keep only the samples of its measured run.
+*/
+export type ProfileWindow = {readonly fromUs: number; readonly toUs: number};
+
+/** The monotonic clock of profiles, in µs (`process.hrtime`'s, as V8's sample stamps). */
+export function profileClockUs(): number {
+	return Number(process.hrtime.bigint() / 1000n);
+}
+
+/** Aggregates self time by function (name + file:line), by module and by category; only within `window` when given. */
+export function summarizeProfile(profile: CpuProfile, limit = 25, window?: ProfileWindow): ProfileSummary {
 	const frames = new Map<number, CallFrame>();
 	for (const node of profile.nodes) {
 		frames.set(node.id, node.callFrame);
 	}
 
 	const selfByNode = new Map<number, number>();
+	let at = profile.startTime;
 	for (const [index, id] of profile.samples.entries()) {
-		selfByNode.set(id, (selfByNode.get(id) ?? 0) + (profile.timeDeltas[index] ?? 0));
+		const delta = profile.timeDeltas[index] ?? 0;
+		at += delta;
+		if (window && (at < window.fromUs || at > window.toUs)) {
+			continue;
+		}
+
+		selfByNode.set(id, (selfByNode.get(id) ?? 0) + delta);
 	}
 
 	const byFunction = new Map<string, number>();

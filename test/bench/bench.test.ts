@@ -58,7 +58,10 @@ test('moduleOf and categoryOf name packages, our code, node internals and V8 fra
 	assert.equal(categoryOf('@koa/router'), 'koa (server)');
 	assert.equal(categoryOf('co-body'), 'body parser');
 	assert.equal(categoryOf('pino'), 'pino (logs)');
-	assert.equal(categoryOf('hive source/queen/hive'), 'hive (our code)');
+	assert.equal(categoryOf('hive source/queen/hive'), 'hive: state, events, dispatch');
+	assert.equal(categoryOf('hive source/queen/store/file-store'), 'hive: store');
+	assert.equal(categoryOf('hive source/queen/routes'), 'hive: http (routes, auth, clients)');
+	assert.equal(categoryOf('hive source/client/json-http'), 'hive: http (routes, auth, clients)');
 	assert.equal(categoryOf('node:_http_client'), 'node core (http, net, streams)');
 	assert.equal(categoryOf('(native) writev'), 'socket syscalls (native writes)');
 	assert.equal(categoryOf('(garbage collector)'), 'GC');
@@ -87,7 +90,11 @@ test('summarizeProfile adds up self time by function, module and category, idle 
 		['submit source/queen/routes.js:42', 0.3],
 	]);
 	assert.deepEqual(summary.byModule.map(entry => entry.name), ['got', 'hive source/queen/routes']);
-	assert.deepEqual(summary.byCategory.map(entry => [entry.name, entry.share]), [['got (client)', 0.625], ['hive (our code)', 0.375]]);
+	assert.deepEqual(summary.byCategory.map(entry => [entry.name, entry.share]), [['got (client)', 0.625], ['hive: http (routes, auth, clients)', 0.375]]);
+	// Samples are stamped at startTime plus the deltas so far: a window keeps those inside it.
+	const windowed = summarizeProfile(profile, 25, {fromUs: 250, toUs: 800});
+	assert.deepEqual(windowed.byFunction.map(entry => [entry.name, entry.selfMs]), [['request got/dist/source/index.js:10', 0.4], ['submit source/queen/routes.js:42', 0.3]]);
+	assert.equal(windowed.idleMs, 0);
 });
 
 test('unfinishedTasksOn finds the tasks last placed on a drone and not finished before a time', () => {

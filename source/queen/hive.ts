@@ -567,10 +567,10 @@ export class Hive {
 
 		const {revision, durable} = this.#store.append(facts);
 		const events: HiveEvent[] = [];
-		for (const [index, fact] of facts.entries()) {
-			const body = this.#apply(fact, revision + index);
-			if (body) {
-				events.push({...body, id: revision + index, at: fact.at});
+		for (let index = 0; index < facts.length; index++) {
+			const event = this.#apply(facts[index]!, revision + index);
+			if (event) {
+				events.push(event);
 			}
 		}
 
@@ -595,11 +595,13 @@ export class Hive {
 	}
 
 	/** Applies one fact; returns the event that reports it. Decides nothing: replaying gives the same hive. */
-	#apply(fact: Fact, revision: number): EventBody | undefined {
+	#apply(fact: Fact, revision: number): HiveEvent | undefined {
+		const id = revision;
+		const {at} = fact;
 		switch (fact.type) {
 			case 'drone.registered': {
 				this.#drones.put(fact.drone, fact.nextNumber, fact.at);
-				return {type: fact.type, drone: fact.drone.name, address: fact.drone.address, again: fact.again};
+				return {type: fact.type, drone: fact.drone.name, address: fact.drone.address, again: fact.again, id, at};
 			}
 
 			case 'drone.left':
@@ -611,8 +613,8 @@ export class Hive {
 				}
 
 				return fact.type === 'drone.left'
-					? {type: fact.type, drone: fact.drone, address: record.address}
-					: {type: fact.type, drone: fact.drone, address: record.address, reason: fact.reason};
+					? {type: fact.type, drone: fact.drone, address: record.address, id, at}
+					: {type: fact.type, drone: fact.drone, address: record.address, reason: fact.reason, id, at};
 			}
 
 			case 'task.submitted': {
@@ -636,16 +638,16 @@ export class Hive {
 					idempotencyKey: spec.idempotencyKey,
 				};
 				this.#tasks.put(task);
-				return {type: fact.type, task};
+				return {type: fact.type, task, id, at};
 			}
 
 			default: {
-				return this.#applyToTask(fact);
+				return this.#applyToTask(fact, id);
 			}
 		}
 	}
 
-	#applyToTask(fact: Exclude<Fact, {type: 'drone.registered' | 'drone.left' | 'drone.evicted' | 'task.submitted'}>): EventBody | undefined {
+	#applyToTask(fact: Exclude<Fact, {type: 'drone.registered' | 'drone.left' | 'drone.evicted' | 'task.submitted'}>, id: number): HiveEvent | undefined {
 		const task = this.#tasks.get(fact.id);
 		if (!task) {
 			return undefined;
@@ -701,7 +703,7 @@ export class Hive {
 		}
 
 		this.#tasks.put(next);
-		return 'reason' in fact ? {type: fact.type, task: next, reason: fact.reason} : {type: fact.type, task: next};
+		return 'reason' in fact ? {type: fact.type, task: next, reason: fact.reason, id, at} : {type: fact.type, task: next, id, at};
 	}
 
 	/** Frees the slot a placed command task held on its drone. */

@@ -319,21 +319,26 @@ in Latin-1, two otherwise) and a fixed overhead. Records share their strings wit
 replaced, so a task costs this once.
 */
 export function weighTask(task: Weighable): number {
-	let bytes = taskOverheadBytes;
-	for (const text of [task.text, task.command, task.reason, task.error, task.result?.stdout, task.result?.stderr]) {
-		if (text !== undefined) {
-			bytes += stringBytes(text);
-		}
+	// Weighed on every change of a task: no array or entries made for it.
+	let bytes = taskOverheadBytes + stringBytes(task.text) + stringBytes(task.command) + stringBytes(task.reason) + stringBytes(task.error);
+	if (task.result) {
+		bytes += stringBytes(task.result.stdout) + stringBytes(task.result.stderr);
 	}
 
-	for (const [key, value] of Object.entries(task.selector)) {
-		bytes += stringBytes(key) + stringBytes(value);
+	for (const key in task.selector) {
+		if (Object.hasOwn(task.selector, key)) {
+			bytes += stringBytes(key) + stringBytes(task.selector[key]);
+		}
 	}
 
 	return bytes;
 }
 
-function stringBytes(text: string): number {
+function stringBytes(text: string | undefined): number {
+	if (text === undefined) {
+		return 0;
+	}
+
 	return text.length < 256 || /[^\u0000-\u00ff]/.test(text) ? text.length * 2 : text.length;
 }
 

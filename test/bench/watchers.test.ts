@@ -73,3 +73,11 @@ test('the fan-out budget: at most 2×, and a miss says by how much', () => {
 	const [none] = checkBudgets({watchers: {data: {generator: 'wrk', rounds: [], cost: undefined}, tables: []}});
 	assert.equal(none?.status, 'not measured');
 });
+
+test('the many-dashboards budget: the same 2×, with each dashboard\'s cores beside it', () => {
+	const cost = fanOutCost([round(0, 10_000, 1), round(200, 5000, 0.9)], 200);
+	const [line] = checkBudgets({dashboards: {data: {generator: 'wrk', dashboards: 3, watchers: 200, rounds: [], cost, dashboardCores: [0.1, 0.11, 0.09], eventsPerSecond: undefined}, tables: []}});
+	assert.equal(line?.status, 'met');
+	assert.match(line?.budget ?? '', /^3 dashboards \+ 200 clients of \/events/);
+	assert.match(line?.measured ?? '', /^1\.8× .*dashboards 0\.1, 0\.11, 0\.09 cores$/);
+});

@@ -4,6 +4,8 @@ import type {HeartbeatData} from './heartbeat.js';
 import type {FailureData} from './failure.js';
 import type {DashboardData} from './dashboard.js';
 import type {RestartData} from './restart.js';
+import {fanOutBudget, fanOutVerdict, type WatchersData} from './watchers.js';
+import type {DashboardsData} from './dashboards.js';
 import {queensBudget, queensThroughputVerdict, type QueensData} from './queens.js';
 import {round} from './stats.js';
 
@@ -75,6 +77,30 @@ export function checkBudgets(outcomes: Outcomes): Budget[] {
 			measured: dashboard.skipped ?? `${dashboard.dashboardCores} core at ${dashboard.eventsPerSecond} events/s`,
 			status: dashboard.skipped ? 'not measured' : verdict((dashboard.dashboardCores ?? 1) < 0.25),
 		});
+	}
+
+	const watchers = data<WatchersData>(outcomes, 'watchers');
+	if (watchers) {
+		// Issue #15: 200 clients of /events cost the queen at most 2× its CPU per task with none (same load, same queen).
+		const budget = `${fanOutBudget.watchers} clients of /events: queen CPU per task vs none`;
+		if (watchers.cost) {
+			const {met, measured} = fanOutVerdict(watchers.cost);
+			budgets.push({budget, target: `≤ ${fanOutBudget.ratio}×`, measured, status: verdict(met)});
+		} else {
+			budgets.push({budget, target: `≤ ${fanOutBudget.ratio}×`, measured: 'no round of each condition measured', status: 'not measured'});
+		}
+	}
+
+	const dashboards = data<DashboardsData>(outcomes, 'dashboards');
+	if (dashboards) {
+		// The same budget with real dashboards among the watchers (each parses every event, on the same two cores).
+		const budget = `${dashboards.dashboards} dashboards + ${dashboards.watchers} clients of /events: queen CPU per task vs none`;
+		if (dashboards.cost) {
+			const {met, measured} = fanOutVerdict(dashboards.cost);
+			budgets.push({budget, target: `≤ ${fanOutBudget.ratio}×`, measured: `${measured}; dashboards ${dashboards.dashboardCores.join(', ')} cores${dashboards.skipped ? ` (${dashboards.skipped})` : ''}`, status: verdict(met)});
+		} else {
+			budgets.push({budget, target: `≤ ${fanOutBudget.ratio}×`, measured: 'not both rounds measured', status: 'not measured'});
+		}
 	}
 
 	const restart = data<RestartData>(outcomes, 'restart');

@@ -41,6 +41,66 @@ function tmux(socket: string, args: readonly string[]): string {
 	return execFileSync('tmux', ['-L', socket, ...args], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']});
 }
 
+/** Dashboards in real pseudo-terminals: tmux sessions of 200×60 on a tmux server of the bench's own. */
+export type TmuxDashboards = {
+	/** Each dashboard's process (the pane's). */
+	readonly pids: readonly number[];
+	/** Ctrl-C to each (a dashboard under --cpu-prof writes its profile as it quits), and waits until they are gone. */
+	quit(): Promise<void>;
+	/** Kills the tmux server and what runs in it. */
+	close(): void;
+};
+
+/**
+Starts `count` dashboards (`hive-larve --tui --queen-host`) attached to the queen at `queenAddress`, and
+waits until each shows the queen's drones. `profileDir`: each runs under --cpu-prof and writes its
+profile there when it quits.
+*/
+export async function startDashboards(options: {readonly queenAddress: string; readonly count: number; readonly name: string; readonly logDir: string; readonly profileDir?: string}): Promise<TmuxDashboards> {
+	const socket = `hive-bench-${process.pid}-${options.name}`;
+	const close = () => {
+		spawnSync('tmux', ['-L', socket, 'kill-server'], {stdio: 'ignore'});
+	};
+
+	const removeHook = onExit(close);
+	const profileFlags = options.profileDir ? `--cpu-prof --cpu-prof-dir=${JSON.stringify(path.resolve(options.profileDir))} ` : '';
+	const pids: number[] = [];
+	try {
+		for (let index = 0; index < options.count; index++) {
+			const session = `dashboard-${index}`;
+			const logFile = path.join(options.logDir, options.count === 1 ? `${options.name}.log` : `${options.name}-${index}.log`);
+			const command = `exec ${JSON.stringify(process.execPath)} ${profileFlags}${JSON.stringify(cliPath)} --tui --queen-host ${options.queenAddress} --log-file ${JSON.stringify(logFile)}`;
+			tmux(socket, ['new-session', '-d', '-s', session, '-x', '200', '-y', '60', command]);
+			pids.push(Number(tmux(socket, ['list-panes', '-t', session, '-F', '#{pane_pid}']).trim()));
+		}
+
+		// A dashboard is up when it has drawn the queen's drones.
+		await Promise.all(pids.map(async (_pid, index) => waitFor(() => {
+			const screen = tmux(socket, ['capture-pane', '-p', '-t', `dashboard-${index}`]);
+			return /drone-\d+/.test(screen) || /1000|1,000/.test(screen);
+		}, `dashboard ${index} to show the drones`, 30_000, {pollMs: 200})));
+	} catch (error: unknown) {
+		close();
+		removeHook();
+		throw error;
+	}
+
+	return {
+		pids,
+		async quit() {
+			for (let index = 0; index < pids.length; index++) {
+				tmux(socket, ['send-keys', '-t', `dashboard-${index}`, 'C-c']);
+			}
+
+			await Promise.all(pids.map(async pid => waitFor(() => spawnSync('kill', ['-0', String(pid)]).status !== 0, `dashboard ${pid} to quit`, 10_000, {pollMs: 100})));
+		},
+		close() {
+			close();
+			removeHook();
+		},
+	};
+}
+
 export async function runDashboard(context: BenchContext): Promise<ScenarioOutcome<DashboardData>> {
 	const skipped = dashboardUnsupported();
 	if (skipped) {
@@ -52,10 +112,7 @@ export async function runDashboard(context: BenchContext): Promise<ScenarioOutco
 	const queen = await spawnQueen('queen (dashboard)');
 	const farm = spawnProc(process.execPath, [farmPath, '--count', String(dashboardDrones), '--queen', queen.address], {label: 'farm (dashboard)', stdout: 'keep'});
 	const events = await followEvents(queen.url, () => false);
-	const socket = `hive-bench-${process.pid}`;
-	const removeHook = onExit(() => {
-		spawnSync('tmux', ['-L', socket, 'kill-server'], {stdio: 'ignore'});
-	});
+	let dashboards: TmuxDashboards | undefined;
 	try {
 		await waitFor(() => {
 			if (!farm.alive) {
@@ -76,19 +133,11 @@ export async function runDashboard(context: BenchContext): Promise<ScenarioOutco
 		const eventsPerTask = ([...events.counts.values()].reduce((a, b) => a + b, 0) - before) / 20;
 		const rate = Math.max(1, Math.round(targetEventsPerSecond / eventsPerTask));
 
-		const logFile = path.join(context.resultsDir, 'dashboard.log');
 		// HIVE_BENCH_DASHBOARD_PROF=<dir>: the dashboard runs under --cpu-prof and is quit with Ctrl-C at the end, so that it writes its profile there.
 		const profileDir = process.env.HIVE_BENCH_DASHBOARD_PROF;
-		const profileFlags = profileDir ? `--cpu-prof --cpu-prof-dir=${JSON.stringify(path.resolve(profileDir))} ` : '';
-		const command = `exec ${JSON.stringify(process.execPath)} ${profileFlags}${JSON.stringify(cliPath)} --tui --queen-host ${queen.address} --log-file ${JSON.stringify(logFile)}`;
-		tmux(socket, ['new-session', '-d', '-s', 'dashboard', '-x', '200', '-y', '60', command]);
-		const pid = Number(tmux(socket, ['list-panes', '-t', 'dashboard', '-F', '#{pane_pid}']).trim());
+		dashboards = await startDashboards({queenAddress: queen.address, count: 1, name: 'dashboard', logDir: context.resultsDir, ...(profileDir ? {profileDir} : {})});
+		const [pid] = dashboards.pids as [number];
 		context.progress(`dashboard: pid ${pid} in tmux; flooding ${rate} tasks/s (${eventsPerTask} events per task)`);
-		// The dashboard is up when it has drawn the farm's drones.
-		await waitFor(() => {
-			const screen = tmux(socket, ['capture-pane', '-p', '-t', 'dashboard']);
-			return /drone-\d+/.test(screen) || /1000|1,000/.test(screen);
-		}, 'the dashboard to show the drones', 30_000, {pollMs: 200});
 
 		const flood = load(queen.url, 8, windowS + context.warmupS + 2, {overallRate: rate});
 		await sleep(context.warmupS * 1000);
@@ -104,8 +153,7 @@ export async function runDashboard(context: BenchContext): Promise<ScenarioOutco
 		flood.stop();
 		await flood;
 		if (profileDir) {
-			tmux(socket, ['send-keys', '-t', 'dashboard', 'C-c']);
-			await waitFor(() => spawnSync('kill', ['-0', String(pid)]).status !== 0, 'the profiled dashboard to quit', 10_000, {pollMs: 100});
+			await dashboards.quit();
 		}
 
 		const data: DashboardData = {drones: dashboardDrones, eventsPerSecond: round(eventsPerSecond, 0), tasksPerSecond: round(tasksPerSecond, 0), dashboardCores: round(dashboard.cores, 3), queenCores: round(queenCpu.cores, 2), windowS};
@@ -119,8 +167,7 @@ export async function runDashboard(context: BenchContext): Promise<ScenarioOutco
 			}],
 		};
 	} finally {
-		spawnSync('tmux', ['-L', socket, 'kill-server'], {stdio: 'ignore'});
-		removeHook();
+		dashboards?.close();
 		events.close();
 		await farm.stop(2000);
 		await queen.stop();

@@ -23,6 +23,7 @@ import {runStartup} from './startup.js';
 import {runStoreEngines} from './store-engines.js';
 import {runRestart} from './restart.js';
 import {runWatchers} from './watchers.js';
+import {runDashboards} from './dashboards.js';
 import {runQueens} from './queens.js';
 
 export const scenarios: readonly Scenario[] = [
@@ -34,6 +35,7 @@ export const scenarios: readonly Scenario[] = [
 	{name: 'dashboard', description: 'CPU of the dashboard at 1,000 drones and 1,000 events/s', run: runDashboard},
 	{name: 'store', description: 'store engines: our log vs lmdb vs classic-level, durable writes/s, p99, recovery of 100k records', run: runStoreEngines},
 	{name: 'watchers', description: 'queen CPU per task with 0 and 200 clients of /events', run: runWatchers},
+	{name: 'dashboards', description: 'queen CPU per task, tasks/s, p99 with 3 dashboards and 200 clients of /events vs none; each dashboard\'s cores', run: runDashboards},
 	{name: 'restart', description: 'kill -9 a queen holding 100,000 tasks: time until it serves again on its data directory', run: runRestart},
 	{name: 'queens', description: 'three queens on a three-member etcd: tasks/s at 64 connections vs one queen and the seed; 10 kill -9s of the leader', run: runQueens},
 ];

@@ -177,7 +177,7 @@ export function createLeaderProxy(options: LeaderProxyOptions): LeaderProxy {
 		try {
 			let answer: http.IncomingMessage | undefined;
 			try {
-				answer = await leaderAnswer(upstream, res);
+				answer = await leaderAnswer(exchange, res);
 			} catch (error: unknown) {
 				// Part of the body went out, not all of it: the leader had the connection, and closed it.
 				const sending = sendsBody && !req.readableEnded && sentBytes > 0;
@@ -254,19 +254,40 @@ class LeaderTimeout extends Error {
 /**
 One request to the leader, with got's two timeouts: on the connection (a wait for a free one of the pool
 included), then on the answer's headers once the whole request has gone (none for `answerMs` undefined).
-Its errors are read where they matter (in `leaderAnswer`, then in `relay`): one in between must not go unheard.
 */
 class Exchange {
 	readonly upstream: http.ClientRequest;
+	/**
+	The answer's headers, or why there are none. Settled by the exchange itself on a timeout or a cut:
+	node:http tells a request destroyed while it waits for a free connection of the pool only once it has one.
+	*/
+	readonly answer: Promise<http.IncomingMessage>;
 	#answer: http.IncomingMessage | undefined;
+	#fail: (error: Error) => void = () => undefined;
 	#connectTimer: NodeJS.Timeout | undefined;
 	#answerTimer: NodeJS.Timeout | undefined;
 
 	constructor(readonly leader: string, request: http.RequestOptions, connectMs: number, answerMs: number | undefined) {
 		const upstream = http.request(request);
 		this.upstream = upstream;
-		upstream.on('error', () => undefined);
-		this.#connectTimer = setTimeout(() => upstream.destroy(new LeaderTimeout(upstream.socket ? 'connect' : 'queued', connectMs)), connectMs);
+		this.answer = new Promise((resolve, reject) => {
+			this.#fail = reject;
+			upstream.once('response', (answer: http.IncomingMessage) => {
+				this.#answer = answer;
+				// A leader that goes mid-answer is seen as the answer's early close (in `relay`).
+				answer.on('error', () => undefined);
+				this.#stopTimers();
+				resolve(answer);
+			});
+		});
+		// Read by `leaderAnswer`, unless the client went first.
+		this.answer.catch(() => undefined);
+		upstream.on('error', (error: Error) => {
+			this.#fail(error);
+		});
+		this.#connectTimer = setTimeout(() => {
+			this.cut(new LeaderTimeout(upstream.socket ? 'connect' : 'queued', connectMs));
+		}, connectMs);
 		const connected = (): void => {
 			clearTimeout(this.#connectTimer);
 		};
@@ -280,23 +301,22 @@ class Exchange {
 		});
 		upstream.once('finish', () => {
 			if (answerMs !== undefined && this.#answer === undefined && !upstream.destroyed) {
-				this.#answerTimer = setTimeout(() => upstream.destroy(new LeaderTimeout('answer', answerMs)), answerMs);
+				this.#answerTimer = setTimeout(() => {
+					this.cut(new LeaderTimeout('answer', answerMs));
+				}, answerMs);
 			}
-		});
-		upstream.once('response', (answer: http.IncomingMessage) => {
-			this.#answer = answer;
-			// A leader that goes mid-answer is seen as the answer's early close (in `relay`).
-			answer.on('error', () => undefined);
-			this.#stopTimers();
 		});
 		upstream.once('close', () => {
 			this.#stopTimers();
 		});
 	}
 
+	/** Ends the exchange: before the answer, `answer` rejects with `error`; after it, the answer is cut short. */
 	cut(error: Error): void {
+		this.#stopTimers();
 		this.upstream.destroy(error);
 		this.#answer?.destroy(error);
+		this.#fail(error);
 	}
 
 	#stopTimers(): void {
@@ -321,32 +341,20 @@ export function createProxyApp(proxy: LeaderProxy, log: Logger): Koa {
 }
 
 /** Resolves with the leader's answer (its headers), or undefined when the client goes away first. */
-async function leaderAnswer(upstream: http.ClientRequest, res: http.ServerResponse): Promise<http.IncomingMessage | undefined> {
+async function leaderAnswer(exchange: Exchange, res: http.ServerResponse): Promise<http.IncomingMessage | undefined> {
 	return new Promise((resolve, reject) => {
-		const settle = (): void => {
-			upstream.off('response', onResponse);
-			upstream.off('error', onError);
-			res.off('close', onClientGone);
-		};
-
-		const onResponse = (answer: http.IncomingMessage): void => {
-			settle();
-			resolve(answer);
-		};
-
-		const onError = (error: Error): void => {
-			settle();
-			reject(error);
-		};
-
 		const onClientGone = (): void => {
-			settle();
 			resolve(undefined);
 		};
 
-		upstream.once('response', onResponse);
-		upstream.once('error', onError);
 		res.once('close', onClientGone);
+		exchange.answer.then(answer => {
+			res.off('close', onClientGone);
+			resolve(answer);
+		}, (error: Error) => {
+			res.off('close', onClientGone);
+			reject(error);
+		});
 	});
 }
 

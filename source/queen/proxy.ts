@@ -22,8 +22,9 @@ export type LeaderProxyOptions = {
 	readonly via: () => string;
 	/**
 	How long the leader may take to connect (a wait for a free connection of the pool included) and then
-	to send its answer's headers once it has the request. Not a limit on the whole exchange: `GET /events` streams for ever. A request that asks the
-	leader to wait for its task (`?wait=true`) has no limit on its answer's headers.
+	to send its answer's headers once it has the request. Not a limit on the whole exchange: `GET /events`
+	streams for ever. A request that asks the leader to wait for its task (`?wait=true`) has no limit on
+	its answer's headers.
 	*/
 	readonly timeoutMs: number;
 	readonly log: Logger;
@@ -81,12 +82,11 @@ Makes the proxy a follower puts in front of its API (see `createProxyApp`, and `
 it is mounted). It forwards on `node:http` with keep-alive agents of its own, not on got: a follower queen
 spent 350–690 µs of CPU per request it forwarded through got, 105–175 this way (one socket write to the
 leader and one to the client where got made three; no options merged per request, no hooks; measured side
-by side, see the README's Speed section). Short exchanges
-share a pool of at most `maxSockets` connections, so that a burst of clients is not a burst of connections
-to the leader; those that may hold a connection for long (`GET /events`, `?wait=true`) each have one of
-their own, outside the pool, so that they never hold up the rest (the follower's `--max-connections`
-bounds them). No retries: a request may have reached the leader before its connection failed, and only
-the client knows whether to send it again.
+by side, see the README's Speed section). Short exchanges share a pool of at most `maxSockets`
+connections, so that a burst of clients is not a burst of connections to the leader; those that may hold
+a connection for long (`GET /events`, `?wait=true`) each have one of their own, outside the pool, so that
+they never hold up the rest (the follower's `--max-connections` bounds them). No retries: a request may
+have reached the leader before its connection failed, and only the client knows whether to send it again.
 */
 export function createLeaderProxy(options: LeaderProxyOptions): LeaderProxy {
 	if (!Number.isInteger(options.timeoutMs) || options.timeoutMs <= 0) {

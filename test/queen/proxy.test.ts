@@ -543,7 +543,96 @@ test('a request without a body is forwarded without one, one of unknown length a
 	}
 });
 
-test('createLeaderProxy refuses a timeout that is not a whole number of milliseconds', () => {
+test('short exchanges share the pool\'s kept-alive connections to the leader, never more than maxSockets of them', async t => {
+	const ports = new Set<number>();
+	let open = 0;
+	let mostOpen = 0;
+	const leader = await fakeLeader(t, (request, response) => {
+		ports.add(request.socket.remotePort!);
+		open++;
+		mostOpen = Math.max(mostOpen, open);
+		request.resume();
+		// Answered a little later, so that the requests of a burst overlap at the follower.
+		setTimeout(() => {
+			open--;
+			response.writeHead(200, {'content-type': 'application/json'}).end('{}');
+		}, 20);
+	});
+	const follower = await startFollower(t, () => leader.address, {maxSockets: 2});
+	const burst = await Promise.all(Array.from({length: 6}, async (_, index) => request(`${follower.url}/submit_task`, {body: {text: `burst ${index}`}})));
+	assert.deepEqual(burst.map(answer => answer.status), [200, 200, 200, 200, 200, 200]);
+	assert.equal(leader.requests.length, 6);
+	assert.equal(mostOpen, 2, 'requests at the leader at once');
+	assert.equal(ports.size, 2, 'connections the leader saw');
+
+	// One after another, they go on a connection kept from before.
+	for (const path of ['/drones', '/tasks', '/tasks/abc']) {
+		// eslint-disable-next-line no-await-in-loop
+		assert.equal((await request(`${follower.url}${path}`)).status, 200);
+	}
+
+	assert.equal(ports.size, 2, 'connections the leader saw, after requests one at a time');
+});
+
+test('an event stream and a request that waits for its task hold no pooled connection: the rest still goes through', async t => {
+	const leader = await fakeLeader(t, (request, response) => {
+		request.resume();
+		if (request.url === '/events') {
+			response.writeHead(200, {'content-type': 'text/event-stream; charset=utf-8'}).write(': hive events\n\n');
+		} else if (!request.url!.includes('wait=true')) {
+			response.writeHead(200, {'content-type': 'application/json'}).end('{"answered":true}');
+		}
+	});
+	const follower = await startFollower(t, () => leader.address, {maxSockets: 1});
+	const stream = await openStream(t, follower.url);
+	await waitFor(() => stream.text().startsWith(': hive events'), 'the stream to open');
+	const waiting = http.request(`${follower.url}/submit_task?wait=true`, {method: 'POST', agent: false, headers: {'content-type': 'application/json'}});
+	waiting.on('error', () => undefined);
+	waiting.end('{"text":"slow"}');
+	t.after(() => {
+		waiting.destroy();
+	});
+	await waitFor(() => leader.requests.length === 2, 'the waiting request to reach the leader');
+	assert.equal(follower.proxy.inFlight, 2);
+
+	const answer = await request(`${follower.url}/drones`);
+	assert.equal(answer.status, 200, JSON.stringify(answer.body));
+	assert.deepEqual(answer.body, {answered: true});
+});
+
+test('a request that finds no free pooled connection in time: 503 with Retry-After, saying so', async t => {
+	const leader = await fakeLeader(t, (request, response) => {
+		request.resume();
+		request.on('end', () => response.writeHead(200, {'content-type': 'application/json'}).end('{}'));
+	});
+	const follower = await startFollower(t, () => leader.address, {maxSockets: 1, timeoutMs: 400});
+	// The pool's one connection, held by a body that has not ended.
+	const holder = http.request(`${follower.url}/submit_task`, {method: 'POST', agent: false, headers: {'content-type': 'application/json', 'transfer-encoding': 'chunked'}});
+	holder.on('error', () => undefined);
+	const held = new Promise<number>(resolve => holder.on('response', response => {
+		response.resume();
+		resolve(response.statusCode ?? 0);
+	}));
+	holder.write('{"text":');
+	t.after(() => {
+		holder.destroy();
+	});
+	await waitFor(() => leader.requests.length === 1, 'the first request to reach the leader');
+
+	const answer = await request(`${follower.url}/drones`);
+	assert.equal(answer.status, 503);
+	assert.deepEqual(answer.body, {error: `the leader ${leader.address} cannot be reached (no free connection of the pool within 0.4 s); try again in a moment`, code: 'ERR_HIVE_LEADER_UNREACHABLE'});
+	assert.equal(answer.headers.get('retry-after'), '1');
+	assert.equal(leader.requests.length, 1);
+
+	// Once the body has ended and the leader answered, the connection is free again.
+	holder.end('"done"}');
+	assert.equal(await held, 200);
+	assert.equal((await request(`${follower.url}/drones`)).status, 200);
+});
+
+test('createLeaderProxy refuses a timeout that is not a whole number of milliseconds, and a pool of no connections', () => {
 	assert.throws(() => createLeaderProxy({leader: () => undefined, via: () => 'x', timeoutMs: 0, log: silent}), /Expected `timeoutMs` to be a whole number of milliseconds above 0, got `0`/);
 	assert.throws(() => createLeaderProxy({leader: () => undefined, via: () => 'x', timeoutMs: 10, retryAfterSeconds: 1.5, log: silent}), /retryAfterSeconds/);
+	assert.throws(() => createLeaderProxy({leader: () => undefined, via: () => 'x', timeoutMs: 10, maxSockets: 0, log: silent}), /Expected `maxSockets` to be a whole number above 0, got `0`/);
 });

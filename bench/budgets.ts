@@ -27,6 +27,17 @@ function data<T>(outcomes: Outcomes, name: string): T | undefined {
 
 const verdict = (ok: boolean): Budget['status'] => (ok ? 'met' : 'missed');
 
+/** Cores measured against a bound: by how much under it, or over it. */
+function cpuAgainst(cores: number | undefined, bound: number, usPerCheck: number | undefined): string {
+	if (cores === undefined) {
+		return 'not measured';
+	}
+
+	const margin = Math.round((Math.abs(bound - cores) / bound) * 100);
+	const perCheck = usPerCheck === undefined ? '' : ` (${usPerCheck} µs a check)`;
+	return `${cores} core${perCheck}, ${cores < bound ? `${margin}% under` : `over by ${round(cores - bound, 3)} core (${margin}%)`}`;
+}
+
 export function checkBudgets(outcomes: Outcomes): Budget[] {
 	const budgets: Budget[] = [];
 	const dispatch = data<DispatchData>(outcomes, 'dispatch');
@@ -75,7 +86,10 @@ export function checkBudgets(outcomes: Outcomes): Budget[] {
 	const big = heartbeat?.rows.find(row => row.drones === 10_000) ?? heartbeat?.rows.at(-1);
 	if (big) {
 		budgets.push({budget: `${big.drones} drones: false evictions`, target: '0', measured: String(big.falseEvictions), status: verdict(big.falseEvictions === 0 && big.drones >= 10_000)});
-		budgets.push({budget: `${big.drones} drones: queen CPU`, target: '< 0.5 core', measured: `${big.queenCores} core`, status: verdict((big.queenCores ?? 1) < 0.5 && big.drones >= 10_000)});
+		// HIVE.md §7 says under half a core; issue #15 asks for under a third.
+		for (const [target, cores] of [['< 0.5 core (HIVE.md)', 0.5], ['< 1/3 core (issue #15)', 1 / 3]] as const) {
+			budgets.push({budget: `${big.drones} drones: queen CPU`, target, measured: cpuAgainst(big.queenCores, cores, big.queenUsPerCheck), status: verdict((big.queenCores ?? 1) < cores && big.drones >= 10_000)});
+		}
 	}
 
 	const failure = data<FailureData>(outcomes, 'failure');

@@ -6,7 +6,7 @@ each registered with a real queen (`POST /register {address}`).
   node dist/bench/farm.js --count 1000 --queen 127.0.0.1:8080
 
 It reports on standard output, one JSON line each: `listening`, `registered` (with the time it took),
-and every second `stats` (requests answered in that second). SIGTERM closes everything.
+and every second `stats` (requests answered and connections accepted in that second). SIGTERM closes everything.
 */
 import http from 'node:http';
 import type {AddressInfo} from 'node:net';
@@ -34,6 +34,8 @@ function report(line: Record<string, unknown>): void {
 
 let healthzAnswered = 0;
 let tasksAnswered = 0;
+/** Connections accepted: a queen that reuses its keep-alive connections opens one per drone, once. */
+let connectionsAccepted = 0;
 const names = new Map<number, string>();
 
 /** One handler for every drone: the drone is told apart by the local port. */
@@ -68,6 +70,9 @@ async function listenAll(): Promise<number[]> {
 	const ports: number[] = [];
 	for (let index = 0; index < count; index++) {
 		const server = http.createServer({keepAliveTimeout: 65_000}, handle);
+		server.on('connection', () => {
+			connectionsAccepted++;
+		});
 		servers.push(server);
 		// eslint-disable-next-line no-await-in-loop
 		await new Promise<void>((resolve, reject) => {
@@ -147,7 +152,8 @@ report({type: 'registered', count: ports.length, ms: Math.round(performance.now(
 agent.destroy();
 
 setInterval(() => {
-	report({type: 'stats', healthz: healthzAnswered, tasks: tasksAnswered});
+	report({type: 'stats', healthz: healthzAnswered, tasks: tasksAnswered, connections: connectionsAccepted});
 	healthzAnswered = 0;
 	tasksAnswered = 0;
+	connectionsAccepted = 0;
 }, 1000);

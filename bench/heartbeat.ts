@@ -6,8 +6,10 @@ import {round, summarize} from './stats.js';
 Heartbeats: a real queen (defaults: every 2 s, 3 attempts, 1 s timeout) and N lightweight drones served
 by a farm (bench/farm.ts) in separate processes — at most `dronesPerFarm` per process, so that one
 process's listening and accepted sockets stay under the open-files limit. Once every drone is registered
-and a full sweep has run, the queen's CPU is measured over the window; sweeps come from the queen's
-`heartbeat.sweep` events, false evictions are `drone.evicted` events (every farm drone stays alive).
+and a turn of the queen's heartbeat wheel has checked every one, the queen's CPU is measured over the
+window, and divided by the checks the farm answered: CPU µs per check. Turns come from the queen's
+`heartbeat.sweep` events (one per interval: the drones it checked, and its slowest check from its slot's
+due time); false evictions are `drone.evicted` events (every farm drone stays alive).
 */
 
 export const droneCounts = [1000, 10_000] as const;
@@ -21,18 +23,24 @@ export type HeartbeatRow = {
 	readonly windowS: number;
 	readonly queenCores: number | undefined;
 	readonly farmCores: number | undefined;
+	/** Turns of the wheel (`heartbeat.sweep` events) in the window. */
 	readonly sweeps: number;
 	readonly sweepChecked: number | undefined;
+	/** Each turn's slowest check, from its slot's due time to its first attempt's outcome. */
 	readonly sweepMs: {readonly p50: number | undefined; readonly max: number | undefined};
+	/** The queen's CPU per check answered: what the budget is made of. */
+	readonly queenUsPerCheck: number | undefined;
 	/** Heartbeats answered by the farm per second over the window. */
 	readonly heartbeatsPerSecond: number | undefined;
+	/** Connections the farm accepted per second over the window: 0 when the queen reuses its keep-alive ones. */
+	readonly connectionsPerSecond: number | undefined;
 	readonly failedAttempts: number;
 	readonly falseEvictions: number;
 };
 
 export type HeartbeatData = {readonly rows: readonly HeartbeatRow[]};
 
-type FarmLine = {readonly type: string; readonly count?: number; readonly ms?: number; readonly healthz?: number};
+type FarmLine = {readonly type: string; readonly count?: number; readonly ms?: number; readonly healthz?: number; readonly connections?: number};
 
 async function startFarms(queen: Larve, drones: number): Promise<Proc[]> {
 	const farms: Proc[] = [];
@@ -64,8 +72,8 @@ async function measure(drones: number, context: BenchContext): Promise<Heartbeat
 		}, `${drones} farm drones to register`, 180_000, {rethrow: true, pollMs: 100});
 		const registerMs = Math.max(...farms.map(farm => farmLines(farm).find(line => line.type === 'registered')?.ms ?? 0));
 		context.progress(`heartbeat: ${drones} drones registered in ${Math.round(performance.now() - registerStarted)} ms; waiting for a full sweep`);
-		// Warm-up: a sweep that checked every drone.
-		const fullSweep = await events.waitFor(event => event.type === 'heartbeat.sweep' && event.checked >= drones, `a sweep of ${drones} drones`, 60_000);
+		// Warm-up: a turn of the wheel that checked every drone.
+		const fullSweep = await events.waitFor(event => event.type === 'heartbeat.sweep' && event.checked >= drones, `a turn that checked ${drones} drones`, 60_000);
 		const windowStart = fullSweep.at;
 		const queenMeter = cpuMeter(queen.pid);
 		const farmMeters = farms.map(farm => cpuMeter(farm.pid));
@@ -76,8 +84,10 @@ async function measure(drones: number, context: BenchContext): Promise<Heartbeat
 		const farmCores = farmMeters.reduce((sum, meter) => sum + meter.stop().cores, 0);
 		const stats = farms.flatMap((farm, index) => farmLines(farm).slice(statsBefore[index]).filter(line => line.type === 'stats'));
 		const answered = stats.reduce((sum, line) => sum + (line.healthz ?? 0), 0);
+		const connected = stats.reduce((sum, line) => sum + (line.connections ?? 0), 0);
 		const sweeps = events.events.filter(event => event.type === 'heartbeat.sweep' && event.at > windowStart);
 		const durations = summarize(sweeps.map(event => Number(event.durationMs)));
+		const checksPerSecond = stats.length > 0 ? answered / (stats.length / farms.length) : undefined;
 		return {
 			drones,
 			farmProcesses: farms.length,
@@ -88,7 +98,9 @@ async function measure(drones: number, context: BenchContext): Promise<Heartbeat
 			sweeps: sweeps.length,
 			sweepChecked: sweeps.length > 0 ? Math.min(...sweeps.map(event => Number(event.checked))) : undefined,
 			sweepMs: {p50: durations.p50, max: durations.max},
-			heartbeatsPerSecond: stats.length > 0 ? round(answered / (stats.length / farms.length), 0) : undefined,
+			queenUsPerCheck: checksPerSecond ? round((queenCpu.cores * 1e6) / checksPerSecond, 1) : undefined,
+			heartbeatsPerSecond: round(checksPerSecond, 0),
+			connectionsPerSecond: stats.length > 0 ? round(connected / (stats.length / farms.length), 0) : undefined,
 			failedAttempts: events.counts.get('heartbeat.failed') ?? 0,
 			falseEvictions: events.counts.get('drone.evicted') ?? 0,
 		};
@@ -109,11 +121,12 @@ export async function runHeartbeat(context: BenchContext): Promise<ScenarioOutco
 
 	const table: Table = {
 		title: 'Heartbeats: one queen at defaults (every 2 s, 3 attempts 0.5 s apart, 1 s timeout), a farm of live drones',
-		columns: ['drones', 'farms', 'register ms', 'queen cores', 'farm cores', 'sweeps', 'sweep p50 ms', 'sweep max ms', 'checks/s', 'failed attempts', 'false evictions'],
-		rows: rows.map(row => [row.drones, row.farmProcesses, row.registerMs, row.queenCores, row.farmCores, row.sweeps, row.sweepMs.p50, row.sweepMs.max, row.heartbeatsPerSecond, row.failedAttempts, row.falseEvictions]),
+		columns: ['drones', 'farms', 'register ms', 'queen cores', 'queen µs/check', 'farm cores', 'turns', 'slowest check p50 ms', 'max ms', 'checks/s', 'new conns/s', 'failed attempts', 'false evictions'],
+		rows: rows.map(row => [row.drones, row.farmProcesses, row.registerMs, row.queenCores, row.queenUsPerCheck, row.farmCores, row.sweeps, row.sweepMs.p50, row.sweepMs.max, row.heartbeatsPerSecond, row.connectionsPerSecond, row.failedAttempts, row.falseEvictions]),
 		notes: [
-			'queen cores over a window after a full sweep; sweep ms = durationMs of heartbeat.sweep events (until every drone had its first attempt).',
-			'checks/s = /healthz answered by the farm; failed attempts and false evictions counted from registration to the end (every farm drone stays up).',
+			'the queen checks each drone once an interval at its own phase (a wheel of 50 ms slots), not all at once; queen cores over a window after a turn that checked every drone; µs/check = queen CPU / checks answered.',
+			'turns = heartbeat.sweep events in the window (one an interval); slowest check = each turn\'s durationMs, from a check\'s slot time to its first attempt\'s outcome (a queen behind its wheel shows here).',
+			'checks/s = /healthz answered by the farm; new conns/s = connections it accepted (0: every check on a kept-alive one); failed attempts and false evictions counted from registration to the end (every farm drone stays up).',
 		],
 	};
 	return {data: {rows}, tables: [table]};

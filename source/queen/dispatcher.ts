@@ -190,6 +190,8 @@ export class Dispatcher {
 					continue;
 				}
 
+				// An answer is proof of life: the drone's next heartbeat can wait.
+				this.#heartbeat.heardFrom(drone.name);
 				this.#log.debug({drone: drone.name, task: task.id}, `Sent task to ${drone.name}`);
 				if (this.#stopped || !this.#leads()) {
 					// This term ended while the drone took it: the next leader learns of it from the drone.

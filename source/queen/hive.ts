@@ -301,9 +301,9 @@ export class Hive {
 		return record;
 	}
 
-	/** A heartbeat answered. Kept in memory only. */
-	heartbeatSucceeded(name: string): void {
-		if (this.#drones.seen(name, this.#now())) {
+	/** A heartbeat answered (or, `at` then, a task batch that stood for one). Kept in memory only. */
+	heartbeatSucceeded(name: string, at = this.#now()): void {
+		if (this.#drones.seen(name, at)) {
 			const drone = this.#drones.get(name)!;
 			this.#emitVolatile({type: 'heartbeat.recovered', drone: name, address: drone.address});
 		}

@@ -133,7 +133,7 @@ export class DroneRegistry {
 		}
 	}
 
-	/** A heartbeat answered: true when the drone was not healthy before (it recovered). */
+	/** A heartbeat answered (at `at`; never moves `lastSeen` back): true when the drone was not healthy before (it recovered). */
 	seen(name: string, at: number): boolean {
 		const entry = this.#entries.get(name);
 		if (!entry) {
@@ -141,7 +141,10 @@ export class DroneRegistry {
 		}
 
 		const {health} = entry;
-		health.lastSeen = at;
+		if (health.lastSeen === undefined || at > health.lastSeen) {
+			health.lastSeen = at;
+		}
+
 		if (health.state === 'ready' && health.failedAttempts === 0) {
 			// The hot path of 10,000 heartbeats: no new view, `lastSeen` is read from the health.
 			return false;

@@ -63,7 +63,7 @@ const cli = meow(`
 	  --advertise HOST:PORT       the address others call: a drone's, for the queen; a queen's, for the
 	                              other queens (default: the bound one)
 	  --name NAME                 drone: a stable name (default: assigned by the queen)
-	  --heartbeat-interval SECS   queen: pause between heartbeat sweeps (default 2)
+	  --heartbeat-interval SECS   queen: each drone checked once an interval (default 2)
 	  --max-retry N               queen: failed attempts in a row before eviction (default 3)
 	  --retry-delay SECS          queen: pause between two attempts on one drone (default 0.5)
 	  --heartbeat-timeout SECS    queen: time limit of one attempt (default 1)

@@ -34,7 +34,7 @@ export type LarveOptions = {
 	readonly advertise: string | undefined;
 	/** Drone: a stable name. @default assigned by the queen */
 	readonly name: string | undefined;
-	/** Queen: pause between heartbeat sweeps, in ms. @default 2000 */
+	/** Queen: how often each drone is checked (once an interval, at its own phase), in ms. @default 2000 */
 	readonly heartbeatIntervalMs: number;
 	/** Queen: failed attempts in a row before a drone is evicted. @default 3 */
 	readonly maxRetry: number;

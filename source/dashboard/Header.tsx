@@ -45,7 +45,7 @@ export function link(hive: HiveSnapshot): Link {
 export const Header = memo(function Header({hive, version, width}: Props) {
 	const {text, color} = link(hive);
 	const first = `Hive  v${hive.queenVersion ?? version}  up ${age(hive.now - hive.startedAt)}  `;
-	const sweep = hive.lastSweep ? `  sweep ${hive.lastSweep.checked} checked, ${hive.lastSweep.failed} failed, ${hive.lastSweep.durationMs}ms` : '';
+	const sweep = hive.lastSweep ? `  heartbeats ${hive.lastSweep.checked}, ${hive.lastSweep.failed} failed, max ${hive.lastSweep.durationMs}ms` : '';
 	const second = `drones ${hive.readyDrones}/${hive.drones.length} ready  tasks ${hive.dispatched} dispatched, ${hive.dispatchRate.toFixed(1)}/s${sweep}`;
 	return (
 		<>

@@ -53,7 +53,7 @@ test('Header: version, uptime and the queen that leads; drones ready/total, task
 	const {text} = header(store);
 	assert.equal(text, [
 		'Hive  v0.1.0  up 1m05s  ● leader 127.0.0.1:8081  epoch 12',
-		'drones 1/2 ready  tasks 1 dispatched, 0.0/s  sweep 2 checked, 1 failed, 4ms',
+		'drones 1/2 ready  tasks 1 dispatched, 0.0/s  heartbeats 2, 1 failed, max 4ms',
 	].join('\n'));
 	assert.equal(link(store.getSnapshot()).color, 'green');
 

@@ -229,8 +229,9 @@ const hiveEngine: Engine = {
 		const {Hive} = await hiveModule();
 		const {openFileStore} = await fileStoreModule();
 		const store = await openFileStore({dir});
-		// As the queen is: a snapshot when the log outgrows it. No queue limit: nothing takes the tasks.
-		const hive = await Hive.open({store, maxPending: Number.MAX_SAFE_INTEGER});
+		// As the queen is: a snapshot when the log outgrows it. No queue limit, by count or by weight: nothing
+		// takes the tasks (they share one text, so they hold far less than they are weighed at).
+		const hive = await Hive.open({store, maxPending: Number.MAX_SAFE_INTEGER, maxPendingBytes: Number.MAX_SAFE_INTEGER});
 		store.setImageSource(() => hive.image());
 		const text = 'x'.repeat(submitTextLength(recordBytes));
 		return {

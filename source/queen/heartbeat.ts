@@ -97,6 +97,9 @@ export class HeartbeatMonitor {
 	readonly #tickMs: number;
 	readonly #slots: Array<Set<string>>;
 	readonly #places = new Map<string, Place>();
+	/** Drones registered since the last tick: each is given a slot at the next tick, not at the turn's start. */
+	readonly #joining = new Set<string>();
+	#unsubscribe: (() => void) | undefined;
 	/** `performance.now()` at `start`: tick `k` is due at `#origin + k × #tickMs`. */
 	#origin = 0;
 	/** The index of the next tick. */
@@ -121,11 +124,17 @@ export class HeartbeatMonitor {
 	start(): void {
 		this.#evictAfter = Date.now() + (this.#options.graceMs ?? 0);
 		this.#origin = performance.now();
+		this.#unsubscribe = this.#hive.subscribe(event => {
+			if (event.type === 'drone.registered') {
+				this.#joining.add(event.drone);
+			}
+		});
 		this.#scheduleTick();
 	}
 
 	stop(): void {
 		this.#stopped = true;
+		this.#unsubscribe?.();
 		clearTimeout(this.#tickTimer);
 		for (const timer of this.#timers) {
 			clearTimeout(timer);
@@ -169,8 +178,16 @@ export class HeartbeatMonitor {
 		const slot = tick % this.#slotCount;
 		if (slot === 0) {
 			this.#endTurn();
-			this.#placeNewDrones(tick);
+			// Every drone not on the wheel (those the hive loaded at start, too); then only those that join.
+			this.#placeNewDrones(tick, this.#hive.droneNames());
 			this.#turn = {checked: 0, failed: 0, pending: 0, longestMs: 0, closed: false, led: true};
+		}
+
+		if (this.#joining.size > 0) {
+			// A burst of registrations is spread over the whole wheel: each drone as it comes, into the
+			// emptiest slot of the interval ahead of it.
+			this.#placeNewDrones(tick, this.#joining);
+			this.#joining.clear();
 		}
 
 		const turn = this.#turn!;
@@ -222,12 +239,12 @@ export class HeartbeatMonitor {
 		return drone.state === 'ready' && drone.failedAttempts === 0 && drone.running === 0 && !this.#hive.awaitsConfirmation(name);
 	}
 
-	/** Gives each drone not yet on the wheel a slot: the emptiest one due at or before its registration plus an interval. */
-	#placeNewDrones(tick: number): void {
+	/** Gives each of `names` not yet on the wheel a slot: the emptiest one due at or before its registration plus an interval. */
+	#placeNewDrones(tick: number, names: Iterable<string>): void {
 		const perfNow = performance.now();
 		const wallNow = Date.now();
-		for (const name of this.#hive.droneNames()) {
-			if (this.#places.has(name)) {
+		for (const name of names) {
+			if (this.#places.has(name) || !this.#hive.drone(name)) {
 				continue;
 			}
 

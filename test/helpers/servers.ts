@@ -33,6 +33,8 @@ export type FakeDrone = {
 	readonly taken: string[];
 	/** Fields its `/healthz` adds to a drone's (`tasks`, `taskTimeoutMs`...). */
 	health: Record<string, unknown>;
+	/** When each `/healthz` came (`performance.now()`). */
+	readonly checks: number[];
 };
 
 /**
@@ -51,6 +53,7 @@ export async function fakeDrone(t: TestContext): Promise<FakeDrone> {
 		}
 
 		if (request.url === '/healthz') {
+			fake.checks.push(performance.now());
 			response.writeHead(200, {'content-type': 'application/json'}).end(JSON.stringify({status: 'Status.READY', mode: 'Mode.DRONE', version: 'fake', ...fake.health}));
 			return;
 		}
@@ -85,6 +88,7 @@ export async function fakeDrone(t: TestContext): Promise<FakeDrone> {
 		address: `127.0.0.1:${(server.address() as net.AddressInfo).port}`,
 		taken,
 		health: {},
+		checks: [],
 		held,
 		hang() {
 			hanging = true;

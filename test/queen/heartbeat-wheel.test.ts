@@ -108,3 +108,25 @@ test('a drone with a command placed there is heartbeated every turn however many
 	assert.deepEqual(turns.map(each => each.event.checked).filter(checked => checked !== 1), [], 'every turn checked it');
 	assert.equal((await request(`${queen.url}/tasks/${command.body.task.id as string}`)).body.task.state, 'running', 'the command it holds stays running');
 });
+
+test('drones that register in a burst are spread over the wheel: their checks do not come at once', async t => {
+	const queen = await startQueen(t, wheel);
+	const drones = await Promise.all(Array.from({length: 20}, async () => fakeDrone(t)));
+	// Right after a turn begins (its first tick reports the turn before), the burst registers.
+	await new Promise<void>(resolve => {
+		const unsubscribe = queen.hive!.subscribe(event => {
+			if (event.type === 'heartbeat.sweep') {
+				unsubscribe();
+				resolve();
+			}
+		});
+	});
+	await Promise.all(drones.map(async drone => queen.hive!.register({address: drone.address})));
+	const registeredAt = performance.now();
+	// Two turns later, every drone has been checked at its own slot at least once.
+	await waitFor(() => drones.every(drone => drone.checks.some(at => at > registeredAt)), 'every drone checked', 10_000);
+	await waitFor(() => performance.now() > registeredAt + (2 * wheel.heartbeatIntervalMs), 'two turns', 10_000);
+	// Each drone's phase on the wheel (20 slots of 50 ms): one slot for all of them would be a burst.
+	const phases = new Set(drones.map(drone => Math.floor((drone.checks.findLast(at => at > registeredAt)! % wheel.heartbeatIntervalMs) / 50)));
+	assert.ok(phases.size >= 8, `20 drones checked at ${phases.size} phases of the wheel`);
+});

@@ -596,12 +596,11 @@ export class Hive {
 
 	/** Applies one fact; returns the event that reports it. Decides nothing: replaying gives the same hive. */
 	#apply(fact: Fact, revision: number): HiveEvent | undefined {
-		const id = revision;
 		const {at} = fact;
 		switch (fact.type) {
 			case 'drone.registered': {
 				this.#drones.put(fact.drone, fact.nextNumber, fact.at);
-				return {type: fact.type, drone: fact.drone.name, address: fact.drone.address, again: fact.again, id, at};
+				return {type: fact.type, drone: fact.drone.name, address: fact.drone.address, again: fact.again, id: revision, at};
 			}
 
 			case 'drone.left':
@@ -613,8 +612,8 @@ export class Hive {
 				}
 
 				return fact.type === 'drone.left'
-					? {type: fact.type, drone: fact.drone, address: record.address, id, at}
-					: {type: fact.type, drone: fact.drone, address: record.address, reason: fact.reason, id, at};
+					? {type: fact.type, drone: fact.drone, address: record.address, id: revision, at}
+					: {type: fact.type, drone: fact.drone, address: record.address, reason: fact.reason, id: revision, at};
 			}
 
 			case 'task.submitted': {
@@ -638,16 +637,16 @@ export class Hive {
 					idempotencyKey: spec.idempotencyKey,
 				};
 				this.#tasks.put(task);
-				return {type: fact.type, task, id, at};
+				return {type: fact.type, task, id: revision, at};
 			}
 
 			default: {
-				return this.#applyToTask(fact, id);
+				return this.#applyToTask(fact, revision);
 			}
 		}
 	}
 
-	#applyToTask(fact: Exclude<Fact, {type: 'drone.registered' | 'drone.left' | 'drone.evicted' | 'task.submitted'}>, id: number): HiveEvent | undefined {
+	#applyToTask(fact: Exclude<Fact, {type: 'drone.registered' | 'drone.left' | 'drone.evicted' | 'task.submitted'}>, revision: number): HiveEvent | undefined {
 		const task = this.#tasks.get(fact.id);
 		if (!task) {
 			return undefined;
@@ -703,7 +702,7 @@ export class Hive {
 		}
 
 		this.#tasks.put(next);
-		return 'reason' in fact ? {type: fact.type, task: next, reason: fact.reason, id, at} : {type: fact.type, task: next, id, at};
+		return 'reason' in fact ? {type: fact.type, task: next, reason: fact.reason, id: revision, at} : {type: fact.type, task: next, id: revision, at};
 	}
 
 	/** Frees the slot a placed command task held on its drone. */

@@ -71,9 +71,6 @@ const hopByHop = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgr
 /** Request headers the proxy sets itself: the leader's `Host`, its own `X-Forwarded-For` and `X-Hive-Via`; `Expect` was met here. */
 const setHere = new Set(['host', 'expect', 'x-forwarded-for', viaHeader]);
 
-/** Answer headers the proxy drops beyond the hop-by-hop ones: none. */
-const setThere: ReadonlySet<string> = new Set();
-
 /** Sockets to the leader for short exchanges, in use or idle: past them, requests wait for one to be free. */
 const pooledSockets = 256;
 
@@ -197,7 +194,7 @@ export function createLeaderProxy(options: LeaderProxyOptions): LeaderProxy {
 
 			try {
 				// (A body the leader answered before it had read all of it: node:http ends the connection with the answer.)
-				res.writeHead(answer.statusCode ?? 502, answer.statusMessage, endToEndHeaders(answer.headers, setThere));
+				res.writeHead(answer.statusCode ?? 502, answer.statusMessage, endToEndHeaders(answer.headers));
 				if (answer.headers['content-length'] === undefined) {
 					// A stream (the events): its client learns at once that it is open. A body of known length
 					// goes out with the headers, in one write.
@@ -439,11 +436,11 @@ function forwardedHeaders(req: http.IncomingMessage, via: string): Record<string
 }
 
 /** Headers without the hop-by-hop ones (and those the `Connection` header names), nor those in `drop`. */
-function endToEndHeaders(headers: http.IncomingHttpHeaders, drop: ReadonlySet<string>): Record<string, string | string[]> {
+function endToEndHeaders(headers: http.IncomingHttpHeaders, drop?: ReadonlySet<string>): Record<string, string | string[]> {
 	const named = new Set(String(headers.connection ?? '').split(',').map(name => name.trim().toLowerCase()).filter(Boolean));
 	const kept: Record<string, string | string[]> = {};
 	for (const [name, value] of Object.entries(headers)) {
-		if (value === undefined || hopByHop.has(name) || name.startsWith('proxy-') || named.has(name) || drop.has(name)) {
+		if (value === undefined || hopByHop.has(name) || name.startsWith('proxy-') || named.has(name) || drop?.has(name)) {
 			continue;
 		}
 

@@ -57,8 +57,6 @@ type Batch = {
 	readonly first: number;
 	/** The facts of the batch's commands, in order: one record of the log when written. */
 	readonly facts: Fact[];
-	/** Revision of its last fact. */
-	last: number;
 	readonly promise: Promise<void>;
 	resolve(): void;
 	reject(error: Error): void;
@@ -135,7 +133,7 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
 					stats.syncs += 1;
 					stats.bytes += data.length;
 					segmentBytes += data.length;
-					written = batch.last;
+					written = batch.first + batch.facts.length - 1;
 					batch.resolve();
 				} catch (error: unknown) {
 					batch.reject(fail(error as Error));
@@ -313,7 +311,7 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
 				});
 				// A batch nobody waits for must not be an unhandled rejection; waiters see it through `promise`.
 				promise.catch(() => undefined);
-				next = {first, facts: [], last: 0, promise, resolve, reject};
+				next = {first, facts: [], promise, resolve, reject};
 				// Everything appended in this turn of the event loop goes in the same write and fsync.
 				startFlushing();
 			}
@@ -323,7 +321,6 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
 				next.facts.push(fact);
 			}
 
-			next.last = revision;
 			return {revision: first, durable: next.promise};
 		},
 		get revision() {

@@ -3,7 +3,7 @@ import type {Etcd3, ICompare, IKeyValue, IRequestOp} from 'etcd3';
 import {finalTaskStates, type Task} from '../../model.js';
 import type {Fact} from '../state/facts.js';
 import {CorruptStoreError} from './file-store.js';
-import type {Loaded, StateImage, StateSource, Store, StoreStats, StoredDrone} from './store.js';
+import {acknowledgment, type Acknowledgment, type Loaded, type StateImage, type StateSource, type Store, type StoreStats, type StoredDrone} from './store.js';
 
 /**
 The store of a hive shared by several queens: records in etcd, as Kubernetes keeps its objects, under one
@@ -84,12 +84,6 @@ the range on every page (to count it), so 100,000 tasks loaded in 4.8 s at 500 k
 */
 const pageKeys = {records: 2000, parts: 128, names: 5000} as const;
 
-type Batch = {
-	readonly promise: Promise<void>;
-	resolve(): void;
-	reject(error: Error): void;
-};
-
 type Meta = {readonly revision: number; readonly nextNumber: number; readonly write?: string};
 
 /** A task as etcd keeps it. */
@@ -132,7 +126,7 @@ export async function openEtcdStore(options: EtcdStoreOptions): Promise<EtcdStor
 	let endRevisions = new Map<string, number>();
 	/** Parts of the records kept in parts (`drones/<name>`, `tasks/<id>`): those beyond a new count are deleted. */
 	const partCounts = new Map<string, number>();
-	let next: Batch | undefined;
+	let next: Acknowledgment | undefined;
 	let flushing: Promise<void> | undefined;
 	const stats = {facts: 0, records: 0, syncs: 0, bytes: 0, snapshots: 0};
 
@@ -440,15 +434,7 @@ export async function openEtcdStore(options: EtcdStoreOptions): Promise<EtcdStor
 			}
 
 			if (!next) {
-				let resolve!: () => void;
-				let reject!: (error: Error) => void;
-				const promise = new Promise<void>((yes, no) => {
-					resolve = yes;
-					reject = no;
-				});
-				// A batch nobody waits for must not be an unhandled rejection; waiters see it through `promise`.
-				promise.catch(() => undefined);
-				next = {promise, resolve, reject};
+				next = acknowledgment();
 				// Everything appended in this turn of the event loop goes in the same write.
 				flushing ??= new Promise<void>(resolve => {
 					setImmediate(() => {

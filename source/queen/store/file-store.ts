@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {crc32} from 'node:zlib';
 import type {Fact, StoredFact} from '../state/facts.js';
-import type {Loaded, StateImage, Store, StoreStats} from './store.js';
+import {acknowledgment, type Acknowledgment, type Loaded, type StateImage, type Store, type StoreStats} from './store.js';
 
 /**
 The embedded default store: an append-only log of facts in `--data-dir`, with group commit and
@@ -52,14 +52,11 @@ export type FileStore = Store & {
 	snapshot(): Promise<void>;
 };
 
-type Batch = {
+type Batch = Acknowledgment & {
 	/** Revision of its first fact. */
 	readonly first: number;
 	/** The facts of the batch's commands, in order: one record of the log when written. */
 	readonly facts: Fact[];
-	readonly promise: Promise<void>;
-	resolve(): void;
-	reject(error: Error): void;
 };
 
 const segmentPattern = /^wal-(\d{16})\.log$/;
@@ -303,15 +300,7 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
 			}
 
 			if (!next) {
-				let resolve!: () => void;
-				let reject!: (error: Error) => void;
-				const promise = new Promise<void>((yes, no) => {
-					resolve = yes;
-					reject = no;
-				});
-				// A batch nobody waits for must not be an unhandled rejection; waiters see it through `promise`.
-				promise.catch(() => undefined);
-				next = {first, facts: [], promise, resolve, reject};
+				next = {first, facts: [], ...acknowledgment()};
 				// Everything appended in this turn of the event loop goes in the same write and fsync.
 				startFlushing();
 			}

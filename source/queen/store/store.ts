@@ -67,6 +67,28 @@ export type Store = {
 };
 
 /** `--store memory`: keeps nothing; every append is durable at once. For tests, benches and throwaway hives. */
+/** A batch's acknowledgment: settled by the store's flush, waited on by each command in the batch. */
+export type Acknowledgment = {
+	readonly promise: Promise<void>;
+	resolve(): void;
+	reject(error: Error): void;
+};
+
+/**
+A new batch's acknowledgment. Nobody may wait on a batch: its rejection is then no unhandled rejection
+(a command that waits sees it through `promise`).
+*/
+export function acknowledgment(): Acknowledgment {
+	let resolve!: () => void;
+	let reject!: (error: Error) => void;
+	const promise = new Promise<void>((yes, no) => {
+		resolve = yes;
+		reject = no;
+	});
+	promise.catch(() => undefined);
+	return {promise, resolve, reject};
+}
+
 export function createMemoryStore(): Store {
 	let revision = 0;
 	let facts = 0;

@@ -45,6 +45,7 @@ const flags = {
 	dataDir: {type: 'string'},
 	leaderLease: {type: 'string'},
 	etcdPrefix: {type: 'string'},
+	metricsOpen: {type: 'boolean'},
 } as const;
 
 const cli = meow(`
@@ -98,6 +99,7 @@ const cli = meow(`
 	  --max-connections N         connections kept open; past it idle ones are closed first, then
 	                              503 (default: half of ulimit -n)
 	  --idle-timeout SECS         close a keep-alive connection idle this long (default 30)
+	  --metrics-open              serve GET /metrics without the token (default: it needs it)
 	  --log-level LEVEL           fatal, error, warn, info, debug, trace (default info)
 	  --tui                       show the live dashboard (needs a terminal); with --queen-host and
 	                              no --queen, attach it to that queen
@@ -211,6 +213,7 @@ function toInput(flags: typeof cli.flags): LarveInput {
 		dataDir: flags.dataDir,
 		leaderLeaseMs: seconds('--leader-lease', flags.leaderLease),
 		etcdPrefix: flags.etcdPrefix,
+		metricsOpen: flags.metricsOpen,
 	};
 }
 

@@ -95,6 +95,8 @@ export type LarveOptions = {
 	readonly leaderLeaseMs: number;
 	/** Queen: the directory of its store. @default `<the platform's data directory>/hive/queen-<port>` */
 	readonly dataDir: string;
+	/** `GET /metrics` without the token (for a Prometheus that scrapes without one). @default false */
+	readonly metricsOpen: boolean;
 };
 
 export type StoreKind = 'file' | 'memory' | 'etcd';
@@ -201,6 +203,7 @@ export const defaults = {
 	store: 'file',
 	etcdPrefix: 'hive/',
 	leaderLeaseMs: 5000,
+	metricsOpen: false,
 } as const satisfies Partial<LarveOptions>;
 
 /** Where logs go while the dashboard is shown, unless `--log-file` says otherwise. */

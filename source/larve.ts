@@ -5,7 +5,6 @@ import {randomUUID} from 'node:crypto';
 import {fileURLToPath} from 'node:url';
 import {createHttpClient, type HttpClient} from './client/http.js';
 import {createQueenClient} from './client/queen-client.js';
-import {Executor} from './drone/executor.js';
 import {probeSandbox, uncontained} from './drone/sandbox.js';
 import {reportResult} from './drone/reporter.js';
 import {Registration} from './drone/registration.js';
@@ -14,6 +13,9 @@ import {createApp} from './http/app.js';
 import {closeServer, listen} from './http/server.js';
 import {newToken} from './http/auth.js';
 import {createLogger, type Logger} from './log.js';
+import {DroneMetrics, MeteredExecutor} from './metrics/drone.js';
+import {QueenMetrics} from './metrics/queen.js';
+import {routeMetrics} from './metrics/route.js';
 import {defaultLogFile, formatHostPort, parseQueenHosts, resolveOptions, type LarveInput, type LarveOptions, type Mode} from './options.js';
 import {createFollowerApp} from './queen/follower.js';
 import type {Hive} from './queen/hive.js';
@@ -70,6 +72,9 @@ async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Prom
 	let address = options.advertise ?? '';
 	const etcd = options.store === 'etcd' ? createEtcdClient({endpoints: options.etcdEndpoints}) : undefined;
 	let leadership: Leadership = new SoleLeadership(() => address);
+	// One registry for the queen process: its counters go on across the terms it leads.
+	const metrics = new QueenMetrics({leads: () => leadership.holds()});
+	metrics.watch(leadership);
 	let stopLarve: (() => Promise<void>) | undefined;
 	/** What this queen runs while it leads; undefined while it follows. */
 	let reign: Reign | undefined;
@@ -84,6 +89,7 @@ async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Prom
 		health,
 		isReady: () => !stopping,
 		etcd,
+		metrics,
 		onStoreFailure(error, term) {
 			if (etcd) {
 				// Another queen may lead by now (a fenced write), or etcd cannot be reached: this term is over.
@@ -112,7 +118,7 @@ async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Prom
 	}
 
 	// A queen elected but still loading its term answers /healthz as NOT_READY, and the rest 503.
-	const follower = createFollowerApp({log, version, health, isReady: () => !stopping && leadership.role === 'follower', leader: () => (leadership.role === 'leader' ? undefined : leadership.leader?.address), via: () => address, timeoutMs: Math.max(options.leaderLeaseMs, options.dispatchTimeoutMs) + 1000});
+	const follower = createFollowerApp({log, version, health, isReady: () => !stopping && leadership.role === 'follower', leader: () => (leadership.role === 'leader' ? undefined : leadership.leader?.address), via: () => address, timeoutMs: Math.max(options.leaderLeaseMs, options.dispatchTimeoutMs) + 1000, metrics: {registry: metrics.registry, token, open: options.metricsOpen}});
 	const followerHandler = follower.app.callback();
 	const front = {
 		// While it leads, its reign answers; otherwise the follower's app (its /healthz, the rest forwarded).
@@ -134,6 +140,7 @@ async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Prom
 	let transition = Promise.resolve();
 	if (etcd) {
 		leadership = new EtcdElection({client: etcd, key: `${options.etcdPrefix}leader`, address, leaseMs: options.leaderLeaseMs, log});
+		metrics.watch(leadership);
 		leadership.on('elected', (term: Term) => {
 			transition = transition.then(async () => {
 				// A term that ended while an earlier one was being stopped is not begun.
@@ -241,7 +248,8 @@ async function startDrone(options: LarveOptions, log: Logger, io: LarveIo): Prom
 		log.warn({reason: sandbox.reason}, `commands are NOT contained (${sandbox.reason}): a command can signal and read this drone and what it can reach as this user, and its processes may outlive its task`);
 	}
 
-	const executor = new Executor({stdout: io.stdout ?? process.stdout, taskTimeoutMs: options.taskTimeoutMs, sandbox});
+	const metrics = new DroneMetrics({slots: options.slots, running: (): number => executor.running});
+	const executor = new MeteredExecutor({stdout: io.stdout ?? process.stdout, taskTimeoutMs: options.taskTimeoutMs, sandbox}, metrics);
 	const client: HttpClient = createHttpClient({userAgent: `hive-drone/${version}`, timeoutMs: 2000, token: options.token});
 	// Several queens (`--queen-host a:8080,b:8080`): calls move on to the next when one stops answering.
 	const queen = createQueenClient(parseQueenHosts(options.queenHost!) ?? [options.queenHost!], client, {
@@ -281,6 +289,7 @@ async function startDrone(options: LarveOptions, log: Logger, io: LarveIo): Prom
 				.finally(() => holding.delete(id));
 		},
 	});
+	routeMetrics(router, {registry: metrics.registry, token: options.token, open: options.metricsOpen});
 	const server = await listen(createApp(router, log), options, log);
 	const bound = formatHostPort(options.host, (server.address() as AddressInfo).port);
 	const address = options.advertise ?? bound;

@@ -2,6 +2,7 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import {jsonErrors} from '../http/errors.js';
 import type {Logger} from '../log.js';
+import {routeMetrics, type MetricsEndpoint} from '../metrics/route.js';
 import {createLeaderProxy} from './proxy.js';
 import {queenHealthz, type QueenHealth} from './routes.js';
 
@@ -16,6 +17,8 @@ export type FollowerDeps = {
 	readonly via: () => string;
 	/** Time to the leader's response headers, in ms. */
 	readonly timeoutMs: number;
+	/** This queen's own metrics: a follower answers `/metrics` itself (its process, the leaders it saw), never the leader's. */
+	readonly metrics: MetricsEndpoint;
 };
 
 export type Follower = {
@@ -39,6 +42,7 @@ export function createFollowerApp(deps: FollowerDeps): Follower {
 		// Ready when it can answer: it knows a leader to forward to.
 		ctx.body = queenHealthz(deps.isReady() && deps.leader() !== undefined, deps.version, deps.health());
 	});
+	routeMetrics(router, deps.metrics);
 	app.use(jsonErrors(deps.log));
 	app.use(router.routes());
 	app.use(proxy.middleware);

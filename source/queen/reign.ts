@@ -5,6 +5,8 @@ import {CallError} from '../client/http.js';
 import {queenUserAgentPrefix} from '../drone/routes.js';
 import {createApp} from '../http/app.js';
 import type {Logger} from '../log.js';
+import type {QueenMetrics} from '../metrics/queen.js';
+import {routeMetrics} from '../metrics/route.js';
 import type {LarveOptions} from '../options.js';
 import {version} from '../version.js';
 import {Dispatcher} from './dispatcher.js';
@@ -47,6 +49,8 @@ export type ReignDeps = {
 	readonly etcd: Etcd3 | undefined;
 	/** The store of a term failed: it has stopped answering what it cannot keep. */
 	readonly onStoreFailure: (error: Error, term: Term) => void;
+	/** The queen's metrics (one registry for all its terms): each term feeds them. */
+	readonly metrics: QueenMetrics;
 };
 
 /** Opens the store of the term, loads the hive from it, and starts leading. */
@@ -55,7 +59,8 @@ export async function beginReign(term: Term, deps: ReignDeps): Promise<Reign> {
 	const loadStarted = performance.now();
 	const fileStore = options.store === 'file' ? await openFileStore({dir: options.dataDir}) : undefined;
 	// etcd's store is fenced on the term's election key.
-	const store: Store = fileStore ?? (options.store === 'etcd' ? await openEtcdStore({client: deps.etcd!, prefix: options.etcdPrefix, fence: term.fence}) : createMemoryStore());
+	const opened: Store = fileStore ?? (options.store === 'etcd' ? await openEtcdStore({client: deps.etcd!, prefix: options.etcdPrefix, fence: term.fence}) : createMemoryStore());
+	const store = deps.metrics.timeStore(opened);
 	let hive: Hive;
 	try {
 		hive = await Hive.open({
@@ -119,7 +124,9 @@ export async function beginReign(term: Term, deps: ReignDeps): Promise<Reign> {
 		},
 		watchers,
 	});
-	const handle = createApp(router, log).callback();
+	routeMetrics(router, {registry: deps.metrics.registry, token: deps.token, open: options.metricsOpen});
+	const handle = deps.metrics.countSubmits(createApp(router, log).callback());
+	const unfeed = deps.metrics.feed(hive);
 	heartbeat.start();
 	dispatcher.start();
 	let closing: Promise<void> | undefined;
@@ -131,6 +138,7 @@ export async function beginReign(term: Term, deps: ReignDeps): Promise<Reign> {
 			heartbeat.stop();
 			dispatcher.stop();
 			watchers.closeAll();
+			unfeed();
 		},
 		async close() {
 			closing ??= (async () => {

@@ -233,7 +233,8 @@ export class QueenMetrics {
 	/** The API's handler, its submits counted by how they were answered (`hive_submits_total`). */
 	countSubmits(handle: Handle): Handle {
 		const answered = this.#submitAnswered;
-		return async (request, response) => {
+		// Not async: no promise of its own on every request, only the app's.
+		return (request, response) => {
 			const {url} = request;
 			if (request.method === 'POST' && url !== undefined && url.startsWith('/submit_task') && (url.length === 12 || url[12] === '?')) {
 				response.on('finish', answered);

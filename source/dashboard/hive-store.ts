@@ -503,7 +503,7 @@ function sameDrone(a: DroneRow, b: DroneRow): boolean {
 		}
 
 		const entries = Object.entries(x);
-		if (entries.length !== Object.keys(y).length || entries.some(([name, value]) => (y)[name] !== value)) {
+		if (entries.length !== Object.keys(y).length || entries.some(([name, value]) => (y as Record<string, unknown>)[name] !== value)) {
 			return false;
 		}
 	}

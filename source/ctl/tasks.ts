@@ -1,5 +1,6 @@
 import type {Readable, Writable} from 'node:stream';
 import type {LogLine, TaskView} from '../client/queen-client.js';
+import {taskStates} from '../model.js';
 import {labelKeyPattern, maxLabelValueLength} from '../names.js';
 import {booleanFlag, listFlag, noArguments, oneArgument, stringFlag, wholeNumberFlag, type CommandContext, type CommandSpec} from './command.js';
 import {CommandError, printJson, UsageError} from './output.js';
@@ -118,6 +119,10 @@ export const tasks: CommandSpec = {
 		noArguments('tasks', args);
 		const limit = wholeNumberFlag(flags, 'limit', 1, 10_000);
 		const state = stringFlag(flags, 'state');
+		if (state !== undefined && !(taskStates as readonly string[]).includes(state)) {
+			throw new UsageError(`--state must be one of ${taskStates.join(', ')}, got '${state}'`);
+		}
+
 		const answer = await context.queen.tasks({...(state === undefined ? {} : {state}), ...(limit === undefined ? {} : {limit})});
 		const {output} = context;
 		if (output.format === 'json') {

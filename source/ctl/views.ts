@@ -51,11 +51,12 @@ export function taskStatusLine(task: TaskView): string {
 		line += ` by ${task.cancelled.by}`;
 	}
 
+	const why = task.state === 'failed' || task.state === 'lost' ? task.error : task.state === 'pending' ? task.reason : null;
 	if (task.result) {
-		line += ` (${exitText(task.result)}, ${duration(task.result.durationMs)})`;
+		// A failure's error says how it exited already ("exited with 2").
+		line += why ? ` (${duration(task.result.durationMs)})` : ` (${exitText(task.result)}, ${duration(task.result.durationMs)})`;
 	}
 
-	const why = task.state === 'failed' || task.state === 'lost' ? task.error : task.state === 'pending' ? task.reason : null;
 	if (why) {
 		line += `: ${why}`;
 	}
@@ -206,6 +207,10 @@ function eventMessage(event: StreamEvent, now: number): string {
 
 			if (!task) {
 				return '';
+			}
+
+			if (event.type === 'task.submitted') {
+				return `${task.kind}: ${taskContent(task)}`;
 			}
 
 			const where = task.drone ? ` on ${task.drone}` : '';

@@ -57,7 +57,7 @@ test('a task\'s status line says where it went and why it waits, failed or was c
 	const id = '3f2a9c1e-0000-4000-8000-000000000001';
 	assert.equal(taskStatusLine(task({state: 'pending', drone: null, reason: 'drone-1 is cordoned'})), `task ${id} pending: drone-1 is cordoned`);
 	assert.equal(taskStatusLine(task({state: 'succeeded', result: {exitCode: 0, signal: null, durationMs: 1234, timedOut: false}})), `task ${id} succeeded on drone-1 (exit 0, 1.2s)`);
-	assert.equal(taskStatusLine(task({state: 'failed', error: 'boom', result: {exitCode: null, signal: 'SIGKILL', durationMs: 20, timedOut: false}})), `task ${id} failed on drone-1 (killed by SIGKILL, 20ms): boom`);
+	assert.equal(taskStatusLine(task({state: 'failed', error: 'boom', result: {exitCode: null, signal: 'SIGKILL', durationMs: 20, timedOut: false}})), `task ${id} failed on drone-1 (20ms): boom`);
 	assert.equal(taskStatusLine(task({state: 'cancelled', cancelled: {by: 'alice@laptop', at: ago(0)}})), `task ${id} cancelled on drone-1 by alice@laptop`);
 });
 
@@ -87,6 +87,7 @@ test('event rows name their object and say what happened, the new ones of issue 
 	assert.deepEqual(eventRow({time, type: 'task.cancelled', task: task({state: 'cancelled'}), by: 'alice@laptop'}, now), ['7s', 'task.cancelled', 'task/3f2a9c1e', 'cancelled by alice@laptop']);
 	assert.deepEqual(eventRow({time, type: 'task.failed', task: task({state: 'failed', error: 'exited with 2'})}, now)[3], 'failed on drone-1: exited with 2');
 	assert.deepEqual(eventRow({time, type: 'task.requeued', task: task({state: 'pending', drone: null}), reason: 'drone-2 died taking it'}, now)[3], 'pending: drone-2 died taking it');
+	assert.deepEqual(eventRow({time, type: 'task.submitted', task: task({state: 'pending', drone: null})}, now)[3], 'command: make test');
 	assert.deepEqual(eventRow({time, type: 'something.new'}, now), ['7s', 'something.new', '-', '']);
 });
 

@@ -104,7 +104,8 @@ export function describeTask(task: TaskView, now: number): string {
 		['Cancelled', task.cancelled ? `by ${task.cancelled.by} at ${task.cancelled.at} (${ageOf(task.cancelled.at, now)} ago)` : null],
 	];
 	if (task.result) {
-		fields.push(['Exit', exitText(task.result)], ['Duration', duration(task.result.durationMs)]);
+		const {exitCode, signal, timedOut} = task.result;
+		fields.push(['Exit code', exitCode === null ? null : String(exitCode)], ['Signal', signal], ['Timed out', timedOut ? 'yes' : null], ['Duration', duration(task.result.durationMs)]);
 	}
 
 	const shown = fields.filter((field): field is [string, string] => field[1] !== null && field[1] !== undefined);

@@ -66,7 +66,8 @@ test('a described task has a field a line and its output indented, with escape s
 	assert.match(text, /^ID: +3f2a9c1e-0000-4000-8000-000000000001\n/);
 	assert.match(text, /\nCommand: +make test\n/);
 	assert.match(text, /\nSubmitted: +2030-01-01T11:59:55.000Z \(5s ago\)\n/);
-	assert.match(text, /\nExit: +exit 0\n/);
+	assert.match(text, /\nExit code: +0\n/);
+	assert.ok(!text.includes('Signal'));
 	assert.ok(text.endsWith('Stdout:\n  one\n  [2Jtwo\n'), text);
 	assert.ok(!text.includes('Stderr'));
 	assert.ok(!text.includes('Reason'), 'empty fields are left out');

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import fs from 'node:fs';
 import meow from 'meow';
-import {startLarve, type Larve} from './larve.js';
+import {commandList, isCtlCommand, runCtlAndExit} from './ctl/index.js';
+import type {Larve} from './larve.js';
 import {createLogger} from './log.js';
 import type {SchedulerName} from './model.js';
 import {defaultLogFile, OptionError, parseLabels, parseQueenHosts, resolveOptions, type LarveInput, type LogLevel} from './options.js';
@@ -9,6 +10,11 @@ import {CorruptStoreError, StoreLockedError} from './queen/store/file-store.js';
 import {RegistrationError} from './drone/registration.js';
 import {loadDashboard} from './dashboard/load.js';
 import {version} from './version.js';
+
+// `hive-larve submit ...`, `hive-larve drones`...: the command-line client, not a larve.
+if (isCtlCommand(process.argv[2])) {
+	await runCtlAndExit(process.argv.slice(2));
+}
 
 const flags = {
 	queen: {type: 'boolean', default: false},
@@ -54,6 +60,10 @@ const cli = meow(`
 	  $ hive-larve --queen-host HOST:PORT [--port N]         a drone (a worker)
 	  $ hive-larve --tui --queen-host HOST:PORT              the dashboard of a running queen
 	  $ hive-larve --queen --store etcd://H:2379 --advertise HOST:PORT   one of several queens
+	  $ hive-larve COMMAND [--queen-host HOST:PORT] [-o json]  ask a queen (hive-larve COMMAND --help)
+
+	Commands
+	  ${commandList().replaceAll('\n', '\n\t  ')}
 
 	Options
 	  --queen                     run as queen (default: drone)
@@ -176,7 +186,8 @@ function toInput(flags: typeof cli.flags): LarveInput {
 	}
 
 	if (cli.input.length > 0) {
-		throw new OptionError(`unexpected argument '${cli.input[0]}' (see --help)`);
+		const [first] = cli.input;
+		throw new OptionError(isCtlCommand(first) ? `a command comes first: hive-larve ${first} [flags] (see hive-larve ${first} --help)` : `unknown command '${first}' (see --help)`);
 	}
 
 	return {
@@ -275,6 +286,8 @@ async function main(): Promise<void> {
 
 	let larve: Larve;
 	try {
+		// Loaded here, not at the top: the client's commands (above) need none of it, and it takes a third of a second.
+		const {startLarve} = await import('./larve.js');
 		larve = await startLarve(options, {
 			log,
 			onFatal() {

@@ -280,8 +280,16 @@ async function startDrone(options: LarveOptions, log: Logger, io: LarveIo): Prom
 		taskTimeoutMs: options.taskTimeoutMs,
 		runCommand(id, command) {
 			holding.add(id);
+			const drone = registration?.name;
+			log.info({task: id, drone}, `task ${id} started`);
 			void executor.run(id, command)
-				.then(async result => reportResult(queen, log, registration!.name!, id, result, reporting.signal))
+				.then(async ({cancelled, ...result}) => {
+					log.info({task: id, drone, exitCode: result.exitCode, signal: result.signal, durationMs: result.durationMs, cancelled}, `task ${id} ${cancelled ? 'cancelled' : (result.succeeded ? 'succeeded' : 'failed')}`);
+					// A cancelled task is the queen's doing: it knows how it ended, and nothing is reported.
+					if (!cancelled) {
+						await reportResult(queen, log, registration!.name!, id, result, reporting.signal);
+					}
+				})
 				.catch((error: unknown) => {
 					// Not reported: the queen sees the drone no longer holds it, and places it again.
 					log.error({task: id, err: error instanceof Error ? error.message : String(error)}, 'a command task could not be run');

@@ -37,6 +37,10 @@ export type DroneRecord = {
 	/** Whether its commands run contained (a pid namespace each); undefined: the drone does not say. */
 	readonly contained?: boolean | undefined;
 	readonly labels: Labels;
+	/** Takes no new tasks (`kubectl cordon`); the ones it runs finish. Kept across a restart of the queen. */
+	readonly cordoned?: boolean | undefined;
+	/** A drain under way: cordoned, and once nothing runs there, drained; past `deadline`, what runs is moved. */
+	readonly drain?: Drain | undefined;
 	/** Changes each time the drone process starts: a new one means its old tasks are gone. */
 	readonly bootId: string | undefined;
 	/**
@@ -45,6 +49,14 @@ export type DroneRecord = {
 	records written before it existed: the queen then calls without one, and the drone registers again.
 	*/
 	readonly contactKey?: string | undefined;
+};
+
+/** A drain of a drone (`kubectl drain`, `nomad node drain`): who asked, when, and until when running tasks may finish. */
+export type Drain = {
+	readonly by: string;
+	readonly startedAt: number;
+	/** Past it (ms since the epoch), the commands still running there are stopped and placed elsewhere; undefined: no deadline. */
+	readonly deadline: number | undefined;
 };
 
 /** A drone as the queen sees it: its record, its health (kept in memory only) and its load. */
@@ -60,11 +72,11 @@ export type Drone = DroneRecord & {
 	readonly running: number;
 };
 
-export type TaskState = 'pending' | 'dispatched' | 'running' | 'succeeded' | 'failed' | 'lost';
+export type TaskState = 'pending' | 'dispatched' | 'running' | 'succeeded' | 'failed' | 'lost' | 'cancelled';
 export type TaskKind = 'text' | 'command';
 
-export const taskStates: readonly TaskState[] = ['pending', 'dispatched', 'running', 'succeeded', 'failed', 'lost'];
-export const finalTaskStates: ReadonlySet<TaskState> = new Set(['succeeded', 'failed', 'lost']);
+export const taskStates: readonly TaskState[] = ['pending', 'dispatched', 'running', 'succeeded', 'failed', 'lost', 'cancelled'];
+export const finalTaskStates: ReadonlySet<TaskState> = new Set(['succeeded', 'failed', 'lost', 'cancelled']);
 
 /** How a command task ended: what a drone reports, what the queen keeps, what clients read. */
 export type TaskResult = {
@@ -104,6 +116,8 @@ export type Task = {
 	readonly result: TaskResult | undefined;
 	/** The client's `Idempotency-Key`: a submit with the same key gets this task back. */
 	readonly idempotencyKey: string | undefined;
+	/** Who cancelled it, and when (state `cancelled`). */
+	readonly cancelled?: {readonly by: string; readonly at: number} | undefined;
 };
 
 /** How a queen places tasks: `--scheduler`. */

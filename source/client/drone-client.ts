@@ -1,3 +1,4 @@
+import type {IncomingMessage} from 'node:http';
 import {contactKeyHeader, epochHeader} from '../http/auth.js';
 import {CallError} from './http.js';
 import {createJsonHttp, type JsonHttpOptions} from './json-http.js';
@@ -28,6 +29,13 @@ export type DoTaskRequest = {readonly id?: string; readonly text: string} | {rea
 
 export type DoTaskAnswer = {readonly result: string; readonly state?: string};
 
+/** A drone's answer to a cancel: whether it ran the command (then `output`, what it printed until killed). */
+export type CancelAnswer = {
+	readonly result: string;
+	readonly held: boolean;
+	readonly output?: {readonly exitCode: number | null; readonly signal: string | null; readonly stdout: string; readonly stderr: string; readonly durationMs: number; readonly timedOut: boolean};
+};
+
 /** What the queen says to drones. The only place that builds drone URLs. */
 export type DroneClient = {
 	healthz(address: string, timeoutMs: number): Promise<Health>;
@@ -41,6 +49,13 @@ export type DroneClient = {
 	`POST /do_tasks`; a drone that does not know it (the seed's) gets `POST /do_task` per task.
 	*/
 	doTask(address: string, task: DoTaskRequest, timeoutMs: number): Promise<DoTaskAnswer>;
+	/**
+	Cancels a task on a drone: a command it runs is killed (with all its processes); one not there yet never
+	starts, unless `mayReturn` (moved off a drone being drained, it may be placed there again).
+	*/
+	cancelTask(address: string, id: string, timeoutMs: number, mayReturn?: boolean): Promise<CancelAnswer>;
+	/** A running command's output as NDJSON (`{"stream", "data"}` lines); `follow`: on as it comes, until it ends. */
+	taskLogs(address: string, id: string, follow: boolean, timeoutMs: number): Promise<IncomingMessage>;
 	/** Frees the keep-alive sockets. */
 	close(): void;
 };
@@ -188,6 +203,12 @@ export function createDroneClient(options: DroneClientOptions): DroneClient {
 					setImmediate(flush);
 				}
 			});
+		},
+		async cancelTask(address, id, timeoutMs, mayReturn) {
+			return http.request<CancelAnswer>('POST', address, `/tasks/${encodeURIComponent(id)}/cancel`, mayReturn ? {mayReturn} : {}, timeoutMs, contactHeaders(address));
+		},
+		async taskLogs(address, id, follow, timeoutMs) {
+			return http.stream(address, `/tasks/${encodeURIComponent(id)}/logs${follow ? '?follow=true' : ''}`, timeoutMs, contactHeaders(address));
 		},
 		close() {
 			http.close();

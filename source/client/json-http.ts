@@ -10,6 +10,12 @@ the difference between one core and under half of one.
 export type JsonHttp = {
 	/** `headers` are added to this request's (a secret of this peer's, say). */
 	request<T>(method: 'GET' | 'POST', address: string, path: string, body: unknown, timeoutMs: number, headers?: Readonly<Record<string, string>>): Promise<T>;
+	/**
+	A `GET` whose answer streams for as long as the peer sends it (a command's output, followed): resolves with
+	the answer once its headers come (within `timeoutMs`), on a connection of its own. A non-2xx answer rejects,
+	as `request` does.
+	*/
+	stream(address: string, path: string, timeoutMs: number, headers?: Readonly<Record<string, string>>): Promise<http.IncomingMessage>;
 	close(): void;
 };
 
@@ -119,6 +125,46 @@ export function createJsonHttp(options: JsonHttpOptions): JsonHttp {
 				};
 
 				send(true);
+			});
+		},
+		async stream(address, path, timeoutMs, extraHeaders) {
+			const what = `GET http://${address}${path}`;
+			const colon = address.lastIndexOf(':');
+			const host = address.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
+			const port = Number(address.slice(colon + 1));
+			return new Promise((resolve, reject) => {
+				const request = http.request({agent: false, host, port, path, method: 'GET', headers: {...baseHeaders, accept: 'application/x-ndjson', ...extraHeaders}}, response => {
+					clearTimeout(timer);
+					const status = response.statusCode ?? 0;
+					if (status >= 200 && status <= 299) {
+						resolve(response);
+						return;
+					}
+
+					let text = '';
+					response.setEncoding('utf8');
+					response.on('data', (chunk: string) => {
+						text = (text + chunk).slice(0, 64 * 1024);
+					});
+					response.on('error', () => undefined);
+					response.on('end', () => {
+						let answer: {error?: unknown; code?: unknown} = {};
+						try {
+							answer = JSON.parse(text) as typeof answer;
+						} catch {}
+
+						reject(new CallError(`${what}: ${typeof answer.error === 'string' ? answer.error : `HTTP ${status}`}`, 'ERR_HIVE_REFUSED', status, {answerCode: typeof answer.code === 'string' ? answer.code : undefined}));
+					});
+				});
+				const timer = setTimeout(() => {
+					request.destroy();
+					reject(new CallError(`${what}: timed out`, 'ERR_HIVE_UNREACHABLE', undefined, {timedOut: true}));
+				}, timeoutMs);
+				request.on('error', (error: NodeJS.ErrnoException) => {
+					clearTimeout(timer);
+					reject(new CallError(`${what}: ${error.code ?? error.message}`, 'ERR_HIVE_UNREACHABLE'));
+				});
+				request.end();
 			});
 		},
 		close() {

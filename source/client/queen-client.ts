@@ -4,6 +4,7 @@ import type {Readable} from 'node:stream';
 import type {HttpClient} from './http.js';
 import {CallError, call} from './http.js';
 import type {Health} from './drone-client.js';
+import type {StreamEvent} from './event-stream.js';
 
 export type RegisterAnswer = {readonly result: string; readonly name: string; readonly heartbeatIntervalMs?: number};
 
@@ -26,6 +27,8 @@ export type TaskView = {
 	readonly reason: string | null;
 	readonly error: string | null;
 	readonly result: (Omit<TaskResult, 'stdout' | 'stderr'> & Partial<Pick<TaskResult, 'stdout' | 'stderr'>>) | null;
+	/** Who cancelled it and when (state `cancelled`); absent from a queen older than issue #12. */
+	readonly cancelled?: {readonly by: string; readonly at: string} | null;
 };
 
 export type {ResultReport, TaskResult} from '../http/schemas.js';
@@ -58,7 +61,25 @@ export type DroneView = {
 	readonly running: number;
 	readonly allowExec: boolean;
 	readonly labels: Record<string, string>;
+	/** Takes no new tasks (`cordon`, `drain`); absent from a queen older than issue #12. */
+	readonly cordoned?: boolean;
+	/** A drain under way: its start and the time past which its running commands are killed and placed elsewhere. */
+	readonly drain?: {readonly startedAt: string; readonly deadline: string | null} | null;
 };
+
+/** `POST /drones/:name/cordon`, `/uncordon`, `/drain`: the drone as it is after the change. */
+export type DroneAnswer = {readonly result: string; readonly drone: DroneView};
+
+/** `DELETE /tasks/:id`: the task as the cancel left it. */
+export type CancelAnswer = {readonly result: string; readonly task: TaskView};
+
+/** One line of `GET /tasks/:id/logs`: a chunk of a stream, or (last) how the task ended. */
+export type LogLine =
+	| {readonly stream: 'stdout' | 'stderr'; readonly data: string}
+	| {readonly end: {readonly state: string; readonly exitCode: number | null; readonly signal: string | null; readonly error: string | null}};
+
+/** Who asks for a change (`X-Hive-User`, kept in the record and its events as `by`): `alice@laptop`. */
+export type Requester = {readonly user?: string | undefined};
 
 export type DronesAnswer = {readonly drones: DroneView[]; readonly maxRetry: number; readonly heartbeatIntervalMs: number};
 
@@ -69,16 +90,39 @@ export type QueenClient = {
 	healthz(): Promise<Health>;
 	register(drone: DroneSpecBody): Promise<RegisterAnswer>;
 	deregister(address: string): Promise<{result: string}>;
-	/** A string is a text task (the seed's body). */
-	submitTask(task: string | {text: string; selector?: Record<string, string>} | {command: string; selector?: Record<string, string>}, options?: {wait?: boolean}): Promise<SubmitAnswer>;
+	/**
+	A string is a text task (the seed's body). `wait`: the answer comes once the task has ended (no time limit).
+	`idempotencyKey`: a submit sent again with the same key gets the first one's task, not a second one.
+	*/
+	submitTask(task: string | {text: string; selector?: Record<string, string>} | {command: string; selector?: Record<string, string>}, options?: {wait?: boolean; idempotencyKey?: string}): Promise<SubmitAnswer>;
 	reportResult(id: string, report: ResultReport): Promise<{result: string}>;
 	drones(): Promise<DronesAnswer>;
 	tasks(query?: {state?: string; limit?: number; offset?: number}): Promise<{tasks: TaskView[]; total: number}>;
+	/** `id` may be a unique prefix of the task's id. */
 	task(id: string): Promise<{task: TaskView}>;
+	/** Takes a pending task out of the queue or kills a running command; 409 when it has already ended. */
+	cancelTask(id: string, requester?: Requester): Promise<CancelAnswer>;
+	/**
+	`GET /tasks/:id/logs` as an NDJSON stream of `LogLine`s, once the queen has answered 2xx (anything else
+	rejects, as a call does). `follow`: it goes on while the command runs (no time limit).
+	*/
+	openTaskLogs(id: string, options?: {follow?: boolean}): Promise<Readable>;
+	drone(name: string): Promise<{drone: DroneView}>;
+	cordon(name: string, requester?: Requester): Promise<DroneAnswer>;
+	uncordon(name: string, requester?: Requester): Promise<DroneAnswer>;
+	/**
+	Cordons the drone and lets what runs there end (past `deadlineSeconds`, it is killed and placed
+	elsewhere). `wait`: the answer comes once nothing runs there (no time limit).
+	*/
+	drain(name: string, options?: Requester & {deadlineSeconds?: number; wait?: boolean}): Promise<DroneAnswer>;
+	/** The queen's backlog of events, oldest first (`GET /events?follow=false`), after `since` if given. */
+	eventBacklog(since?: number): Promise<{events: StreamEvent[]}>;
 	/** The URL of `GET /events`, for a streaming reader. */
 	eventsUrl(since?: number): string;
 	/** `GET /events` as a raw Server-Sent Events stream (no time limit); `since` replays the backlog after that id. */
 	openEvents(since?: number): Readable;
+	/** `openEvents` at a queen that answers 2xx: rejects, as a call does, when none does. */
+	openAnsweredEvents(since?: number): Promise<Readable>;
 };
 
 export type QueenClientOptions = {
@@ -142,8 +186,10 @@ export function createQueenClient(queenHosts: string | readonly string[], http: 
 		},
 		async submitTask(task, submitOptions = {}) {
 			const json = typeof task === 'string' ? {text: task} : task;
-			const headers = hosts.length > 1 ? {'idempotency-key': randomUUID()} : undefined;
-			return rotating(async baseUrl => call(http.got.post(`${baseUrl}/submit_task`, {json, headers, searchParams: submitOptions.wait ? {wait: 'true'} : undefined}), `POST ${baseUrl}/submit_task`));
+			const key = submitOptions.idempotencyKey ?? (hosts.length > 1 ? randomUUID() : undefined);
+			const headers = key === undefined ? undefined : {'idempotency-key': key};
+			const timeout = submitOptions.wait ? untilAnswered : undefined;
+			return rotating(async baseUrl => call(http.got.post(`${baseUrl}/submit_task`, {json, headers, timeout, searchParams: submitOptions.wait ? {wait: 'true'} : undefined}), `POST ${baseUrl}/submit_task`));
 		},
 		async reportResult(id, report) {
 			return rotating(async baseUrl => call(http.got.post(`${baseUrl}/tasks/${encodeURIComponent(id)}/result`, {json: report}), `POST ${baseUrl}/tasks/${id}/result`));
@@ -157,6 +203,34 @@ export function createQueenClient(queenHosts: string | readonly string[], http: 
 		async task(id) {
 			return rotating(async baseUrl => call(http.got.get(`${baseUrl}/tasks/${encodeURIComponent(id)}`), `GET ${baseUrl}/tasks/${id}`));
 		},
+		async cancelTask(id, requester = {}) {
+			return rotating(async baseUrl => call(http.got.delete(`${baseUrl}/tasks/${encodeURIComponent(id)}`, {headers: userHeader(requester)}), `DELETE ${baseUrl}/tasks/${id}`));
+		},
+		async openTaskLogs(id, logOptions = {}) {
+			const path = `/tasks/${encodeURIComponent(id)}/logs`;
+			// Following, the first byte may wait until a pending task runs.
+			const timeout = logOptions.follow ? untilAnswered : {request: undefined, connect: 5000, response: 10_000};
+			return rotating(async baseUrl => answered(http.got.stream(`${baseUrl}${path}`, {timeout, searchParams: logOptions.follow ? {follow: 'true'} : undefined}), `GET ${baseUrl}${path}`));
+		},
+		async drone(name) {
+			return rotating(async baseUrl => call(http.got.get(`${baseUrl}/drones/${encodeURIComponent(name)}`), `GET ${baseUrl}/drones/${name}`));
+		},
+		async cordon(name, requester = {}) {
+			return rotating(async baseUrl => call(http.got.post(`${baseUrl}/drones/${encodeURIComponent(name)}/cordon`, {headers: userHeader(requester)}), `POST ${baseUrl}/drones/${name}/cordon`));
+		},
+		async uncordon(name, requester = {}) {
+			return rotating(async baseUrl => call(http.got.post(`${baseUrl}/drones/${encodeURIComponent(name)}/uncordon`, {headers: userHeader(requester)}), `POST ${baseUrl}/drones/${name}/uncordon`));
+		},
+		async drain(name, drainOptions = {}) {
+			const json = drainOptions.deadlineSeconds === undefined ? {} : {deadline: drainOptions.deadlineSeconds};
+			const timeout = drainOptions.wait ? untilAnswered : undefined;
+			const searchParams = drainOptions.wait ? {wait: 'true'} : undefined;
+			return rotating(async baseUrl => call(http.got.post(`${baseUrl}/drones/${encodeURIComponent(name)}/drain`, {json, timeout, searchParams, headers: userHeader(drainOptions)}), `POST ${baseUrl}/drones/${name}/drain`));
+		},
+		async eventBacklog(since) {
+			const searchParams = since === undefined ? {follow: 'false'} : {follow: 'false', since: String(since)};
+			return rotating(async baseUrl => call(http.got.get(`${baseUrl}/events`, {searchParams}), `GET ${baseUrl}/events`));
+		},
 		eventsUrl(since) {
 			const baseUrl = urlOf(current);
 			return since === undefined ? `${baseUrl}/events` : `${baseUrl}/events?since=${since}`;
@@ -165,7 +239,50 @@ export function createQueenClient(queenHosts: string | readonly string[], http: 
 			// An event stream stays open: only the connection and the first byte have a time limit.
 			return http.got.stream(this.eventsUrl(since), {timeout: {request: undefined, connect: 5000, response: 10_000}});
 		},
+		async openAnsweredEvents(since) {
+			return rotating(async baseUrl => answered(http.got.stream(since === undefined ? `${baseUrl}/events` : `${baseUrl}/events?since=${since}`, {timeout: {request: undefined, connect: 5000, response: 10_000}}), `GET ${baseUrl}/events`));
+		},
 	};
+}
+
+/** For calls answered only once something has happened (a task ended, a drone drained): only connecting has a time limit. */
+const untilAnswered = {request: undefined, connect: 5000, response: undefined} as const;
+
+function userHeader(requester: Requester): Record<string, string> | undefined {
+	return requester.user === undefined ? undefined : {'x-hive-user': requester.user};
+}
+
+/**
+Resolves with a stream once its answer is 2xx (its body not yet read); otherwise rejects with the
+`CallError` a call would have given: no answer, or the answer's `error`.
+*/
+async function answered(stream: Readable, what: string): Promise<Readable> {
+	return new Promise((resolve, reject) => {
+		const onError = (error: Error & {code?: string}) => {
+			reject(new CallError(`${what}: ${error.code === 'ETIMEDOUT' ? 'timed out' : error.code ?? error.message}`, 'ERR_HIVE_UNREACHABLE', undefined, {timedOut: error.code === 'ETIMEDOUT'}));
+		};
+
+		stream.once('error', onError);
+		stream.once('response', (response: {statusCode: number}) => {
+			if (response.statusCode >= 200 && response.statusCode <= 299) {
+				stream.off('error', onError);
+				resolve(stream);
+				return;
+			}
+
+			const chunks: Buffer[] = [];
+			stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+			stream.on('end', () => {
+				let detail = `HTTP ${response.statusCode}`;
+				try {
+					const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {error?: unknown};
+					detail = typeof body.error === 'string' ? body.error : detail;
+				} catch {}
+
+				reject(new CallError(`${what}: ${detail}`, 'ERR_HIVE_REFUSED', response.statusCode));
+			});
+		});
+	});
 }
 
 /** A queen that did not answer, or said it cannot serve now (503: no leader yet, stopping, full): another may. */

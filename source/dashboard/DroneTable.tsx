@@ -20,7 +20,20 @@ type Props = {
 	readonly filtering: boolean;
 };
 
-const stateColor: Record<string, string> = {ready: 'green', suspect: 'yellow'};
+const stateColor: Record<string, string> = {ready: 'green', suspect: 'yellow', cordoned: 'gray', draining: 'magenta'};
+
+/** A drone's state as the table says it: its health first (a suspect drone is suspect, cordoned or not), then whether it takes tasks. */
+export function droneState(drone: DroneRow): string {
+	if (drone.state !== 'ready') {
+		return drone.state;
+	}
+
+	if (drone.drain) {
+		return 'draining';
+	}
+
+	return drone.cordoned ? 'cordoned' : drone.state;
+}
 
 type Column = {readonly title: string; readonly width: number; readonly right?: boolean; readonly cell: (drone: DroneRow) => string};
 
@@ -28,7 +41,7 @@ function columns(drones: readonly DroneRow[], props: Props): Column[] {
 	const list: Column[] = [
 		{title: 'NAME', width: 12, cell: drone => drone.name},
 		{title: 'ADDRESS', width: 21, cell: drone => drone.address},
-		{title: 'STATE', width: 7, cell: drone => drone.state},
+		{title: 'STATE', width: 8, cell: droneState},
 		{title: 'SEEN', width: 6, right: true, cell: drone => age(drone.lastSeenAt === undefined ? undefined : props.now - drone.lastSeenAt)},
 		{title: 'FAILED', width: 6, right: true, cell: drone => `${drone.failedAttempts}/${props.maxRetry ?? '?'}`},
 		{title: 'TASKS', width: 6, right: true, cell: drone => String(drone.tasksDone)},
@@ -67,7 +80,7 @@ export const DroneTable = memo(function DroneTable(props: Props) {
 				const pieces: Array<{text: string; color: string | undefined}> = [];
 				for (const column of cols) {
 					const value = `${cell(column, column.cell(drone))} `;
-					const color = column.title === 'STATE' ? stateColor[drone.state] : (column.title === 'FAILED' ? failedColor : undefined);
+					const color = column.title === 'STATE' ? stateColor[droneState(drone)] : (column.title === 'FAILED' ? failedColor : undefined);
 					const last = pieces.at(-1);
 					if (last !== undefined && last.color === color) {
 						last.text += value;

@@ -23,6 +23,7 @@ const stateColor: Record<string, string> = {
 	succeeded: 'green',
 	failed: 'red',
 	lost: 'magenta',
+	cancelled: 'gray',
 };
 
 /** What a task asks for: its text, or the command it runs. */

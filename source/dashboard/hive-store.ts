@@ -18,6 +18,10 @@ export type DronesSnapshot = Omit<DronesAnswer, 'drones'> & {readonly drones: Re
 export type DroneRow = Omit<DroneView, 'slots' | 'running' | 'allowExec' | 'labels'> & Partial<Pick<DroneView, 'slots' | 'running' | 'allowExec' | 'labels'>> & {
 	/** When it last answered, on this machine's clock (the queen's may differ). */
 	readonly lastSeenAt: number | undefined;
+	/** Takes no new tasks (a queen too old to say: undefined). */
+	readonly cordoned?: boolean;
+	/** A drain under way (null or undefined: none). */
+	readonly drain?: {readonly startedAt: string; readonly deadline: string | null} | null;
 };
 
 export type LogTone = 'info' | 'good' | 'warn' | 'bad';
@@ -450,6 +454,19 @@ export class HiveStore {
 				return true;
 			}
 
+			case 'drone.cordoned':
+			case 'drone.uncordoned':
+			case 'drone.draining':
+			case 'drone.drained': {
+				if (drone) {
+					const cordoned = event.type !== 'drone.uncordoned';
+					const drain = event.type === 'drone.draining' ? {startedAt: drone.drain?.startedAt ?? event.time, deadline: typeof event.deadline === 'string' ? event.deadline : null} : null;
+					this.#drones.set(name, {...drone, cordoned, drain});
+				}
+
+				return drone !== undefined;
+			}
+
 			case 'drone.left':
 			case 'drone.evicted': {
 				const deleted = this.#drones.delete(name);
@@ -498,12 +515,14 @@ function sameDrone(a: DroneRow, b: DroneRow): boolean {
 			continue;
 		}
 
-		if (key !== 'labels' || typeof x !== 'object' || typeof y !== 'object' || x === null || y === null) {
+		if ((key !== 'labels' && key !== 'drain') || typeof x !== 'object' || typeof y !== 'object' || x === null || y === null) {
 			return false;
 		}
 
+		// Labels and a drain: objects of strings, alike when their entries are.
+		const other = y as Readonly<Record<string, unknown>>;
 		const entries = Object.entries(x);
-		if (entries.length !== Object.keys(y).length || entries.some(([name, value]) => (y)[name] !== value)) {
+		if (entries.length !== Object.keys(other).length || entries.some(([name, value]) => other[name] !== value)) {
 			return false;
 		}
 	}
@@ -563,11 +582,31 @@ export function describeEvent(event: StreamEvent): LogEntry | undefined {
 			return undefined;
 		}
 
+		case 'drone.cordoned': {
+			return entry('warn', `${String(event.drone)} cordoned by ${String(event.by)}: no new tasks`);
+		}
+
+		case 'drone.uncordoned': {
+			return entry('good', `${String(event.drone)} uncordoned by ${String(event.by)}`);
+		}
+
+		case 'drone.draining': {
+			return entry('warn', `${String(event.drone)} draining (by ${String(event.by)}${typeof event.deadline === 'string' ? `, deadline ${clockTime(event.deadline)}` : ''})`);
+		}
+
+		case 'drone.drained': {
+			return entry('info', `${String(event.drone)} drained: nothing runs there`);
+		}
+
 		default: {
 			if (task) {
 				// Task outcomes that need attention; the task list shows the rest.
 				if (event.type === 'task.failed' || event.type === 'task.lost') {
 					return entry('bad', `task ${shortId(task.id)} ${task.state}: ${task.error ?? task.reason ?? ''}`.trimEnd());
+				}
+
+				if (event.type === 'task.cancelled') {
+					return entry('warn', `task ${shortId(task.id)} cancelled by ${String(event.by)}`);
 				}
 
 				return undefined;

@@ -9,6 +9,34 @@ export const outputLimit = 64 * 1024;
 /** A command's end, as the drone reports it (less its own name). */
 export type CommandResult = Omit<ResultReport, 'drone'>;
 
+/** A command's end as the executor sees it: `cancelled` when its queen stopped it (then nothing is reported). */
+export type CommandEnd = CommandResult & {readonly cancelled: boolean};
+
+/** One piece of a running command's output, as it comes. */
+export type OutputChunk = {readonly stream: 'stdout' | 'stderr'; readonly data: Buffer};
+
+/** A running command's output: what it printed so far (kept, bounded), and what it prints next, as it comes. */
+export type LiveOutput = {
+	readonly stdout: string;
+	readonly stderr: string;
+	/** Hears every chunk from now on; returns the way to stop hearing. */
+	follow(listener: (chunk: OutputChunk) => void): () => void;
+	/** Settles when the command has ended. */
+	readonly done: Promise<unknown>;
+};
+
+/** Cancelled ids a drone remembers, so that a task cancelled before it arrived never starts. */
+const cancelledKept = 4096;
+
+type Running = {
+	readonly kill: () => void;
+	readonly done: Promise<CommandEnd>;
+	readonly stdout: Capture;
+	readonly stderr: Capture;
+	readonly listeners: Set<(chunk: OutputChunk) => void>;
+	cancelled: boolean;
+};
+
 export type ExecutorOptions = {
 	readonly stdout: Writable;
 	/** Kill a command after this long; 0: never. */
@@ -27,7 +55,8 @@ export class Executor {
 	readonly #stdout: Writable;
 	readonly #taskTimeoutMs: number;
 	readonly #sandbox: Sandbox;
-	readonly #running = new Map<string, {kill(): void; done: Promise<CommandResult>}>();
+	readonly #running = new Map<string, Running>();
+	readonly #cancelled = new Set<string>();
 
 	constructor(options: ExecutorOptions) {
 		this.#stdout = options.stdout;
@@ -43,8 +72,54 @@ export class Executor {
 		this.#stdout.write(`${text}\n`);
 	}
 
+	/** Whether the queen cancelled this task id (before it came, or while it ran): it never starts again. */
+	wasCancelled(id: string): boolean {
+		return this.#cancelled.has(id);
+	}
+
+	/**
+	Cancels a task: a running command is killed (its whole process group, its pid namespace with it) and
+	resolves with what it printed; undefined when it does not run here. Either way the id never starts here
+	again, unless `mayReturn` (a task moved off a drained drone may be placed here again later).
+	*/
+	async cancel(id: string, mayReturn = false): Promise<CommandEnd | undefined> {
+		if (!mayReturn) {
+			this.#cancelled.add(id);
+			if (this.#cancelled.size > cancelledKept) {
+				this.#cancelled.delete(this.#cancelled.values().next().value!);
+			}
+		}
+
+		const running = this.#running.get(id);
+		if (!running) {
+			return undefined;
+		}
+
+		running.cancelled = true;
+		running.kill();
+		return running.done;
+	}
+
+	/** What a running command printed so far, and a way to hear the rest as it comes; undefined when it does not run here. */
+	output(id: string): LiveOutput | undefined {
+		const running = this.#running.get(id);
+		if (!running) {
+			return undefined;
+		}
+
+		return {
+			stdout: running.stdout.text(),
+			stderr: running.stderr.text(),
+			follow(listener) {
+				running.listeners.add(listener);
+				return () => running.listeners.delete(listener);
+			},
+			done: running.done,
+		};
+	}
+
 	/** Starts a command; resolves with its result when it ends. Throws when that task id runs already. */
-	async run(id: string, command: string): Promise<CommandResult> {
+	async run(id: string, command: string): Promise<CommandEnd> {
 		if (this.#running.has(id)) {
 			throw new Error(`task ${id} runs already`);
 		}
@@ -58,13 +133,26 @@ export class Executor {
 			child = spawn(file, args, {detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: environment});
 		} catch (error: unknown) {
 			// node:child_process throws at once for what cannot start at all (an argument the kernel refuses).
-			return {succeeded: false, exitCode: null, signal: null, stdout: '', stderr: '', durationMs: Math.round(performance.now() - started), timedOut: false, error: `could not start: ${error instanceof Error ? error.message : String(error)}`};
+			return {cancelled: false, succeeded: false, exitCode: null, signal: null, stdout: '', stderr: '', durationMs: Math.round(performance.now() - started), timedOut: false, error: `could not start: ${error instanceof Error ? error.message : String(error)}`};
 		}
 
 		const stdout = new Capture();
 		const stderr = new Capture();
-		child.stdout.on('data', (chunk: Buffer) => stdout.add(chunk));
-		child.stderr.on('data', (chunk: Buffer) => stderr.add(chunk));
+		const listeners = new Set<(chunk: OutputChunk) => void>();
+		const hear = (stream: 'stdout' | 'stderr', data: Buffer) => {
+			for (const listener of listeners) {
+				listener({stream, data});
+			}
+		};
+
+		child.stdout.on('data', (chunk: Buffer) => {
+			stdout.add(chunk);
+			hear('stdout', chunk);
+		});
+		child.stderr.on('data', (chunk: Buffer) => {
+			stderr.add(chunk);
+			hear('stderr', chunk);
+		});
 		let timedOut = false;
 		const killGroup = () => {
 			try {
@@ -78,15 +166,18 @@ export class Executor {
 				killGroup();
 			}, this.#taskTimeoutMs)
 			: undefined;
-		const done = new Promise<CommandResult>(resolve => {
+		const done = new Promise<CommandEnd>(resolve => {
 			let spawnError: string | undefined;
 			child.on('error', error => {
 				spawnError = error.message;
 			});
 			child.on('close', (exitCode, signal) => {
 				clearTimeout(timer);
+				const {cancelled} = this.#running.get(id) ?? {cancelled: false};
 				this.#running.delete(id);
+				listeners.clear();
 				resolve({
+					cancelled,
 					succeeded: exitCode === 0 && !timedOut,
 					exitCode,
 					signal,
@@ -99,7 +190,7 @@ export class Executor {
 				});
 			});
 		});
-		this.#running.set(id, {kill: killGroup, done});
+		this.#running.set(id, {kill: killGroup, done, stdout, stderr, listeners, cancelled: false});
 		return done;
 	}
 

@@ -16,23 +16,23 @@ export async function reportResult(queen: QueenClient, log: Logger, drone: strin
 		try {
 			// eslint-disable-next-line no-await-in-loop
 			await queen.reportResult(id, {...result, drone});
-			log.debug({task: id, exitCode: result.exitCode, queen: queen.baseUrl}, 'reported task result');
+			log.debug({task: id, drone, exitCode: result.exitCode, queen: queen.baseUrl}, 'reported task result');
 			return;
 		} catch (error: unknown) {
 			const message = error instanceof Error ? error.message : String(error);
 			if (error instanceof CallError && error.code === 'ERR_HIVE_REFUSED' && final(error.status ?? 500)) {
-				log.warn({task: id, err: message, queen: queen.baseUrl}, 'the queen refused the task result');
+				log.warn({task: id, drone, err: message, queen: queen.baseUrl}, 'the queen refused the task result');
 				return;
 			}
 
-			log.warn({task: id, attempt, err: message}, 'could not report task result; retrying');
+			log.warn({task: id, drone, attempt, err: message}, 'could not report task result; retrying');
 			// eslint-disable-next-line no-await-in-loop
 			await sleep(delayMs, undefined, {signal}).catch(() => undefined);
 			delayMs = Math.min(delayMs * 2, 5000);
 		}
 	}
 
-	log.warn({task: id}, 'stopping before the task result was reported; the queen places the task again');
+	log.warn({task: id, drone}, 'stopping before the task result was reported; the queen places the task again');
 }
 
 /** A queen's answer that asking again will not change. */

@@ -3,8 +3,10 @@ import {refuse} from '../http/app.js';
 import type Koa from 'koa';
 import {contactKeyHeader, epochHeader, requireToken} from '../http/auth.js';
 import {HiveError} from '../http/errors.js';
-import {describeIssue, parseBody, taskBatchBody, taskBody, type TaskBody} from '../http/schemas.js';
-import type {Executor} from './executor.js';
+import {cancelBody, describeIssue, parseBody, taskBatchBody, taskBody, type TaskBody} from '../http/schemas.js';
+import {StringDecoder} from 'node:string_decoder';
+import {openLineStream} from '../http/ndjson.js';
+import type {Executor, OutputChunk} from './executor.js';
 import type {QueenCallVerdict} from './registration.js';
 
 export type DroneDeps = {
@@ -94,6 +96,11 @@ export function createDroneRouter(deps: DroneDeps): Router {
 			throw new HiveError(400, 'id is required: command tasks come from the queen', 'ERR_HIVE_BAD_BODY');
 		}
 
+		if (deps.executor.wasCancelled(task.id)) {
+			// Cancelled while it was on its way here: it never starts.
+			throw new HiveError(409, `task ${task.id} was cancelled`, 'ERR_HIVE_CANCELLED');
+		}
+
 		// A task sent again (a queen that lost track, a retried call) is the one it holds: answered as the
 		// first time, nothing started. One id never runs twice at once, and never takes a second slot.
 		if (deps.holding().has(task.id)) {
@@ -142,6 +149,59 @@ export function createDroneRouter(deps: DroneDeps): Router {
 				}
 			}),
 		};
+	});
+
+	// The queen cancels a task: a command running here is killed (all its processes), and its output so far
+	// comes back; a task not here yet never starts (unless `mayReturn`: a task moved off this drone as it is
+	// drained, which may be placed here again). Nothing is reported of a cancelled task.
+	router.post('/tasks/:id/cancel', requireToken(deps.token), async ctx => {
+		fromQueen(ctx, false);
+		const {mayReturn} = parseBody(ctx, cancelBody);
+		const end = await deps.executor.cancel(ctx.params.id!, mayReturn);
+		if (!end) {
+			ctx.body = {result: 'OK', held: false};
+			return;
+		}
+
+		const {cancelled: _cancelled, succeeded: _succeeded, error: _error, ...result} = end;
+		ctx.body = {result: 'OK', held: true, output: result};
+	});
+
+	// A running command's output: what it printed so far, then (`?follow=true`) what it prints, as it
+	// comes, one JSON line a chunk; the stream ends when the command does. 404 when it does not run here.
+	router.get('/tasks/:id/logs', requireToken(deps.token), ctx => {
+		fromQueen(ctx, true);
+		const output = deps.executor.output(ctx.params.id!);
+		if (!output) {
+			throw new HiveError(404, `task ${ctx.params.id} does not run on this drone`, 'ERR_HIVE_NO_TASK');
+		}
+
+		const follow = ctx.query.follow === 'true' || ctx.query.follow === '1';
+		let unfollow = (): void => undefined;
+		const stream = openLineStream(ctx, () => {
+			unfollow();
+		});
+		for (const name of ['stdout', 'stderr'] as const) {
+			if (output[name] !== '') {
+				stream.send({stream: name, data: output[name]});
+			}
+		}
+
+		if (!follow) {
+			stream.end();
+			return;
+		}
+
+		const decoders = {stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8')};
+		unfollow = output.follow((chunk: OutputChunk) => {
+			const data = decoders[chunk.stream].write(chunk.data);
+			if (data !== '') {
+				stream.send({stream: chunk.stream, data});
+			}
+		});
+		void output.done.then(() => {
+			stream.end();
+		});
 	});
 
 	refuse(router, '/submit_task', 'In drone mode, not scheduling tasks');

@@ -9,6 +9,8 @@ export class HiveError extends Error {
 		readonly status: number,
 		message: string,
 		readonly code = 'ERR_HIVE',
+		/** More for a program to read, beside `error` and `code` (the ids an ambiguous prefix matches). */
+		readonly details?: Readonly<Record<string, unknown>>,
 	) {
 		super(message);
 	}
@@ -85,7 +87,7 @@ export function jsonErrors(log: Logger): Koa.Middleware {
 			}
 
 			ctx.status = status;
-			ctx.body = {error: message, code};
+			ctx.body = error instanceof HiveError && error.details ? {error: message, code, ...error.details} : {error: message, code};
 			if (status === 503 && ctx.response.get('Retry-After') === '') {
 				ctx.set('Retry-After', '1');
 			}

@@ -111,6 +111,20 @@ export const deregisterBody = z.object({
 	address,
 });
 
+/** `POST /drones/:name/drain`: how long running tasks may take to finish, in seconds, before they are moved. */
+export const drainBody = z.object({
+	deadline: z.number({error: 'must be a number of seconds'}).min(0, {error: 'must not be negative'}).max(7 * 24 * 3600, {error: 'must be at most 604800 (a week)'}).optional(),
+});
+
+/** A queen's cancel of a task on a drone (`POST /tasks/:id/cancel`). */
+export const cancelBody = z.object({
+	/** The task may come back here (moved off a drone being drained): the drone does not refuse it later. */
+	mayReturn: z.boolean({error: 'must be true or false'}).optional(),
+});
+
+/** A drain's deadline when none is given, as `nomad node drain`'s: an hour. */
+export const defaultDrainDeadlineSeconds = 3600;
+
 /**
 What a drone says of itself in `/healthz`, as the queen reads it on a registration's callback. Beyond
 `mode`, each part is optional: the seed's drone says little, and what a drone does not say, the

@@ -1,5 +1,5 @@
 import {Counter, Gauge, Histogram, Registry} from 'prom-client';
-import {Executor, type CommandResult, type ExecutorOptions} from '../drone/executor.js';
+import {Executor, type CommandEnd, type ExecutorOptions} from '../drone/executor.js';
 import {larveRegistry} from './process.js';
 
 /** How a command task ended on this drone. */
@@ -69,7 +69,7 @@ export class DroneMetrics {
 		this.registry = larveRegistry(own);
 	}
 
-	commandEnded(result: CommandResult & {readonly cancelled?: boolean}): void {
+	commandEnded(result: CommandEnd): void {
 		this.#durations.observe(result.durationMs / 1000);
 		this.#outcomes[outcomeOf(result)].inc();
 	}
@@ -93,15 +93,15 @@ export class MeteredExecutor extends Executor {
 		this.#metrics.textPrinted();
 	}
 
-	override async run(...args: Parameters<Executor['run']>): Promise<Awaited<ReturnType<Executor['run']>>> {
+	override async run(...args: Parameters<Executor['run']>): Promise<CommandEnd> {
 		const result = await super.run(...args);
 		this.#metrics.commandEnded(result);
 		return result;
 	}
 }
 
-function outcomeOf(result: CommandResult & {readonly cancelled?: boolean}): CommandOutcome {
-	if (result.cancelled === true) {
+function outcomeOf(result: CommandEnd): CommandOutcome {
+	if (result.cancelled) {
 		return 'cancelled';
 	}
 

@@ -80,7 +80,7 @@ export class QueenMetrics {
 			help: 'Drones being drained (cordoned, their work placed elsewhere or left to finish). Only on the leading queen.',
 			registers,
 			collect() {
-				setOrDrop(this, hive(), drones => countDrones(drones, drone => drone.drain !== undefined && drone.drain !== null));
+				setOrDrop(this, hive(), drones => countDrones(drones, drone => drone.drain !== undefined));
 			},
 		});
 		new Gauge({
@@ -305,10 +305,7 @@ function submitOutcome(status: number): SubmitOutcome {
 	return status >= 400 ? 'refused' : 'dispatched';
 }
 
-/** The drone fields of issue #12's cordon and drain, read where they are there. */
-type CordonFields = Drone & {readonly cordoned?: unknown; readonly drain?: unknown};
-
-function countDrones(drones: Iterable<CordonFields>, counted: (drone: CordonFields) => boolean): number {
+function countDrones(drones: Iterable<Drone>, counted: (drone: Drone) => boolean): number {
 	let count = 0;
 	for (const drone of drones) {
 		if (counted(drone)) {
@@ -320,7 +317,7 @@ function countDrones(drones: Iterable<CordonFields>, counted: (drone: CordonFiel
 }
 
 /** A gauge without labels: set from the hive, or no sample at all while this queen has none (it follows). */
-function setOrDrop(gauge: Gauge, hive: Hive | undefined, value: (drones: Iterable<CordonFields>) => number): void {
+function setOrDrop(gauge: Gauge, hive: Hive | undefined, value: (drones: Iterable<Drone>) => number): void {
 	if (hive) {
 		gauge.set(value(hive.drones()));
 	} else {

@@ -237,6 +237,7 @@ export class Dispatcher {
 function makesRoom(event: HiveEvent): boolean {
 	switch (event.type) {
 		case 'drone.registered':
+		case 'drone.uncordoned':
 		case 'heartbeat.recovered': {
 			return true;
 		}

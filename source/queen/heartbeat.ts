@@ -25,6 +25,8 @@ export type HeartbeatOptions = {
 	counts no failure and evicts nobody, even before it is told it was replaced. @default always
 	*/
 	readonly leads?: () => boolean;
+	/** Hears the task ids a drone says it holds, when it holds any (the canceller stops those cancelled meanwhile). */
+	readonly onHolding?: (drone: string, address: string, ids: readonly string[]) => void;
 };
 
 /** About how long one tick of the wheel lasts: 10,000 drones at a 2 s interval are 250 checks a tick. */
@@ -341,6 +343,10 @@ export class HeartbeatMonitor {
 				// a task its drone no longer holds, or will not end, does not stay running.
 				const taskTimeoutMs = typeof health.taskTimeoutMs === 'number' && health.taskTimeoutMs > 0 ? health.taskTimeoutMs : 0;
 				this.#hive.settle(name, new Set(health.tasks), askedAt, {taskTimeoutMs, marginMs: this.#options.reportMarginMs ?? 10_000}).catch(() => undefined);
+			}
+
+			if (Array.isArray(health?.tasks) && health.tasks.length > 0) {
+				this.#options.onHolding?.(name, drone.address, health.tasks);
 			}
 
 			this.#checking.delete(name);

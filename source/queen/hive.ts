@@ -43,10 +43,18 @@ export type HiveOptions = {
 export class RefusedError extends Error {
 	override readonly name = 'RefusedError';
 
-	constructor(message: string, readonly code: 'ERR_HIVE_QUEUE_FULL' | 'ERR_HIVE_NO_TASK' | 'ERR_HIVE_NOT_YOURS' | 'ERR_HIVE_KEY_REUSED' | 'ERR_HIVE_NO_DRONE' | 'ERR_HIVE_SAME_DRONE') {
+	constructor(
+		message: string,
+		readonly code: 'ERR_HIVE_QUEUE_FULL' | 'ERR_HIVE_NO_TASK' | 'ERR_HIVE_NOT_YOURS' | 'ERR_HIVE_KEY_REUSED' | 'ERR_HIVE_NO_DRONE' | 'ERR_HIVE_SAME_DRONE' | 'ERR_HIVE_AMBIGUOUS_ID' | 'ERR_HIVE_TASK_FINISHED' | 'ERR_HIVE_NO_SUCH_DRONE',
+		/** Task ids an ambiguous prefix matches (`ERR_HIVE_AMBIGUOUS_ID`). */
+		readonly matches?: readonly string[],
+	) {
 		super(message);
 	}
 }
+
+/** Ids an ambiguous prefix is answered with, at most. */
+const maxMatchesShown = 10;
 
 export type Outcome = {readonly succeeded: boolean; readonly result?: TaskResult | undefined; readonly error?: string | undefined};
 
@@ -131,6 +139,11 @@ export class Hive {
 		return this.#drones.all();
 	}
 
+	/** Names of the drones that take no new tasks (cordoned, or draining). */
+	cordonedDrones(): string[] {
+		return this.#drones.cordoned();
+	}
+
 	droneNames(): string[] {
 		return [...this.#drones.names()];
 	}
@@ -146,6 +159,29 @@ export class Hive {
 
 	task(id: string): Task | undefined {
 		return this.#tasks.get(id);
+	}
+
+	/**
+	The task a person means by `ref`: its id, or a unique prefix of it (as git and docker take them).
+	Refused when no task has it (`ERR_HIVE_NO_TASK`), or several do (`ERR_HIVE_AMBIGUOUS_ID`, naming them).
+	*/
+	resolveTask(ref: string): Task {
+		const exact = this.#tasks.get(ref);
+		if (exact) {
+			return exact;
+		}
+
+		const {ids, more} = ref === '' ? {ids: [], more: false} : this.#tasks.withPrefix(ref, maxMatchesShown);
+		if (ids.length === 1) {
+			return this.#tasks.get(ids[0]!)!;
+		}
+
+		if (ids.length === 0) {
+			throw new RefusedError(`no task with id ${ref}`, 'ERR_HIVE_NO_TASK');
+		}
+
+		const shown = ids.map(id => id.slice(0, Math.max(ref.length + 4, 12))).join(', ');
+		throw new RefusedError(`task id prefix '${ref}' matches ${more ? `more than ${ids.length}` : ids.length} tasks: ${shown}${more ? ', …' : ''}; give more of the id`, 'ERR_HIVE_AMBIGUOUS_ID', ids);
 	}
 
 	/** Newest first, optionally of one state. */
@@ -299,6 +335,76 @@ export class Hive {
 
 		await this.#commit(this.#removal(name, 'drone.evicted', reason, this.#now()));
 		return record;
+	}
+
+	/** No new tasks for the drone (`kubectl cordon`); what runs there finishes. Refused for a drone not in the hive. */
+	async cordon(name: string, by: string): Promise<Drone> {
+		const record = this.#knownDrone(name);
+		if (!record.cordoned) {
+			await this.#commit([{type: 'drone.cordoned', at: this.#now(), drone: name, by}]);
+		}
+
+		return this.#drones.get(name) ?? this.#droneView(record);
+	}
+
+	/** Tasks for the drone again; a drain under way ends. */
+	async uncordon(name: string, by: string): Promise<Drone> {
+		const record = this.#knownDrone(name);
+		if (record.cordoned || record.drain) {
+			await this.#commit([{type: 'drone.uncordoned', at: this.#now(), drone: name, by}]);
+		}
+
+		return this.#drones.get(name) ?? this.#droneView(record);
+	}
+
+	/**
+	Drains the drone: cordoned, then drained once nothing runs there (the drainer watches, and moves what still
+	runs past `deadline`). A drain asked again keeps the first one's start and takes the new deadline.
+	*/
+	async drain(name: string, by: string, deadline: number | undefined): Promise<Drone> {
+		const record = this.#knownDrone(name);
+		const at = this.#now();
+		const facts: Fact[] = [{type: 'drone.draining', at, drone: name, by, deadline}];
+		if (this.#tasks.onDrone(name).length === 0) {
+			facts.push({type: 'drone.drained', at, drone: name});
+		}
+
+		await this.#commit(facts);
+		return this.#drones.get(name) ?? this.#droneView(record);
+	}
+
+	/** A draining drone runs nothing any more: its drain is over (it stays cordoned). */
+	drained(name: string): Promise<void> | undefined {
+		const record = this.#drones.record(name);
+		if (!record?.drain || this.#tasks.onDrone(name).length > 0) {
+			return undefined;
+		}
+
+		return this.#commit([{type: 'drone.drained', at: this.#now(), drone: name}]);
+	}
+
+	/** A task taken off a drone whose drain passed its deadline (stopped there): it waits again, at no cost of a retry. */
+	moveOffDrained(id: string, drone: string): Promise<void> | undefined {
+		const task = this.#tasks.get(id);
+		if (!task || task.drone !== drone || (task.state !== 'dispatched' && task.state !== 'running')) {
+			return undefined;
+		}
+
+		return this.#commit([{type: 'task.requeued', at: this.#now(), id, drone, reason: `the drain of ${drone} passed its deadline`, moved: true}]);
+	}
+
+	#knownDrone(name: string): DroneRecord {
+		const record = this.#drones.record(name);
+		if (!record) {
+			throw new RefusedError(`no drone named ${name} is in the hive`, 'ERR_HIVE_NO_SUCH_DRONE');
+		}
+
+		return record;
+	}
+
+	/** A drone removed while its command was being written (its view, as it was). */
+	#droneView(record: DroneRecord): Drone {
+		return {...record, state: 'suspect', lastSeen: undefined, failedAttempts: 0, lastError: 'it left the hive', tasksDone: 0, running: 0};
 	}
 
 	/** A heartbeat answered (or, `at` then, a task batch that stood for one). Kept in memory only. */
@@ -531,6 +637,27 @@ export class Hive {
 		return {task: event && 'task' in event ? event.task : task, durable};
 	}
 
+	/**
+	Cancels a task that has not ended (refused with `ERR_HIVE_TASK_FINISHED` when it has): it leaves the
+	queue, or its place on its drone. The caller stops a running command on its drone first, and gives what
+	it printed (`result`), or says why it could not (`error`).
+	*/
+	async cancel(id: string, by: string, stopped: {readonly result?: TaskResult | undefined; readonly error?: string | undefined} = {}): Promise<Task> {
+		const task = this.#tasks.get(id);
+		if (!task) {
+			throw new RefusedError(`no task with id ${id}`, 'ERR_HIVE_NO_TASK');
+		}
+
+		if (finalTaskStates.has(task.state)) {
+			throw new RefusedError(`task ${id} already ${task.state === 'lost' ? 'was lost' : task.state}: only a task that has not ended can be cancelled`, 'ERR_HIVE_TASK_FINISHED');
+		}
+
+		const {events, durable} = this.#write([{type: 'task.cancelled', at: this.#now(), id, by, result: stopped.result, error: stopped.error}]);
+		await durable;
+		const [event] = events;
+		return event && 'task' in event ? event.task : this.#tasks.get(id) ?? task;
+	}
+
 	/** A task that can never be placed (no drone at all): it fails now. */
 	async fail(id: string, error: string): Promise<Task | undefined> {
 		const task = this.#tasks.get(id);
@@ -616,6 +743,13 @@ export class Hive {
 					: {type: fact.type, drone: fact.drone, address: record.address, reason: fact.reason, id: revision, at};
 			}
 
+			case 'drone.cordoned':
+			case 'drone.uncordoned':
+			case 'drone.draining':
+			case 'drone.drained': {
+				return this.#applyToDrone(fact, revision);
+			}
+
 			case 'task.submitted': {
 				const {task: spec} = fact;
 				const task: Task = {
@@ -646,7 +780,49 @@ export class Hive {
 		}
 	}
 
-	#applyToTask(fact: Exclude<Fact, {type: 'drone.registered' | 'drone.left' | 'drone.evicted' | 'task.submitted'}>, revision: number): HiveEvent | undefined {
+	#applyToDrone(fact: Extract<Fact, {type: 'drone.cordoned' | 'drone.uncordoned' | 'drone.draining' | 'drone.drained'}>, revision: number): HiveEvent | undefined {
+		const {at} = fact;
+		const record = this.#drones.amend(fact.drone, current => {
+			switch (fact.type) {
+				case 'drone.cordoned': {
+					return {...current, cordoned: true};
+				}
+
+				case 'drone.uncordoned': {
+					return {...current, cordoned: false, drain: undefined};
+				}
+
+				case 'drone.draining': {
+					return {...current, cordoned: true, drain: {by: fact.by, startedAt: current.drain?.startedAt ?? at, deadline: fact.deadline}};
+				}
+
+				case 'drone.drained': {
+					return {...current, drain: undefined};
+				}
+			}
+		});
+		if (!record) {
+			return undefined;
+		}
+
+		const {address} = record;
+		switch (fact.type) {
+			case 'drone.cordoned':
+			case 'drone.uncordoned': {
+				return {type: fact.type, drone: fact.drone, address, by: fact.by, id: revision, at};
+			}
+
+			case 'drone.draining': {
+				return {type: fact.type, drone: fact.drone, address, by: fact.by, deadline: fact.deadline === undefined ? null : new Date(fact.deadline).toISOString(), id: revision, at};
+			}
+
+			case 'drone.drained': {
+				return {type: fact.type, drone: fact.drone, address, id: revision, at};
+			}
+		}
+	}
+
+	#applyToTask(fact: Exclude<Fact, {type: 'drone.registered' | 'drone.left' | 'drone.evicted' | 'drone.cordoned' | 'drone.uncordoned' | 'drone.draining' | 'drone.drained' | 'task.submitted'}>, revision: number): HiveEvent | undefined {
 		const task = this.#tasks.get(fact.id);
 		if (!task) {
 			return undefined;
@@ -677,7 +853,13 @@ export class Hive {
 
 			case 'task.requeued': {
 				this.#release(task);
-				next = {...task, state: 'pending', drone: undefined, retries: task.retries + 1, reason: `placed again: ${fact.reason}`, updatedAt: at};
+				next = {...task, state: 'pending', drone: undefined, retries: fact.moved ? task.retries : task.retries + 1, reason: `placed again: ${fact.reason}`, updatedAt: at};
+				break;
+			}
+
+			case 'task.cancelled': {
+				this.#release(task);
+				next = {...task, state: 'cancelled', reason: undefined, result: fact.result ?? task.result, error: fact.error, cancelled: {by: fact.by, at}, updatedAt: at};
 				break;
 			}
 
@@ -702,6 +884,10 @@ export class Hive {
 		}
 
 		this.#tasks.put(next);
+		if (fact.type === 'task.cancelled') {
+			return {type: fact.type, task: next, by: fact.by, id: revision, at};
+		}
+
 		return 'reason' in fact ? {type: fact.type, task: next, reason: fact.reason, id: revision, at} : {type: fact.type, task: next, id: revision, at};
 	}
 

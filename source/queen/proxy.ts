@@ -150,13 +150,15 @@ export function createLeaderProxy(options: LeaderProxyOptions): LeaderProxy {
 
 		const method = req.method ?? 'GET';
 		const waits = ctx.query.wait === 'true' || ctx.query.wait === '1';
+		// A task's output followed streams as long as the command runs: a connection of its own, as the events.
+		const follows = ctx.query.follow === 'true' || ctx.query.follow === '1';
 		const exchange = new Exchange(leader, {
 			host: hostOf(leader),
 			port: portOf(leader),
 			method,
 			path: ctx.url,
 			headers: forwardedHeaders(req, options.via()),
-			agent: waits || ctx.path === '/events' ? ownConnections : pool,
+			agent: waits || follows || ctx.path === '/events' ? ownConnections : pool,
 		}, timeoutMs, waits ? undefined : timeoutMs);
 		exchanges.add(exchange);
 		const {upstream} = exchange;

@@ -9,7 +9,9 @@ import type {QueenMetrics} from '../metrics/queen.js';
 import {routeMetrics} from '../metrics/route.js';
 import type {LarveOptions} from '../options.js';
 import {version} from '../version.js';
+import {Canceller} from './canceller.js';
 import {Dispatcher} from './dispatcher.js';
+import {Drainer} from './drainer.js';
 import {HeartbeatMonitor} from './heartbeat.js';
 import {Hive} from './hive.js';
 import type {Leadership, Term} from './leader.js';
@@ -98,6 +100,7 @@ export async function beginReign(term: Term, deps: ReignDeps): Promise<Reign> {
 		// And the term it is made in: a drone refuses a call of an older term than one it has seen.
 		epoch: () => term.epoch,
 	}), leadership);
+	const canceller = new Canceller(hive, droneClient, log);
 	const heartbeat = new HeartbeatMonitor(hive, droneClient, log, {
 		intervalMs: options.heartbeatIntervalMs,
 		maxRetry: options.maxRetry,
@@ -107,7 +110,11 @@ export async function beginReign(term: Term, deps: ReignDeps): Promise<Reign> {
 		// Drones loaded from the store could not be reached while no queen led: a whole grace period.
 		graceMs: hive.droneCount > 0 ? options.heartbeatIntervalMs * (options.maxRetry + 1) : 0,
 		leads: () => leadership.holds(),
+		onHolding(drone, address, ids) {
+			canceller.strays(drone, address, ids);
+		},
 	});
+	const drainer = new Drainer(hive, canceller, log);
 	const dispatcher = new Dispatcher(hive, droneClient, heartbeat, log, {timeoutMs: options.dispatchTimeoutMs, scheduler: options.scheduler, leads: () => leadership.holds()});
 	const watchers = new Watchers(hive, {max: options.maxWatchers, view: eventJson});
 	const router = createQueenRouter({
@@ -123,12 +130,16 @@ export async function beginReign(term: Term, deps: ReignDeps): Promise<Reign> {
 			return droneClient.registrationCallback(droneAddress, options.heartbeatTimeoutMs, contactKey);
 		},
 		watchers,
+		canceller,
+		droneClient,
 	});
 	routeMetrics(router, {registry: deps.metrics.registry, token: deps.token, open: options.metricsOpen});
 	const handle = deps.metrics.countSubmits(createApp(router, log).callback());
 	const unfeed = deps.metrics.feed(hive);
+	const unlog = logTaskEvents(hive, log);
 	heartbeat.start();
 	dispatcher.start();
+	drainer.start();
 	let closing: Promise<void> | undefined;
 	return {
 		hive,
@@ -137,6 +148,8 @@ export async function beginReign(term: Term, deps: ReignDeps): Promise<Reign> {
 		stop() {
 			heartbeat.stop();
 			dispatcher.stop();
+			drainer.stop();
+			unlog();
 			watchers.closeAll();
 			unfeed();
 		},
@@ -148,6 +161,35 @@ export async function beginReign(term: Term, deps: ReignDeps): Promise<Reign> {
 			return closing;
 		},
 	};
+}
+
+/** Task events the queen logs at info: a task's life turning (the rest at debug, when debug is on). */
+const notableTaskEvents = new Set(['task.requeued', 'task.lost', 'task.cancelled']);
+
+/**
+Logs each task's life with its id and drone as fields (`task`, `drone`), so that `grep <id>` or a log tool
+follows one task through the queen's log and its drone's. What turns (requeued, lost, cancelled) is
+logged at info; every step at debug — and with debug off, no listener at all (the hot path pays nothing).
+*/
+function logTaskEvents(hive: Hive, log: Logger): () => void {
+	const debug = log.isLevelEnabled('debug');
+	if (!debug && !log.isLevelEnabled('info')) {
+		return () => undefined;
+	}
+
+	return hive.subscribe(event => {
+		if (!('task' in event) || (!debug && !notableTaskEvents.has(event.type))) {
+			return;
+		}
+
+		const {task} = event;
+		const fields = {task: task.id, drone: task.drone ?? null, state: task.state, ...('reason' in event && event.reason !== undefined ? {reason: event.reason} : {}), ...('by' in event && event.by !== undefined ? {by: event.by} : {}), ...(task.error === undefined ? {} : {err: task.error})};
+		if (notableTaskEvents.has(event.type)) {
+			log.info(fields, `${event.type} ${task.id}`);
+		} else {
+			log.debug(fields, `${event.type} ${task.id}`);
+		}
+	});
 }
 
 /**
@@ -173,6 +215,14 @@ function guarded(client: DroneClient, leadership: Leadership): DroneClient {
 		async doTask(address, task, timeoutMs) {
 			check();
 			return client.doTask(address, task, timeoutMs);
+		},
+		async cancelTask(address, id, timeoutMs, mayReturn) {
+			check();
+			return client.cancelTask(address, id, timeoutMs, mayReturn);
+		},
+		async taskLogs(address, id, follow, timeoutMs) {
+			check();
+			return client.taskLogs(address, id, follow, timeoutMs);
 		},
 		close() {
 			client.close();

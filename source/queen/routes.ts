@@ -6,9 +6,12 @@ import {CallError} from '../client/http.js';
 import {refuse} from '../http/app.js';
 import {requireToken} from '../http/auth.js';
 import {HiveError} from '../http/errors.js';
-import {deregisterBody, droneHealth, parseBody, registerBody, resultBody, taskBody, type DroneHealth} from '../http/schemas.js';
+import {defaultDrainDeadlineSeconds, deregisterBody, drainBody, droneHealth, parseBody, registerBody, resultBody, taskBody, type DroneHealth} from '../http/schemas.js';
+import type {DroneClient} from '../client/drone-client.js';
 import {admit} from './admission.js';
+import type {Canceller} from './canceller.js';
 import type {Dispatcher} from './dispatcher.js';
+import {streamTaskLogs} from './task-logs.js';
 import {finalTaskStates, summarizeTask, taskStates, type Drone, type Task, type TaskState, type TaskSummary} from '../model.js';
 import {RefusedError, type Hive, type HiveEvent, type KeptEvent} from './hive.js';
 import type {Watchers} from './watchers.js';
@@ -49,6 +52,10 @@ export type QueenDeps = {
 	readonly verifyDrone: (address: string, contactKey: string | undefined) => Promise<unknown>;
 	/** The clients of `GET /events`. */
 	readonly watchers: Watchers;
+	readonly canceller: Canceller;
+	/** Calls to drones (a running command's output). */
+	readonly droneClient: DroneClient;
+	readonly now?: () => number;
 };
 
 /** The queen's endpoints: the seed's four, plus the snapshot and event endpoints the dashboard reads. */
@@ -61,6 +68,8 @@ export function createQueenRouter(deps: QueenDeps): Router {
 		ctx.body = {
 			...queenHealthz(deps.isReady(), deps.version, deps.health()),
 			drones: hive.droneMap(),
+			// Beside the seed's map, not in it: its values stay names.
+			cordoned: hive.cordonedDrones(),
 			history: hive.history,
 			pending: hive.pending,
 			store: {kind: hive.store.kind, revision: hive.store.revision, ...hive.store.stats()},
@@ -125,13 +134,67 @@ export function createQueenRouter(deps: QueenDeps): Router {
 		ctx.body = Readable.from(taskListJson(page.tasks, page.total), {objectMode: false});
 	});
 
-	router.get('/tasks/:id', auth, ctx => {
-		const task = hive.task(ctx.params.id!);
-		if (!task) {
-			throw new HiveError(404, `no task with id ${ctx.params.id}`, 'ERR_HIVE_NO_TASK');
+	router.get('/drones/:name', auth, ctx => {
+		const drone = hive.drone(ctx.params.name!);
+		if (!drone) {
+			throw new HiveError(404, `no drone named ${ctx.params.name} is in the hive`, 'ERR_HIVE_NO_SUCH_DRONE');
 		}
 
+		ctx.body = {drone: droneJson(drone, Date.now())};
+	});
+
+	router.post('/drones/:name/cordon', auth, async ctx => {
+		const drone = await refusals(async () => hive.cordon(ctx.params.name!, actor(ctx)));
+		ctx.body = {result: 'OK', drone: droneJson(drone, Date.now())};
+	});
+
+	router.post('/drones/:name/uncordon', auth, async ctx => {
+		const drone = await refusals(async () => hive.uncordon(ctx.params.name!, actor(ctx)));
+		ctx.body = {result: 'OK', drone: droneJson(drone, Date.now())};
+	});
+
+	router.post('/drones/:name/drain', auth, async ctx => {
+		const {deadline = defaultDrainDeadlineSeconds} = parseBody(ctx, drainBody);
+		const name = ctx.params.name!;
+		const wait = ctx.query.wait === 'true' || ctx.query.wait === '1';
+		// Listening before the drain is written: a drone with nothing on it is drained in the same write.
+		const ended = wait ? drainEnd(hive, name, ctx.res) : undefined;
+		let drone: Drone;
+		try {
+			drone = await refusals(async () => hive.drain(name, actor(ctx), (deps.now ?? Date.now)() + (deadline * 1000)));
+		} catch (error: unknown) {
+			ended?.cancel();
+			throw error;
+		}
+
+		if (!ended) {
+			ctx.status = 202;
+			ctx.body = {result: 'OK', drone: droneJson(drone, Date.now())};
+			return;
+		}
+
+		const end = await ended.promise;
+		if (end === 'uncordoned') {
+			throw new HiveError(409, `the drain of ${name} was stopped: the drone was uncordoned`, 'ERR_HIVE_DRAIN_STOPPED');
+		}
+
+		const after = hive.drone(name);
+		ctx.body = {result: 'OK', drone: after ? droneJson(after, Date.now()) : null, ...(end === 'drained' ? {} : {note: `${name} left the hive before its drain ended`})};
+	});
+
+	router.get('/tasks/:id', auth, ctx => {
+		const task = resolve(hive, ctx.params.id!);
 		ctx.body = {task: taskJson(task)};
+	});
+
+	router.delete('/tasks/:id', auth, async ctx => {
+		const task = await refusals(async () => deps.canceller.cancel(ctx.params.id!, actor(ctx)));
+		ctx.body = {result: 'OK', task: taskJson(task)};
+	});
+
+	router.get('/tasks/:id/logs', auth, async ctx => {
+		const task = resolve(hive, ctx.params.id!);
+		await streamTaskLogs(ctx, hive, deps.droneClient, task, ctx.query.follow === 'true' || ctx.query.follow === '1');
 	});
 
 	router.post('/tasks/:id/result', auth, async ctx => {
@@ -146,6 +209,12 @@ export function createQueenRouter(deps: QueenDeps): Router {
 		const sinceId = since === '' || since === undefined ? undefined : Number(since);
 		if (sinceId !== undefined && (!Number.isInteger(sinceId) || sinceId < 0)) {
 			throw new HiveError(400, 'since must be an event id (a whole number)', 'ERR_HIVE_BAD_QUERY');
+		}
+
+		if (ctx.query.follow === 'false' || ctx.query.follow === '0') {
+			// The backlog as one answer: `hive-larve events` without --follow.
+			ctx.body = {events: hive.eventsSince(sinceId ?? 0).map(event => eventJson(event))};
+			return;
 		}
 
 		deps.watchers.open(ctx, sinceId);
@@ -172,6 +241,8 @@ export function droneJson(drone: Drone, now: number) {
 		// An exec drone that cannot contain its commands: they can reach it, and what it holds (its token).
 		contained: drone.contained ?? null,
 		labels: drone.labels,
+		cordoned: drone.cordoned ?? false,
+		drain: drone.drain ? {by: drone.drain.by, startedAt: new Date(drone.drain.startedAt).toISOString(), deadline: drone.drain.deadline === undefined ? null : new Date(drone.drain.deadline).toISOString()} : null,
 	};
 }
 
@@ -192,6 +263,7 @@ export function taskJson(task: Task | TaskSummary) {
 		reason: task.reason ?? null,
 		error: task.error ?? null,
 		result: task.result ?? null,
+		cancelled: task.cancelled ? {by: task.cancelled.by, at: new Date(task.cancelled.at).toISOString()} : null,
 	};
 }
 
@@ -233,7 +305,77 @@ const refusalStatus: Record<RefusedError['code'], number> = {
 	ERR_HIVE_KEY_REUSED: 422,
 	ERR_HIVE_NO_DRONE: 503,
 	ERR_HIVE_SAME_DRONE: 409,
+	ERR_HIVE_AMBIGUOUS_ID: 400,
+	ERR_HIVE_TASK_FINISHED: 409,
+	ERR_HIVE_NO_SUCH_DRONE: 404,
 };
+
+/** The task a person means (an id, or a unique prefix of one), or the refusal as the client sees it. */
+function resolve(hive: Hive, ref: string): Task {
+	try {
+		return hive.resolveTask(ref);
+	} catch (error: unknown) {
+		throw asHiveError(error);
+	}
+}
+
+function asHiveError(error: unknown): unknown {
+	if (error instanceof RefusedError) {
+		return new HiveError(refusalStatus[error.code], error.message, error.code, error.matches === undefined ? undefined : {matches: error.matches});
+	}
+
+	return error;
+}
+
+/**
+Who asked, for the record of a cancel or a cordon: `X-Hive-User` as the client gives it (the CLI sends
+user@host; the token proves the caller is of the hive, not who it is), else the client's address.
+*/
+function actor(ctx: Koa.Context): string {
+	const user = ctx.get('x-hive-user');
+	if (user === '') {
+		return ctx.ip || 'unknown';
+	}
+
+	if (!/^[\x20-\x7e]{1,128}$/.test(user)) {
+		throw new HiveError(400, 'X-Hive-User must be 1 to 128 printable characters', 'ERR_HIVE_BAD_HEADER');
+	}
+
+	return user;
+}
+
+/** Waits for a drain to end: drained, the drone gone, or the drain stopped (uncordoned); `cancel` stops waiting. */
+function drainEnd(hive: Hive, name: string, request: NodeJS.EventEmitter): {readonly promise: Promise<'drained' | 'gone' | 'uncordoned' | 'client gone'>; cancel(): void} {
+	let cancel = (): void => undefined;
+	const promise = new Promise<'drained' | 'gone' | 'uncordoned' | 'client gone'>(resolve => {
+		const done = (end: 'drained' | 'gone' | 'uncordoned' | 'client gone') => {
+			unsubscribe();
+			request.off('close', gone);
+			resolve(end);
+		};
+
+		const gone = () => {
+			done('client gone');
+		};
+
+		const unsubscribe = hive.subscribe(event => {
+			if (!('drone' in event) || event.drone !== name) {
+				return;
+			}
+
+			if (event.type === 'drone.drained') {
+				done('drained');
+			} else if (event.type === 'drone.left' || event.type === 'drone.evicted') {
+				done('gone');
+			} else if (event.type === 'drone.uncordoned') {
+				done('uncordoned');
+			}
+		});
+		request.on('close', gone);
+		cancel = gone;
+	});
+	return {promise, cancel};
+}
 
 /**
 A registration's callback: what the drone at the address says of itself. Something that answers but is
@@ -275,11 +417,7 @@ async function refusals<T>(command: () => Promise<T>): Promise<T> {
 	try {
 		return await command();
 	} catch (error: unknown) {
-		if (error instanceof RefusedError) {
-			throw new HiveError(refusalStatus[error.code], error.message, error.code);
-		}
-
-		throw error;
+		throw asHiveError(error);
 	}
 }
 

@@ -26,6 +26,8 @@ export type Filter = {
 	/** Why a drone does not pass, in the words of a pending task's reason. */
 	readonly refusal: string;
 	readonly accepts: (drone: Drone, context: PlacementContext) => boolean;
+	/** A pending reason names the drones this filter turns away (a person did it, and may undo it). */
+	readonly namesDrones?: boolean;
 };
 
 export type Scorer = (drone: Drone, context: PlacementContext) => number;
@@ -34,6 +36,14 @@ export const notTriedYet: Filter = {
 	name: 'not-tried-yet',
 	refusal: 'did not accept it',
 	accepts: (drone, context) => !context.exclude.has(drone.name),
+};
+
+/** A cordoned drone (or one being drained) takes no new task, as kube-scheduler skips an unschedulable node. */
+export const notCordoned: Filter = {
+	name: 'not-cordoned',
+	refusal: 'cordoned',
+	accepts: drone => !drone.cordoned,
+	namesDrones: true,
 };
 
 /** A suspect drone gets no work until it answers again. */
@@ -71,7 +81,7 @@ export const hasFreeSlot: Filter = {
 	accepts: (drone, context) => context.task.kind !== 'command' || drone.running < drone.slots,
 };
 
-export const filters: readonly Filter[] = [notTriedYet, isReady, matchesSelector, runsCommands, hasFreeSlot];
+export const filters: readonly Filter[] = [notTriedYet, notCordoned, isReady, matchesSelector, runsCommands, hasFreeSlot];
 
 /** Fewest tasks per slot first. */
 export const leastLoaded: Scorer = drone => -(drone.running / Math.max(1, drone.slots));
@@ -114,12 +124,18 @@ Why no drone can take a task, counted by the first filter each drone fails, as k
 */
 export function explainNoFit(drones: Iterable<Drone>, context: PlacementContext, steps: readonly Filter[] = filters): string {
 	const counts = new Map<Filter, number>();
+	const named = new Map<Filter, string[]>();
 	let total = 0;
 	for (const drone of drones) {
 		total += 1;
 		const failed = steps.find(filter => !filter.accepts(drone, context));
 		if (failed) {
 			counts.set(failed, (counts.get(failed) ?? 0) + 1);
+			if (failed.namesDrones) {
+				const names = named.get(failed) ?? [];
+				names.push(drone.name);
+				named.set(failed, names);
+			}
 		}
 	}
 
@@ -127,7 +143,10 @@ export function explainNoFit(drones: Iterable<Drone>, context: PlacementContext,
 		return 'no drone is registered';
 	}
 
-	const parts = [...counts].map(([filter, count]) => `${count} ${filter.refusal}`);
+	const parts = [...counts].map(([filter, count]) => {
+		const names = named.get(filter);
+		return names ? `${count} ${filter.refusal} (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''})` : `${count} ${filter.refusal}`;
+	});
 	return `0/${total} drones can take it: ${parts.join(', ')}`;
 }
 

@@ -120,13 +120,21 @@ test('Header: no queen answers (red), with when it was lost; before any answered
 });
 
 test('DroneTable: state as a word (colour is extra), heartbeat age, failed attempts as n/m, last error', () => {
-	const drones = [drone(0), drone(1, {state: 'suspect', failedAttempts: 2, lastError: 'ECONNREFUSED'})];
-	assert.equal(frame(<DroneTable drones={drones} total={2} maxRetry={3} now={t0 + 1500} width={80} rows={3} offset={0} focused={false} filter="" filtering={false}/>), [
-		'Drones 2  1-2 of 2',
-		'NAME         ADDRESS               STATE     SEEN FAILED  TASKS LAST ERROR',
-		'drone-0      127.0.0.1:5000        ready     1.5s    0/3      0',
-		'drone-1      127.0.0.1:5001        suspect   1.5s    2/3      0 ECONNREFUSED',
-		'',
+	const drones = [
+		drone(0),
+		drone(1, {state: 'suspect', failedAttempts: 2, lastError: 'ECONNREFUSED'}),
+		drone(2, {cordoned: true}),
+		drone(3, {cordoned: true, drain: {startedAt: '2026-01-01T12:00:00.000Z', deadline: null}}),
+		drone(4, {state: 'suspect', cordoned: true}),
+	];
+	assert.equal(frame(<DroneTable drones={drones} total={5} maxRetry={3} now={t0 + 1500} width={80} rows={5} offset={0} focused={false} filter="" filtering={false}/>), [
+		'Drones 5  1-5 of 5',
+		'NAME         ADDRESS               STATE      SEEN FAILED  TASKS LAST ERROR',
+		'drone-0      127.0.0.1:5000        ready      1.5s    0/3      0',
+		'drone-1      127.0.0.1:5001        suspect    1.5s    2/3      0 ECONNREFUSED',
+		'drone-2      127.0.0.1:5002        cordoned   1.5s    0/3      0',
+		'drone-3      127.0.0.1:5003        draining   1.5s    0/3      0',
+		'drone-4      127.0.0.1:5004        suspect    1.5s    0/3      0',
 	].join('\n'));
 });
 
@@ -134,10 +142,10 @@ test('DroneTable: with hundreds of drones it shows a window of rows and the titl
 	const many = Array.from({length: 300}, (_, index) => drone(index));
 	assert.equal(frame(<DroneTable drones={many} total={300} maxRetry={3} now={t0 + 12_000} width={66} rows={3} offset={297} focused filter="" filtering={false}/>), [
 		'Drones 300  298-300 of 300',
-		'NAME         ADDRESS               STATE     SEEN FAILED  TASKS',
-		'drone-297    127.0.0.1:5297        ready      12s    0/3      0',
-		'drone-298    127.0.0.1:5298        ready      12s    0/3      0',
-		'drone-299    127.0.0.1:5299        ready      12s    0/3      0',
+		'NAME         ADDRESS               STATE      SEEN FAILED  TASKS',
+		'drone-297    127.0.0.1:5297        ready       12s    0/3      0',
+		'drone-298    127.0.0.1:5298        ready       12s    0/3      0',
+		'drone-299    127.0.0.1:5299        ready       12s    0/3      0',
 	].join('\n'));
 });
 
@@ -145,8 +153,8 @@ test('DroneTable: a filter says how many match of how many; slots and labels sho
 	const drones = [drone(7, {slots: 4, running: 1, labels: {zone: 'a'}})];
 	assert.equal(frame(<DroneTable drones={drones} total={12} maxRetry={3} now={t0} width={100} rows={1} offset={0} focused={false} filter="7" filtering/>), [
 		'Drones 12  /7▏  (1 of 12 match)  1-1 of 1',
-		'NAME         ADDRESS               STATE     SEEN FAILED  TASKS RUN/SLOTS LABELS',
-		'drone-7      127.0.0.1:5007        ready     0.0s    0/3      0       1/4 zone=a',
+		'NAME         ADDRESS               STATE      SEEN FAILED  TASKS RUN/SLOTS LABELS',
+		'drone-7      127.0.0.1:5007        ready      0.0s    0/3      0       1/4 zone=a',
 	].join('\n'));
 });
 

@@ -33,6 +33,34 @@ test('updates show only after a flush, and a flush tells listeners once however 
 	hive.close();
 });
 
+test('cordons, drains and cancels: the drone rows say it, and the log tells who did it', () => {
+	const {hive} = store();
+	hive.setDrones({drones: [droneView(0), droneView(1)], maxRetry: 3, heartbeatIntervalMs: 2000});
+	hive.pushEvent(event('drone.cordoned', {drone: 'drone-0', address: '127.0.0.1:5000', by: 'ops@box'}));
+	hive.pushEvent(event('drone.draining', {drone: 'drone-1', address: '127.0.0.1:5001', by: 'ops@box', deadline: null}));
+	hive.flush();
+	assert.deepEqual(hive.getSnapshot().drones.map(drone => [drone.name, drone.cordoned, drone.drain === null || drone.drain === undefined ? 'no drain' : 'drain']), [
+		['drone-0', true, 'no drain'],
+		['drone-1', true, 'drain'],
+	]);
+	hive.pushEvent(event('drone.drained', {drone: 'drone-1', address: '127.0.0.1:5001'}));
+	hive.pushEvent(event('drone.uncordoned', {drone: 'drone-0', address: '127.0.0.1:5000', by: 'ops@box'}));
+	hive.pushEvent(event('task.cancelled', {task: task('0123456789', {state: 'cancelled'}), by: 'alice'}));
+	hive.flush();
+	assert.deepEqual(hive.getSnapshot().drones.map(drone => [drone.name, drone.cordoned, drone.drain ?? 'no drain']), [
+		['drone-0', false, 'no drain'],
+		['drone-1', true, 'no drain'],
+	]);
+	assert.deepEqual(hive.getSnapshot().log.map(entry => entry.text), [
+		'drone-0 cordoned by ops@box: no new tasks',
+		'drone-1 draining (by ops@box)',
+		'drone-1 drained: nothing runs there',
+		'drone-0 uncordoned by ops@box',
+		'task 01234567 cancelled by alice',
+	]);
+	hive.close();
+});
+
 test('drone events: registration, failed attempts, recovery, eviction and departure', () => {
 	const {hive} = store();
 	hive.setDrones({drones: [droneView(0), droneView(1), droneView(2)], maxRetry: 3, heartbeatIntervalMs: 2000});

@@ -86,6 +86,33 @@ describe('the etcd store', {skip: etcdMissing()}, () => {
 		await etcd?.stop();
 	});
 
+	test('cordons, drains and cancels are kept in etcd: the next leader has them', async t => {
+		const prefix = newPrefix();
+		const first = await openHive(t, client, prefix);
+		const {hive} = first;
+		await hive.register({address: '127.0.0.1:5001', allowExec: true});
+		await hive.register({address: '127.0.0.1:5002', allowExec: true});
+		await hive.cordon('drone-0', 'ops');
+		const {task: running} = await hive.submit({kind: 'command', command: 'sleep 60'});
+		await hive.dispatch(running.id, 'drone-1')!.durable;
+		await hive.running(running.id, 'drone-1');
+		await hive.drain('drone-1', 'ops', Date.now() + 60_000);
+		const {task: waiting} = await hive.submit({kind: 'text', text: 'never placed'});
+		await hive.cancel(waiting.id, 'carol');
+		await first.store.close();
+
+		const second = await openHive(t, client, prefix);
+		const again = second.hive;
+		assert.equal(again.drone('drone-0')!.cordoned, true);
+		assert.deepEqual([again.drone('drone-1')!.cordoned, again.drone('drone-1')!.drain?.by], [true, 'ops']);
+		assert.deepEqual([again.task(waiting.id)!.state, again.task(waiting.id)!.cancelled?.by], ['cancelled', 'carol']);
+		assert.equal(again.pendingCount, 0);
+		await again.uncordon('drone-1', 'ops');
+		await second.store.close();
+		const {hive: third} = await openHive(t, client, prefix);
+		assert.deepEqual([third.drone('drone-1')!.cordoned, third.drone('drone-1')!.drain], [false, undefined]);
+	});
+
 	test('a hive reopened on a new store has its drones, names, tasks, queue and revision back', async t => {
 		const prefix = newPrefix();
 		const first = await openHive(t, client, prefix);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import {createHash} from 'node:crypto';
+import fs from 'node:fs';
 import http from 'node:http';
 import type {AddressInfo} from 'node:net';
 import {once} from 'node:events';
@@ -180,6 +181,43 @@ test('a real drone registers through a follower, shows up on the leader, and tak
 	}, 'the command\'s result to reach the leader');
 	assert.equal(done.state, 'succeeded', JSON.stringify(done));
 	assert.equal(done.result.stdout, 'reported through the follower\n');
+});
+
+test('operating through a follower: a cancel by prefix, a cordon, and a command\'s output followed as it comes', async t => {
+	const leader = await startQueen(t, {token});
+	const follower = await startFollower(t, () => leader.address, {maxSockets: 1});
+	const drone = await startDrone(t, {address: follower.address}, {token, allowExec: true});
+	const gate = `${process.pid}-${Date.now()}`;
+	const command = await request(`${follower.url}/submit_task`, {body: {command: `echo first; while [ ! -e /tmp/hive-proxy-${gate} ]; do sleep 0.05; done; echo second`}, headers: auth});
+	t.after(() => {
+		fs.rmSync(`/tmp/hive-proxy-${gate}`, {force: true});
+	});
+	const {id} = command.body.task as {id: string};
+	// Followed through the follower, outside its pool of one connection: the cordon below still goes through.
+	const lines: string[] = [];
+	const ended = new Promise<void>((resolve, reject) => {
+		http.get(`${follower.url}/tasks/${id.slice(0, 8)}/logs?follow=true`, {headers: auth}, response => {
+			response.setEncoding('utf8');
+			response.on('data', (chunk: string) => lines.push(chunk));
+			response.on('end', resolve);
+		}).on('error', reject);
+	});
+	await waitFor(() => lines.join('').includes('first'), 'the first line through the follower');
+
+	const cordon = await request(`${follower.url}/drones/${drone.name}/cordon`, {body: {}, headers: auth});
+	assert.equal(cordon.status, 200, JSON.stringify(cordon.body));
+	assert.equal(cordon.body.drone.cordoned, true);
+	const waiting = await request(`${follower.url}/submit_task`, {body: {text: 'waits'}, headers: auth});
+	assert.equal(waiting.status, 202);
+	const cancel = await request(`${follower.url}/tasks/${(waiting.body.task.id as string).slice(0, 8)}`, {method: 'DELETE', headers: {...auth, 'x-hive-user': 'erin'}});
+	assert.equal(cancel.status, 200, JSON.stringify(cancel.body));
+	assert.deepEqual([cancel.body.task.state, cancel.body.task.cancelled.by], ['cancelled', 'erin']);
+
+	fs.writeFileSync(`/tmp/hive-proxy-${gate}`, '');
+	await ended;
+	const parsed = lines.join('').split('\n').filter(Boolean).map(line => JSON.parse(line) as {stream?: string; data?: string; end?: {state: string}});
+	assert.equal(parsed.filter(line => line.stream === 'stdout').map(line => line.data).join(''), 'first\nsecond\n');
+	assert.equal(parsed.at(-1)!.end!.state, 'succeeded');
 });
 
 test('GET /events through a follower delivers events that happen after it opened, and ends when the leader stops', async t => {

@@ -11,7 +11,8 @@ test('the queen\'s /healthz is the seed\'s, with the drone map', async t => {
 	const drone = await startDrone(t, queen);
 	const answer = await request(`${queen.url}/healthz`);
 	assert.equal(answer.status, 200);
-	const {store, history, pending, role, leader, epoch, address, startedAt, ...seed} = answer.body;
+	const {store, history, pending, role, leader, epoch, address, startedAt, cordoned, ...seed} = answer.body;
+	assert.deepEqual(cordoned, [], 'the drones that take no new task, beside the seed\'s map');
 	assert.deepEqual(seed, {status: 'Status.READY', version, mode: 'Mode.QUEEN', name: 'queen', drones: {[drone.address]: 'drone-0'}});
 	assert.deepEqual({role, leader, epoch, address}, {role: 'leader', leader: queen.address, epoch: null, address: queen.address}, 'a queen alone leads, with no epoch');
 	assert.ok(Date.now() - Date.parse(startedAt as string) < 60_000, 'when the queen started');

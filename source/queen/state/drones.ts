@@ -116,6 +116,30 @@ export class DroneRegistry {
 		return entry.record;
 	}
 
+	/** Replaces what the store keeps of a drone (cordoned, a drain), its health left as it is. */
+	amend(name: string, change: (record: DroneRecord) => DroneRecord): DroneRecord | undefined {
+		const entry = this.#entries.get(name);
+		if (!entry) {
+			return undefined;
+		}
+
+		entry.record = change(entry.record);
+		entry.view = undefined;
+		return entry.record;
+	}
+
+	/** Names of the drones that take no new tasks. */
+	cordoned(): string[] {
+		const names: string[] = [];
+		for (const [name, entry] of this.#entries) {
+			if (entry.record.cordoned) {
+				names.push(name);
+			}
+		}
+
+		return names;
+	}
+
 	/** Counts a command task placed on it (+1) or ended (-1). */
 	addRunning(name: string, delta: number): void {
 		const entry = this.#entries.get(name);

@@ -9,17 +9,22 @@ export type TaskEventType =
 	| 'task.running'
 	| 'task.succeeded'
 	| 'task.failed'
-	| 'task.lost';
+	| 'task.lost'
+	| 'task.cancelled';
 
 export type EventBody =
 	| {readonly type: 'drone.registered'; readonly drone: string; readonly address: string; readonly again: boolean}
 	| {readonly type: 'drone.left'; readonly drone: string; readonly address: string}
 	| {readonly type: 'drone.evicted'; readonly drone: string; readonly address: string; readonly reason: string}
+	| {readonly type: 'drone.cordoned' | 'drone.uncordoned'; readonly drone: string; readonly address: string; readonly by: string}
+	/** `deadline`: ISO time past which what still runs there is moved; null: none. */
+	| {readonly type: 'drone.draining'; readonly drone: string; readonly address: string; readonly by: string; readonly deadline: string | null}
+	| {readonly type: 'drone.drained'; readonly drone: string; readonly address: string}
 	| {readonly type: 'heartbeat.failed'; readonly drone: string; readonly address: string; readonly attempt: number; readonly maxRetry: number; readonly error: string}
 	| {readonly type: 'heartbeat.recovered'; readonly drone: string; readonly address: string}
 	| {readonly type: 'heartbeat.sweep'; readonly checked: number; readonly failed: number; readonly durationMs: number}
-	/** `reason`: why it was refused or requeued (the task's own `reason` says why it waits now). */
-	| {readonly type: TaskEventType; readonly task: Task; readonly reason?: string};
+	/** `reason`: why it was refused or requeued (the task's own `reason` says why it waits now); `by`: who cancelled it. */
+	| {readonly type: TaskEventType; readonly task: Task; readonly reason?: string; readonly by?: string};
 
 export type HiveEventType = EventBody['type'];
 

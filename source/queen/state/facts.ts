@@ -10,13 +10,25 @@ export type Fact =
 	| {readonly type: 'drone.registered'; readonly at: number; readonly drone: DroneRecord; readonly again: boolean; readonly nextNumber: number}
 	| {readonly type: 'drone.left'; readonly at: number; readonly drone: string}
 	| {readonly type: 'drone.evicted'; readonly at: number; readonly drone: string; readonly reason: string}
+	/** Takes no new tasks (a person's `by`); `uncordoned` undoes it, and ends a drain under way. */
+	| {readonly type: 'drone.cordoned'; readonly at: number; readonly drone: string; readonly by: string}
+	| {readonly type: 'drone.uncordoned'; readonly at: number; readonly drone: string; readonly by: string}
+	/** Cordoned, and drained once nothing runs there; `deadline` (ms since the epoch), when what runs is moved. */
+	| {readonly type: 'drone.draining'; readonly at: number; readonly drone: string; readonly by: string; readonly deadline: number | undefined}
+	/** Nothing runs there any more: the drain is over; the drone stays cordoned. */
+	| {readonly type: 'drone.drained'; readonly at: number; readonly drone: string}
 	| {readonly type: 'task.submitted'; readonly at: number; readonly task: SubmittedTask}
 	| {readonly type: 'task.dispatched'; readonly at: number; readonly id: string; readonly drone: string}
 	/** The drone did not take it: it waits again, in its place in the queue. */
 	| {readonly type: 'task.refused'; readonly at: number; readonly id: string; readonly drone: string; readonly reason: string}
 	| {readonly type: 'task.running'; readonly at: number; readonly id: string}
-	/** Its drone was lost (left, evicted, restarted, or no longer runs it): it waits again, one retry more. */
-	| {readonly type: 'task.requeued'; readonly at: number; readonly id: string; readonly drone: string; readonly reason: string}
+	/**
+	Its drone was lost (left, evicted, restarted, or no longer runs it): it waits again, one retry more. `moved`:
+	taken off a drone being drained (its deadline passed), which costs it no retry.
+	*/
+	| {readonly type: 'task.requeued'; readonly at: number; readonly id: string; readonly drone: string; readonly reason: string; readonly moved?: boolean}
+	/** A person cancelled it (`by`); a command stopped on its drone may leave its output so far (`result`); `error`: what could not be done. */
+	| {readonly type: 'task.cancelled'; readonly at: number; readonly id: string; readonly by: string; readonly result?: TaskResult | undefined; readonly error?: string | undefined}
 	| {readonly type: 'task.succeeded'; readonly at: number; readonly id: string; readonly drone: string; readonly result?: TaskResult | undefined}
 	| {readonly type: 'task.failed'; readonly at: number; readonly id: string; readonly drone?: string | undefined; readonly error: string; readonly result?: TaskResult | undefined}
 	| {readonly type: 'task.lost'; readonly at: number; readonly id: string; readonly drone: string; readonly error: string};

@@ -56,6 +56,25 @@ export class TaskTable {
 		return this.#tasks.get(id);
 	}
 
+	/**
+	The ids of the tasks kept whose id starts with `prefix`, at most `limit` of them (and whether there were
+	more). A walk over every id: for a person's command (`GET /tasks/ab12`), not for a hot path.
+	*/
+	withPrefix(prefix: string, limit: number): {readonly ids: string[]; readonly more: boolean} {
+		const ids: string[] = [];
+		for (const id of this.#tasks.keys()) {
+			if (id.startsWith(prefix)) {
+				if (ids.length === limit) {
+					return {ids, more: true};
+				}
+
+				ids.push(id);
+			}
+		}
+
+		return {ids, more: false};
+	}
+
 	byKey(key: string): Task | undefined {
 		const id = this.#byKey.get(key);
 		return id === undefined ? undefined : this.#tasks.get(id);

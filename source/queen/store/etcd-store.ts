@@ -476,7 +476,11 @@ export async function openEtcdStore(options: EtcdStoreOptions): Promise<EtcdStor
 			}
 
 			case 'drone.left':
-			case 'drone.evicted': {
+			case 'drone.evicted':
+			case 'drone.cordoned':
+			case 'drone.uncordoned':
+			case 'drone.draining':
+			case 'drone.drained': {
 				dirtyDrones.add(fact.drone);
 				break;
 			}
@@ -495,7 +499,8 @@ export async function openEtcdStore(options: EtcdStoreOptions): Promise<EtcdStor
 			}
 
 			case 'task.failed':
-			case 'task.lost': {
+			case 'task.lost':
+			case 'task.cancelled': {
 				dirtyTasks.add(fact.id);
 				endRevisions.set(fact.id, factRevision);
 				break;

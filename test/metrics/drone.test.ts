@@ -73,3 +73,19 @@ test('hive_drone_running_tasks counts what runs now', async t => {
 	assert.equal(running, 2);
 	await waitFor(async () => value(await scrape(drone.url, token), 'hive_drone_running_tasks') === 0, 'the commands to end');
 });
+
+test('a command its queen cancels is counted as cancelled on its drone', async t => {
+	const queen = await startQueen(t, {token});
+	const drone = await startDrone(t, queen, {token, allowExec: true});
+	const running = await request(`${queen.url}/submit_task`, {body: {command: 'sleep 30'}, headers: auth});
+	assert.equal(running.status, 200);
+	assert.equal(value(await scrape(drone.url, token), 'hive_drone_running_tasks'), 1);
+	assert.equal((await request(`${queen.url}/tasks/${running.body.task.id as string}`, {method: 'DELETE', headers: auth})).status, 200);
+	const after = await waitFor(async () => {
+		const scraped = await scrape(drone.url, token);
+		return value(scraped, 'hive_drone_tasks_total', {outcome: 'cancelled'}) === 1 ? scraped : undefined;
+	}, 'the cancel to be counted');
+	assert.equal(value(after, 'hive_drone_running_tasks'), 0);
+	assert.equal(value(after, 'hive_drone_tasks_total', {outcome: 'failed'}), 0);
+	assert.equal(histogram(after, 'hive_drone_task_duration_seconds').count, 1);
+});

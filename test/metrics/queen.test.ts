@@ -130,3 +130,43 @@ test('a queen alone leads: hive_leader is 1 and it has seen one leader', async t
 	assert.equal(value(scraped, 'hive_leader_changes_total'), 1);
 	assert.equal(sample(scraped, 'hive_drones_cordoned'), 0);
 });
+
+test('cordons, drains and cancels move the drone and task gauges', async t => {
+	const queen = await startQueen(t, {token});
+	const drone = await startDrone(t, queen, {token, allowExec: true, slots: 2});
+	const running = await request(`${queen.url}/submit_task`, {body: {command: 'sleep 30'}, headers: auth});
+	assert.equal(running.status, 200);
+	const before = await scrape(queen.url, token);
+	assert.equal(value(before, 'hive_drones_cordoned'), 0);
+	assert.equal(value(before, 'hive_drones_draining'), 0);
+	assert.equal(value(before, 'hive_tasks', {state: 'running'}), 1);
+	assert.equal(value(before, 'hive_tasks', {state: 'cancelled'}), 0);
+
+	// A drain with a command running there: cordoned, and draining until nothing runs.
+	assert.equal((await request(`${queen.url}/drones/${drone.name}/drain`, {body: {deadline: 600}, headers: auth})).status, 202);
+	const draining = await scrape(queen.url, token);
+	assert.equal(value(draining, 'hive_drones_cordoned'), 1);
+	assert.equal(value(draining, 'hive_drones_draining'), 1);
+	assert.equal(value(draining, 'hive_drones', {state: 'ready'}), 1, 'a cordoned drone is still ready (it answers)');
+
+	// Cancelling the command ends the drain; the drone stays cordoned, a new task waits.
+	assert.equal((await request(`${queen.url}/tasks/${running.body.task.id as string}`, {method: 'DELETE', headers: auth})).status, 200);
+	assert.equal(await submit(queen.url, {text: 'waits for an uncordon'}), 202);
+	const drained = await waitFor(async () => {
+		const scraped = await scrape(queen.url, token);
+		return value(scraped, 'hive_drones_draining') === 0 ? scraped : undefined;
+	}, 'the drain to end');
+	assert.equal(value(drained, 'hive_drones_cordoned'), 1);
+	assert.equal(value(drained, 'hive_tasks', {state: 'cancelled'}), 1);
+	assert.equal(value(drained, 'hive_tasks', {state: 'running'}), 0);
+	assert.equal(value(drained, 'hive_tasks', {state: 'pending'}), 1);
+	assert.equal(value(drained, 'hive_submits_total', {outcome: 'queued'}), 1);
+
+	assert.equal((await request(`${queen.url}/drones/${drone.name}/uncordon`, {method: 'POST', headers: auth})).status, 200);
+	const uncordoned = await waitFor(async () => {
+		const scraped = await scrape(queen.url, token);
+		return value(scraped, 'hive_tasks', {state: 'succeeded'}) === 1 ? scraped : undefined;
+	}, 'the waiting text to be printed once the drone is uncordoned');
+	assert.equal(value(uncordoned, 'hive_drones_cordoned'), 0);
+	assert.equal(histogram(uncordoned, 'hive_dispatch_latency_seconds').count, 2, 'the command, and the text once placed');
+});

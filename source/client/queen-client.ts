@@ -67,15 +67,19 @@ export type DroneView = {
 	readonly drain?: {readonly startedAt: string; readonly deadline: string | null} | null;
 };
 
-/** `POST /drones/:name/cordon`, `/uncordon`, `/drain`: the drone as it is after the change. */
-export type DroneAnswer = {readonly result: string; readonly drone: DroneView};
+/**
+`POST /drones/:name/cordon`, `/uncordon`, `/drain`: the drone as it is after the change; a drain waited
+on answers a null drone (and a `note`) when the drone left the hive before it ended.
+*/
+export type DroneAnswer = {readonly result: string; readonly drone: DroneView | null; readonly note?: string};
 
 /** `DELETE /tasks/:id`: the task as the cancel left it. */
 export type CancelAnswer = {readonly result: string; readonly task: TaskView};
 
-/** One line of `GET /tasks/:id/logs`: a chunk of a stream, or (last) how the task ended. */
+/** One line of `GET /tasks/:id/logs`: a chunk of a stream, what went wrong on the way, or (last) how the task ended. */
 export type LogLine =
 	| {readonly stream: 'stdout' | 'stderr'; readonly data: string}
+	| {readonly error: string}
 	| {readonly end: {readonly state: string; readonly exitCode: number | null; readonly signal: string | null; readonly error: string | null}};
 
 /** Who asks for a change (`X-Hive-User`, kept in the record and its events as `by`): `alice@laptop`. */

@@ -84,8 +84,8 @@ export function secondsFlag(flags: ParsedFlags, name: string): number | undefine
 	}
 
 	const number = Number(value);
-	if (value.trim() === '' || !Number.isFinite(number) || number <= 0) {
-		throw new UsageError(`--${kebab(name)} must be a number of seconds above 0, got '${value}'`);
+	if (value.trim() === '' || !Number.isFinite(number) || number < 0) {
+		throw new UsageError(`--${kebab(name)} must be a number of seconds (0 or more), got '${value}'`);
 	}
 
 	return number;

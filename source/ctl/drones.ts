@@ -129,10 +129,10 @@ export const drain: CommandSpec = {
 		}
 
 		const answer = await context.queen.drain(name, {user: context.user, deadlineSeconds, wait});
-		const deadline = answer.drone.drain?.deadline;
-		const line = wait
-			? `drone ${name} drained`
-			: `drone ${name} cordoned, draining${deadline ? ` (deadline in ${age(Date.parse(deadline) - context.now())})` : ''}`;
+		const deadline = answer.drone?.drain?.deadline;
+		const line = answer.drone === null
+			? `drone ${name}: ${answer.note ?? 'it left the hive before its drain ended'}`
+			: (wait ? `drone ${name} drained` : `drone ${name} cordoned, draining${deadline ? ` (deadline in ${age(Date.parse(deadline) - context.now())})` : ''}`);
 		printChange(context, answer, line);
 		return 0;
 	},

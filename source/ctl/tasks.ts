@@ -201,9 +201,9 @@ export const logs: CommandSpec = {
 		const id = oneArgument('logs', args, 'a task ID');
 		const follow = booleanFlag(flags, 'follow');
 		const stream = await context.queen.openTaskLogs(id, {follow});
-		const end = await printLogs(stream, context);
+		const {end, problem} = await printLogs(stream, context);
 		if (end === undefined) {
-			throw new CommandError(`the queen ended the logs of ${id} before the task's end (it stopped?)`);
+			throw new CommandError(problem ?? `the queen ended the logs of ${id} before the task's end (it stopped?)`);
 		}
 
 		return follow && end.state !== succeeded ? 1 : 0;
@@ -213,9 +213,11 @@ export const logs: CommandSpec = {
 type LogEnd = Extract<LogLine, {end: unknown}>['end'];
 
 /** Copies an NDJSON log stream to standard output and error (or, for `-o json`, its lines), as it comes. */
-async function printLogs(stream: Readable, context: CommandContext): Promise<LogEnd | undefined> {
+async function printLogs(stream: Readable, context: CommandContext): Promise<{readonly end: LogEnd | undefined; readonly problem: string | undefined}> {
 	const {output} = context;
 	let end: LogEnd | undefined;
+	/** What the queen said went wrong on the way (a drone out of reach, a new leader): said once the stream ends. */
+	let problem: string | undefined;
 	let buffer = '';
 	const handle = async (text: string) => {
 		if (text.trim() === '') {
@@ -238,6 +240,10 @@ async function printLogs(stream: Readable, context: CommandContext): Promise<Log
 		if ('end' in line) {
 			end = line.end;
 		}
+
+		if ('error' in line) {
+			problem = line.error;
+		}
 	};
 
 	stream.setEncoding('utf8');
@@ -253,7 +259,7 @@ async function printLogs(stream: Readable, context: CommandContext): Promise<Log
 	}
 
 	await handle(buffer);
-	return end;
+	return {end, problem};
 }
 
 /** Writes, and waits when the reader is slower than the queen (a pager), rather than fill memory. */

@@ -1,5 +1,5 @@
 import Router from '@koa/router';
-import {refuse} from '../http/app.js';
+import {queryFlag, refuse} from '../http/app.js';
 import type Koa from 'koa';
 import {contactKeyHeader, epochHeader, requireToken} from '../http/auth.js';
 import {HiveError} from '../http/errors.js';
@@ -176,7 +176,7 @@ export function createDroneRouter(deps: DroneDeps): Router {
 			throw new HiveError(404, `task ${ctx.params.id} does not run on this drone`, 'ERR_HIVE_NO_TASK');
 		}
 
-		const follow = ctx.query.follow === 'true' || ctx.query.follow === '1';
+		const follow = queryFlag(ctx, 'follow') === true;
 		let unfollow = (): void => undefined;
 		const stream = openLineStream(ctx, () => {
 			unfollow();

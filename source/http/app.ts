@@ -51,3 +51,13 @@ export function refuse(router: Router, path: string, message: string): void {
 		throw new HiveError(400, message, 'ERR_HIVE_WRONG_MODE');
 	});
 }
+
+/** A yes/no query flag (`?wait=true`, `?follow=1`): true for `true` or `1`, false for `false` or `0`, undefined when absent or else. */
+export function queryFlag(ctx: Koa.Context, name: string): boolean | undefined {
+	const value = ctx.query[name];
+	if (value === 'true' || value === '1') {
+		return true;
+	}
+
+	return value === 'false' || value === '0' ? false : undefined;
+}

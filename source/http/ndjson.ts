@@ -6,8 +6,10 @@ const maxBufferedBytes = 1024 * 1024;
 export type LineStream = {
 	/** One JSON object, one line. */
 	send(value: unknown): void;
-	/** Lines made elsewhere (another larve's stream), passed on as they are. */
-	sendRaw(lines: Buffer | string): void;
+	/** Lines made elsewhere (another larve's stream), passed on as they are; false when the client's buffer is full (wait for `onDrain`). */
+	sendRaw(lines: Buffer | string): boolean;
+	/** Calls `listener` once the client has read what was buffered. */
+	onDrain(listener: () => void): void;
 	/** Ends the stream (what is written still reaches the client). */
 	end(): void;
 	readonly closed: boolean;
@@ -16,7 +18,8 @@ export type LineStream = {
 /**
 Turns a request into a stream of JSON lines (`application/x-ndjson`): a task's output, as it comes.
 Written straight to the response, as the event stream is. `onClose` runs once, when the client goes, the
-server ends the stream, or the client falls more than 1 MiB behind (then the stream is cut).
+server ends the stream, or the client falls more than 1 MiB behind (then the stream is cut: a writer that
+cannot wait for `onDrain` does not hold the larve's memory hostage).
 */
 export function openLineStream(ctx: Koa.Context, onClose: () => void): LineStream {
 	const {res} = ctx;
@@ -52,13 +55,18 @@ export function openLineStream(ctx: Koa.Context, onClose: () => void): LineStrea
 		},
 		sendRaw(lines) {
 			if (closed) {
-				return;
+				return true;
 			}
 
-			res.write(lines);
+			const room = res.write(lines);
 			if (res.writableLength > maxBufferedBytes) {
 				close('destroy');
 			}
+
+			return room;
+		},
+		onDrain(listener) {
+			res.once('drain', listener);
 		},
 		end() {
 			close('end');

@@ -52,7 +52,7 @@ export class DroneMetrics {
 		});
 		const tasks = new Counter({
 			name: 'hive_drone_tasks_total',
-			help: 'Command tasks this drone ran, by how they ended: succeeded (exit 0), failed (another exit, a signal, could not start), timed_out (killed at --task-timeout), cancelled (killed by its queen).',
+			help: 'Command tasks this drone ran, by how they ended: succeeded (exit 0), failed (another exit, a signal, could not start), timed_out (killed at --task-timeout), cancelled (stopped by its queen: cancelled, or moved off this drone by a drain).',
 			labelNames: ['outcome'],
 			registers,
 		});

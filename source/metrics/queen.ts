@@ -32,6 +32,8 @@ export class QueenMetrics {
 	#hive: Hive | undefined;
 	/** Command tasks a drone had taken before this term (the store says `dispatched`): their `task.running` at load is no placement. */
 	#inherited = new Set<string>();
+	/** Tasks placed before and waiting again (their drone lost, or drained): their next `task.running` is no first placement. */
+	readonly #placedBefore = new Set<string>();
 	/** The epoch of the last leader seen (`hive_leader_changes_total`); undefined for a queen alone, null before any. */
 	#lastEpoch: number | undefined | null = null;
 	readonly #dispatchLatency: Histogram;
@@ -248,14 +250,28 @@ export class QueenMetrics {
 		switch (event.type) {
 			case 'task.running': {
 				const {task} = event;
-				if (!this.#inherited.delete(task.id) && task.retries === 0) {
+				const again = this.#placedBefore.delete(task.id);
+				if (!this.#inherited.delete(task.id) && !again && task.retries === 0) {
 					this.#dispatchLatency.observe(Math.max(0, event.at - task.submittedAt) / 1000);
 				}
 
 				break;
 			}
 
+			case 'task.requeued': {
+				this.#placedBefore.add(event.task.id);
+				break;
+			}
+
+			case 'task.failed':
+			case 'task.lost':
+			case 'task.cancelled': {
+				this.#placedBefore.delete(event.task.id);
+				break;
+			}
+
 			case 'task.succeeded': {
+				this.#placedBefore.delete(event.task.id);
 				// A text task is done once a drone printed it: that is when a drone took it.
 				if (event.task.kind === 'text') {
 					this.#dispatchLatency.observe(Math.max(0, event.at - event.task.submittedAt) / 1000);

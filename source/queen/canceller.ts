@@ -25,46 +25,61 @@ export class Canceller {
 		this.#log = log;
 	}
 
-	/** Cancels the task `ref` names (its id or a unique prefix); refused as `Hive.resolveTask` and `Hive.cancel` refuse. */
+	/**
+	Cancels the task `ref` names (its id or a unique prefix); refused as `Hive.resolveTask` and `Hive.cancel`
+	refuse. The hive has it cancelled first, so that no placement in flight sends it anywhere else; then a
+	command its drone runs is stopped there, and what it printed is kept.
+	*/
 	async cancel(ref: string, by: string): Promise<Task> {
 		const task = this.#hive.resolveTask(ref);
-		const stopped = isPlacedCommand(task) ? await this.stop(task) : {};
-		const cancelled = await this.#hive.cancel(task.id, by, stopped);
+		const cancelled = await this.#hive.cancel(task.id, by);
 		this.#log.info({task: task.id, drone: task.drone, by}, `task ${task.id} cancelled by ${by}`);
-		return cancelled;
+		if (!isPlacedCommand(task) || task.drone === undefined) {
+			return cancelled;
+		}
+
+		const {result, error} = await this.stop(task);
+		await this.#hive.stopped(task.id, task.drone, {result, error});
+		return this.#hive.task(task.id) ?? cancelled;
 	}
 
 	/**
-	Stops a placed command on its drone: resolves with what it printed until then, or with why the drone
-	could not be told (it then stops the command when it next answers a heartbeat). `mayReturn`: the task is
-	moved, not cancelled (a drain past its deadline), and may be placed on that drone again.
+	Stops a placed command on its drone: resolves with what it printed until then (`held`: the drone ran
+	it), or with why the drone could not be told (it then stops the command when it next answers a
+	heartbeat). `mayReturn`: the task is moved, not cancelled (a drain past its deadline), and may be
+	placed on that drone again.
 	*/
-	async stop(task: Task, mayReturn = false): Promise<{readonly result?: TaskResult; readonly error?: string}> {
+	async stop(task: Task, mayReturn = false): Promise<{readonly held: boolean; readonly result?: TaskResult; readonly error?: string}> {
 		const drone = task.drone === undefined ? undefined : this.#hive.drone(task.drone);
 		if (!drone) {
-			return {};
+			return {held: false};
 		}
 
 		try {
 			const answer = await this.#client.cancelTask(drone.address, task.id, stopTimeoutMs, mayReturn);
-			return answer.output ? {result: answer.output} : {};
+			return answer.output ? {held: true, result: answer.output} : {held: answer.held};
 		} catch (error: unknown) {
 			const reason = error instanceof Error ? error.message : String(error);
 			this.#log.warn({task: task.id, drone: drone.name, err: reason}, `could not tell ${drone.name} to stop task ${task.id}`);
-			return {error: `${drone.name} could not be told to stop it (${reason}); it is stopped when ${drone.name} answers again`};
+			return {held: false, error: `${drone.name} could not be told to stop it (${reason}); it is stopped when ${drone.name} answers again`};
 		}
 	}
 
-	/** What a drone says it holds: any task cancelled meanwhile (its drone was not reached then) is stopped now. */
+	/**
+	What a drone says it holds: a task cancelled meanwhile (its drone was not reached then), or one the hive
+	has placed on another drone since, is stopped there now.
+	*/
 	strays(droneName: string, address: string, ids: readonly string[]): void {
 		for (const id of ids) {
-			if (this.#hive.task(id)?.state !== 'cancelled' || this.#stopping.has(id)) {
+			const task = this.#hive.task(id);
+			const elsewhere = task !== undefined && isPlacedCommand(task) && task.drone !== droneName;
+			if ((task?.state !== 'cancelled' && !elsewhere) || this.#stopping.has(id)) {
 				continue;
 			}
 
 			this.#stopping.add(id);
-			this.#log.info({task: id, drone: droneName}, `${droneName} still runs cancelled task ${id}: stopping it`);
-			this.#client.cancelTask(address, id, stopTimeoutMs).catch((error: unknown) => {
+			this.#log.info({task: id, drone: droneName}, `${droneName} still runs task ${id}, ${elsewhere ? `placed on ${task.drone} since` : 'cancelled'}: stopping it`);
+			this.#client.cancelTask(address, id, stopTimeoutMs, elsewhere).catch((error: unknown) => {
 				this.#log.warn({task: id, drone: droneName, err: error instanceof Error ? error.message : String(error)}, `could not stop cancelled task ${id} on ${droneName}`);
 			}).finally(() => {
 				this.#stopping.delete(id);

@@ -1,6 +1,5 @@
 import type {Logger} from '../log.js';
 import type {Canceller} from './canceller.js';
-import {isPlacedCommand} from './canceller.js';
 import type {Hive, HiveEvent} from './hive.js';
 
 /**
@@ -14,7 +13,8 @@ export class Drainer {
 	readonly #hive: Hive;
 	readonly #canceller: Canceller;
 	readonly #log: Logger;
-	readonly #deadlines = new Map<string, NodeJS.Timeout>();
+	/** The drains under way, by drone: the timer of each one's deadline (none for a drain without one). */
+	readonly #deadlines = new Map<string, NodeJS.Timeout | undefined>();
 	#unsubscribe: (() => void) | undefined;
 	#stopped = false;
 
@@ -81,12 +81,13 @@ export class Drainer {
 		}
 
 		clearTimeout(this.#deadlines.get(name));
-		const delay = drain.deadline === undefined ? undefined : Math.max(0, drain.deadline - Date.now());
 		// A drain without a deadline is watched all the same (its entry is what task events look through).
-		const timer = setTimeout(() => {
-			this.#moveAway(name);
-		}, delay === undefined ? 2_147_483_647 : Math.min(delay, 2_147_483_647));
-		timer.unref();
+		const timer = drain.deadline === undefined
+			? undefined
+			: setTimeout(() => {
+				this.#moveAway(name);
+			}, Math.min(Math.max(0, drain.deadline - Date.now()), 2_147_483_647));
+		timer?.unref();
 		this.#deadlines.set(name, timer);
 		this.#finishIfEmpty(name);
 	}
@@ -95,7 +96,12 @@ export class Drainer {
 		this.#hive.drained(name)?.catch(() => undefined);
 	}
 
-	/** Past the deadline: what still runs on the drone is stopped there and placed elsewhere. */
+	/**
+	Past the deadline: the commands still running on the drone are stopped there and placed elsewhere —
+	each only once its drone says it stopped it (one that ended meanwhile is settled by its result, one the
+	drone cannot be reached for by the heartbeats). Looked at again shortly while anything is left there (a
+	task on its way to the drone at the deadline is moved once it runs).
+	*/
 	#moveAway(name: string): void {
 		const drone = this.#hive.drone(name);
 		if (!drone?.drain || this.#stopped) {
@@ -103,14 +109,35 @@ export class Drainer {
 		}
 
 		const ids = this.#hive.tasksOn(name);
+		if (ids.length === 0) {
+			return;
+		}
+
 		this.#log.info({drone: name, tasks: ids.length}, `the drain of ${name} passed its deadline: moving ${ids.length} tasks elsewhere`);
-		for (const id of ids) {
+		const moves = ids.map(async id => {
 			const task = this.#hive.task(id);
-			if (!task || !isPlacedCommand(task)) {
-				continue;
+			if (task?.state !== 'running' || task.kind !== 'command') {
+				return;
 			}
 
-			void this.#canceller.stop(task, true).then(() => this.#hive.moveOffDrained(id, name)).catch(() => undefined);
-		}
+			const {held} = await this.#canceller.stop(task, true);
+			if (held) {
+				await this.#hive.moveOffDrained(id, name);
+			}
+		});
+		void Promise.allSettled(moves).then(() => {
+			if (this.#stopped || !this.#deadlines.has(name)) {
+				return;
+			}
+
+			const timer = setTimeout(() => {
+				this.#moveAway(name);
+			}, againMs);
+			timer.unref();
+			this.#deadlines.set(name, timer);
+		});
 	}
 }
+
+/** How soon a drain past its deadline looks again at what is left on its drone. */
+const againMs = 1000;

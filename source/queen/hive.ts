@@ -623,6 +623,12 @@ export class Hive {
 			throw new RefusedError(`no task with id ${id}`, 'ERR_HIVE_NO_TASK');
 		}
 
+		if (task.state === 'cancelled' && task.drone === drone) {
+			// It ended as it was cancelled: it stays cancelled, and keeps what it printed.
+			const durable = this.stopped(id, drone, {result: outcome.result}) ?? this.#lastDurable;
+			return {task: this.#tasks.get(id) ?? task, durable};
+		}
+
 		const placedThere = task.drone === drone && (task.state === 'dispatched' || task.state === 'running');
 		const deliveredLate = task.kind === 'text' && task.state === 'pending';
 		if (!placedThere && !deliveredLate) {
@@ -639,10 +645,10 @@ export class Hive {
 
 	/**
 	Cancels a task that has not ended (refused with `ERR_HIVE_TASK_FINISHED` when it has): it leaves the
-	queue, or its place on its drone. The caller stops a running command on its drone first, and gives what
-	it printed (`result`), or says why it could not (`error`).
+	queue, or its place on its drone, at once — no dispatch in flight places it anywhere after this. The
+	caller then stops a running command on its drone, and tells what that left (`stopped`).
 	*/
-	async cancel(id: string, by: string, stopped: {readonly result?: TaskResult | undefined; readonly error?: string | undefined} = {}): Promise<Task> {
+	async cancel(id: string, by: string): Promise<Task> {
 		const task = this.#tasks.get(id);
 		if (!task) {
 			throw new RefusedError(`no task with id ${id}`, 'ERR_HIVE_NO_TASK');
@@ -652,10 +658,23 @@ export class Hive {
 			throw new RefusedError(`task ${id} already ${task.state === 'lost' ? 'was lost' : task.state}: only a task that has not ended can be cancelled`, 'ERR_HIVE_TASK_FINISHED');
 		}
 
-		const {events, durable} = this.#write([{type: 'task.cancelled', at: this.#now(), id, by, result: stopped.result, error: stopped.error}]);
+		const {events, durable} = this.#write([{type: 'task.cancelled', at: this.#now(), id, by}]);
 		await durable;
 		const [event] = events;
 		return event && 'task' in event ? event.task : this.#tasks.get(id) ?? task;
+	}
+
+	/**
+	What a cancelled command left on its drone: its output until it was killed (or until it ended, when its
+	result crossed the cancel), or why the drone could not be told. Kept once; undefined when there is nothing to keep.
+	*/
+	stopped(id: string, drone: string, left: {readonly result?: TaskResult | undefined; readonly error?: string | undefined}): Promise<void> | undefined {
+		const task = this.#tasks.get(id);
+		if (task?.state !== 'cancelled' || task.drone !== drone || task.result !== undefined || (left.result === undefined && left.error === undefined)) {
+			return undefined;
+		}
+
+		return this.#commit([{type: 'task.stopped', at: this.#now(), id, result: left.result, error: left.error}]);
 	}
 
 	/** A task that can never be placed (no drone at all): it fails now. */
@@ -859,7 +878,12 @@ export class Hive {
 
 			case 'task.cancelled': {
 				this.#release(task);
-				next = {...task, state: 'cancelled', reason: undefined, result: fact.result ?? task.result, error: fact.error, cancelled: {by: fact.by, at}, updatedAt: at};
+				next = {...task, state: 'cancelled', reason: undefined, cancelled: {by: fact.by, at}, updatedAt: at};
+				break;
+			}
+
+			case 'task.stopped': {
+				next = {...task, result: fact.result ?? task.result, error: fact.error ?? task.error, updatedAt: at};
 				break;
 			}
 

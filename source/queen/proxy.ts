@@ -1,5 +1,6 @@
 import http from 'node:http';
 import Koa from 'koa';
+import {queryFlag} from '../http/app.js';
 import {HiveError, jsonErrors} from '../http/errors.js';
 import type {Logger} from '../log.js';
 
@@ -149,9 +150,9 @@ export function createLeaderProxy(options: LeaderProxyOptions): LeaderProxy {
 		}
 
 		const method = req.method ?? 'GET';
-		const waits = ctx.query.wait === 'true' || ctx.query.wait === '1';
+		const waits = queryFlag(ctx, 'wait') === true;
 		// A task's output followed streams as long as the command runs: a connection of its own, as the events.
-		const follows = ctx.query.follow === 'true' || ctx.query.follow === '1';
+		const follows = queryFlag(ctx, 'follow') === true;
 		const exchange = new Exchange(leader, {
 			host: hostOf(leader),
 			port: portOf(leader),

@@ -115,6 +115,8 @@ export async function beginReign(term: Term, deps: ReignDeps): Promise<Reign> {
 		},
 	});
 	const drainer = new Drainer(hive, canceller, log);
+	/** Aborted when the term ends: the requests that wait on this hive stop waiting. */
+	const ending = new AbortController();
 	const dispatcher = new Dispatcher(hive, droneClient, heartbeat, log, {timeoutMs: options.dispatchTimeoutMs, scheduler: options.scheduler, leads: () => leadership.holds()});
 	const watchers = new Watchers(hive, {max: options.maxWatchers, view: eventJson});
 	const router = createQueenRouter({
@@ -132,6 +134,7 @@ export async function beginReign(term: Term, deps: ReignDeps): Promise<Reign> {
 		watchers,
 		canceller,
 		droneClient,
+		ending: ending.signal,
 	});
 	routeMetrics(router, {registry: deps.metrics.registry, token: deps.token, open: options.metricsOpen});
 	const handle = deps.metrics.countSubmits(createApp(router, log).callback());
@@ -150,6 +153,7 @@ export async function beginReign(term: Term, deps: ReignDeps): Promise<Reign> {
 			dispatcher.stop();
 			drainer.stop();
 			unlog();
+			ending.abort();
 			watchers.closeAll();
 			unfeed();
 		},

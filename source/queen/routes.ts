@@ -3,7 +3,7 @@ import {setImmediate as nextTurn} from 'node:timers/promises';
 import Router from '@koa/router';
 import type Koa from 'koa';
 import {CallError} from '../client/http.js';
-import {refuse} from '../http/app.js';
+import {queryFlag, refuse} from '../http/app.js';
 import {requireToken} from '../http/auth.js';
 import {HiveError} from '../http/errors.js';
 import {defaultDrainDeadlineSeconds, deregisterBody, drainBody, droneHealth, parseBody, registerBody, resultBody, taskBody, type DroneHealth} from '../http/schemas.js';
@@ -12,6 +12,7 @@ import {admit} from './admission.js';
 import type {Canceller} from './canceller.js';
 import type {Dispatcher} from './dispatcher.js';
 import {streamTaskLogs} from './task-logs.js';
+import {nextEvent, requestSignal} from './waiting.js';
 import {finalTaskStates, summarizeTask, taskStates, type Drone, type Task, type TaskState, type TaskSummary} from '../model.js';
 import {RefusedError, type Hive, type HiveEvent, type KeptEvent} from './hive.js';
 import type {Watchers} from './watchers.js';
@@ -55,6 +56,8 @@ export type QueenDeps = {
 	readonly canceller: Canceller;
 	/** Calls to drones (a running command's output). */
 	readonly droneClient: DroneClient;
+	/** Aborts when this term ends: requests that wait on its hive (a task's end, a drain's) stop waiting. */
+	readonly ending: AbortSignal;
 	readonly now?: () => number;
 };
 
@@ -95,10 +98,10 @@ export function createQueenRouter(deps: QueenDeps): Router {
 
 	router.post('/submit_task', auth, async ctx => {
 		const spec = parseBody(ctx, taskBody);
-		const wait = ctx.query.wait === 'true' || ctx.query.wait === '1';
+		const wait = queryFlag(ctx, 'wait') === true;
 		const key = idempotencyKey(ctx.get('idempotency-key'));
 		const {task: submitted, created, durable} = await refusals(async () => hive.submitNow(spec.kind === 'text' ? {kind: 'text', text: spec.text, selector: spec.selector} : {kind: 'command', command: spec.command, selector: spec.selector}, key));
-		const final = wait && !finalTaskStates.has(submitted.state) ? waitForFinalState(hive, submitted.id, ctx.res) : undefined;
+		const final = wait && !finalTaskStates.has(submitted.state) ? nextEvent(hive, finalStateOf(submitted.id), requestSignal(ctx, deps.ending)) : undefined;
 		// Placed while its record goes to disk; answered once both are done. A retried submit (the same
 		// key) gets the task as it is now: it is placed once, by its first submit.
 		const [placed] = await Promise.all([created ? dispatcher.submit(submitted) : submitted, durable]);
@@ -156,24 +159,23 @@ export function createQueenRouter(deps: QueenDeps): Router {
 	router.post('/drones/:name/drain', auth, async ctx => {
 		const {deadline = defaultDrainDeadlineSeconds} = parseBody(ctx, drainBody);
 		const name = ctx.params.name!;
-		const wait = ctx.query.wait === 'true' || ctx.query.wait === '1';
 		// Listening before the drain is written: a drone with nothing on it is drained in the same write.
-		const ended = wait ? drainEnd(hive, name, ctx.res) : undefined;
-		let drone: Drone;
-		try {
-			drone = await refusals(async () => hive.drain(name, actor(ctx), (deps.now ?? Date.now)() + (deadline * 1000)));
-		} catch (error: unknown) {
-			ended?.cancel();
-			throw error;
-		}
-
+		const ended = queryFlag(ctx, 'wait') === true ? nextEvent(hive, drainEndOf(name), requestSignal(ctx, deps.ending)) : undefined;
+		const drone = await refusals(async () => hive.drain(name, actor(ctx), (deps.now ?? Date.now)() + (deadline * 1000)));
 		if (!ended) {
 			ctx.status = 202;
 			ctx.body = {result: 'OK', drone: droneJson(drone, Date.now())};
 			return;
 		}
 
-		const end = await ended.promise;
+		const end = await ended;
+		if (end === undefined) {
+			// The client went, or this queen's term ended: the drain goes on; the client asks again (a drain asked
+			// again keeps its start), of the next leader.
+			ctx.set('Retry-After', '1');
+			throw new HiveError(503, `this queen stopped leading the hive while ${name} was being drained: the drain goes on; ask again`, 'ERR_HIVE_NO_LEADER');
+		}
+
 		if (end === 'uncordoned') {
 			throw new HiveError(409, `the drain of ${name} was stopped: the drone was uncordoned`, 'ERR_HIVE_DRAIN_STOPPED');
 		}
@@ -194,7 +196,7 @@ export function createQueenRouter(deps: QueenDeps): Router {
 
 	router.get('/tasks/:id/logs', auth, async ctx => {
 		const task = resolve(hive, ctx.params.id!);
-		await streamTaskLogs(ctx, hive, deps.droneClient, task, ctx.query.follow === 'true' || ctx.query.follow === '1');
+		await streamTaskLogs(ctx, {hive, client: deps.droneClient, ending: deps.ending}, task, queryFlag(ctx, 'follow') === true);
 	});
 
 	router.post('/tasks/:id/result', auth, async ctx => {
@@ -211,7 +213,7 @@ export function createQueenRouter(deps: QueenDeps): Router {
 			throw new HiveError(400, 'since must be an event id (a whole number)', 'ERR_HIVE_BAD_QUERY');
 		}
 
-		if (ctx.query.follow === 'false' || ctx.query.follow === '0') {
+		if (queryFlag(ctx, 'follow') === false) {
 			// The backlog as one answer: `hive-larve events` without --follow.
 			ctx.body = {events: hive.eventsSince(sinceId ?? 0).map(event => eventJson(event))};
 			return;
@@ -344,37 +346,37 @@ function actor(ctx: Koa.Context): string {
 	return user;
 }
 
-/** Waits for a drain to end: drained, the drone gone, or the drain stopped (uncordoned); `cancel` stops waiting. */
-function drainEnd(hive: Hive, name: string, request: NodeJS.EventEmitter): {readonly promise: Promise<'drained' | 'gone' | 'uncordoned' | 'client gone'>; cancel(): void} {
-	let cancel = (): void => undefined;
-	const promise = new Promise<'drained' | 'gone' | 'uncordoned' | 'client gone'>(resolve => {
-		const done = (end: 'drained' | 'gone' | 'uncordoned' | 'client gone') => {
-			unsubscribe();
-			request.off('close', gone);
-			resolve(end);
-		};
+/** What ends a drain, in the events: drained, the drone gone, or the drain stopped (uncordoned). */
+function drainEndOf(name: string): (event: HiveEvent) => 'drained' | 'gone' | 'uncordoned' | undefined {
+	return event => {
+		if (!('drone' in event) || event.drone !== name) {
+			return undefined;
+		}
 
-		const gone = () => {
-			done('client gone');
-		};
-
-		const unsubscribe = hive.subscribe(event => {
-			if (!('drone' in event) || event.drone !== name) {
-				return;
+		switch (event.type) {
+			case 'drone.drained': {
+				return 'drained';
 			}
 
-			if (event.type === 'drone.drained') {
-				done('drained');
-			} else if (event.type === 'drone.left' || event.type === 'drone.evicted') {
-				done('gone');
-			} else if (event.type === 'drone.uncordoned') {
-				done('uncordoned');
+			case 'drone.left':
+			case 'drone.evicted': {
+				return 'gone';
 			}
-		});
-		request.on('close', gone);
-		cancel = gone;
-	});
-	return {promise, cancel};
+
+			case 'drone.uncordoned': {
+				return 'uncordoned';
+			}
+
+			default: {
+				return undefined;
+			}
+		}
+	};
+}
+
+/** A task's final state, in the events. */
+function finalStateOf(id: string): (event: HiveEvent) => Task | undefined {
+	return event => ('task' in event && event.task.id === id && finalTaskStates.has(event.task.state) ? event.task : undefined);
 }
 
 /**
@@ -453,26 +455,4 @@ function describeExit(result: {exitCode: number | null; signal: string | null; t
 	}
 
 	return result.signal ? `killed by ${result.signal}` : `exited with ${result.exitCode}`;
-}
-
-/** Resolves with the task once it is final (`?wait=true`), or undefined if the client goes away first. */
-async function waitForFinalState(hive: Hive, id: string, request: NodeJS.EventEmitter): Promise<Task | undefined> {
-	return new Promise(resolve => {
-		const done = (task: Task | undefined) => {
-			unsubscribe();
-			request.off('close', gone);
-			resolve(task);
-		};
-
-		const gone = () => {
-			done(undefined);
-		};
-
-		const unsubscribe = hive.subscribe(event => {
-			if ('task' in event && event.task.id === id && finalTaskStates.has(event.task.state)) {
-				done(event.task);
-			}
-		});
-		request.on('close', gone);
-	});
 }

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import {execFileSync, spawn, type ChildProcess} from 'node:child_process';
-import {after, before, describe, test} from 'node:test';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {after, before, describe, test, type TestContext} from 'node:test';
 import stringWidth from 'string-width';
 import {cliPath, spawnLarve, type Spawned} from '../helpers/binary.js';
 import {request} from '../helpers/larves.js';
@@ -90,6 +93,15 @@ describe('hive-larve\'s commands against a hive', () => {
 		const answer = await request(`${queenUrl}/submit_task`, {body, headers: auth});
 		assert.ok(answer.status === 200 || answer.status === 202, JSON.stringify(answer.body));
 		return answer.body.task;
+	};
+
+	/** A file a command waits for: the test decides when the command goes on. */
+	const gateFile = (t: TestContext): string => {
+		const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hive-ctl-'));
+		t.after(() => {
+			fs.rmSync(dir, {recursive: true, force: true});
+		});
+		return path.join(dir, 'go');
 	};
 
 	const sleeper = () => {
@@ -275,11 +287,19 @@ describe('hive-larve\'s commands against a hive', () => {
 		}
 	});
 
-	test('drain waits for the command in flight to end, and the drone stays cordoned', async () => {
-		const task = await submitJson({command: 'sleep 1; echo slept', selector: {zone: 'b'}});
+	test('drain waits for the command in flight to end, and the drone stays cordoned', async t => {
+		const gate = gateFile(t);
+		const task = await submitJson({command: `while [ ! -e ${gate} ]; do sleep 0.05; done; echo done`, selector: {zone: 'b'}});
 		await waitFor(async () => (await taskJson(task.id)).state === 'running', 'the command to run');
 		try {
-			const run = await ctl(['drain', 'bee-b']);
+			const draining = follow(['drain', 'bee-b']);
+			t.after(() => {
+				stop(draining);
+			});
+			await waitFor(async () => (await request(`${queenUrl}/drones/bee-b`, {headers: auth})).body.drone.drain, 'the drain to begin');
+			assert.equal(draining.child.exitCode, null, 'the drain waits while the command runs');
+			fs.writeFileSync(gate, '');
+			const run = await draining.done;
 			assert.equal(run.status, 0, run.stderr);
 			assert.equal(run.stdout, 'drone bee-b drained\n');
 			// It ended before the drain did: it was let finish, not moved.
@@ -333,15 +353,17 @@ describe('hive-larve\'s commands against a hive', () => {
 	});
 
 	test('logs --follow prints a command\'s lines as it prints them, then exits with its outcome', async t => {
-		const task = await submitJson({command: 'for i in 1 2 3; do echo line$i; sleep 0.4; done; echo warn >&2'});
+		const gate = gateFile(t);
+		const task = await submitJson({command: `echo line1; while [ ! -e ${gate} ]; do sleep 0.05; done; echo line2; echo line3; echo warn >&2`});
 		const logs = follow(['logs', task.id.slice(0, 8), '--follow']);
 		t.after(() => {
 			stop(logs);
 		});
 		await waitFor(() => logs.stdout.startsWith('line1\n'), 'the first line');
-		// Seen while the command still runs: streamed, not printed at the end.
-		assert.notEqual((await taskJson(task.id)).state, 'succeeded');
+		// Seen while the command still runs (it waits for the gate): streamed, not printed at the end.
+		assert.equal((await taskJson(task.id)).state, 'running');
 		assert.equal(logs.child.exitCode, null);
+		fs.writeFileSync(gate, '');
 		const run = await logs.done;
 		assert.equal(run.status, 0, run.stderr);
 		assert.equal(run.stdout, 'line1\nline2\nline3\n');

@@ -4,6 +4,7 @@ import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {test} from 'node:test';
 import {request, startDrone, startQueen} from '../helpers/larves.js';
+import {killProcessesWith, uniqueSleep} from '../helpers/processes.js';
 import {fakeDrone} from '../helpers/servers.js';
 import {waitFor} from '../helpers/wait.js';
 import {histogram, sample, scrape, value} from './scrape.js';
@@ -169,4 +170,22 @@ test('cordons, drains and cancels move the drone and task gauges', async t => {
 	}, 'the waiting text to be printed once the drone is uncordoned');
 	assert.equal(value(uncordoned, 'hive_drones_cordoned'), 0);
 	assert.equal(histogram(uncordoned, 'hive_dispatch_latency_seconds').count, 2, 'the command, and the text once placed');
+});
+
+test('a task moved off a drained drone counts once in the dispatch latency: its first placement', async t => {
+	const queen = await startQueen(t, {token});
+	const first = await startDrone(t, queen, {token, allowExec: true});
+	const marker = uniqueSleep();
+	t.after(() => {
+		killProcessesWith(marker);
+	});
+	const running = await request(`${queen.url}/submit_task`, {body: {command: `sleep ${marker}`}, headers: auth});
+	assert.equal(running.body.task.drone, first.name);
+	const second = await startDrone(t, queen, {token, allowExec: true});
+	assert.equal((await request(`${queen.url}/drones/${first.name}/drain?wait=true`, {body: {deadline: 0.2}, headers: auth})).status, 200);
+	await waitFor(async () => {
+		const {task} = (await request(`${queen.url}/tasks/${running.body.task.id as string}`, {headers: auth})).body;
+		return task.state === 'running' && task.drone === second.name;
+	}, 'the task to run on the other drone');
+	assert.equal(histogram(await scrape(queen.url, token), 'hive_dispatch_latency_seconds').count, 1);
 });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import {execFileSync} from 'node:child_process';
+import http from 'node:http';
 import {setTimeout as sleep} from 'node:timers/promises';
 import {after, before, test, type TestContext} from 'node:test';
 import type {Etcd3} from 'etcd3';
@@ -203,14 +204,33 @@ test('a leader stopped gracefully gives its term back first: another queen leads
 	const b = await startLarve({mode: 'queen', port: 0, store, etcdPrefix: prefix, leaderLeaseMs: 5000}, {log});
 	t.after(async () => b.stop());
 	assert.equal((await call(`${a.url}/register`, {body: {address: drone.address, allowExec: true}}))?.status, 200);
-	// A client waits on a command at a: a's connections stay open for its grace.
+	// A client waits on a command at a: when a's term ends it is answered with the task as it is then.
 	const waiting = call(`${a.url}/submit_task?wait=true`, {body: {command: 'sleep 60'}, timeoutMs: 10_000});
 	await waitFor(() => a.hive?.taskCount === 1, 'the waiting submit');
-	let bLedFirst = false;
-	const stopped = a.stop().then(() => {
-		bLedFirst = b.hive !== undefined;
+	// Another is still sending its request: a's connections stay open for their grace.
+	const slow = http.request(`${a.url}/submit_task`, {method: 'POST', agent: false, headers: {'content-type': 'application/json', 'content-length': '100'}});
+	slow.on('error', () => undefined);
+	t.after(() => {
+		slow.destroy();
 	});
-	await Promise.all([stopped, waiting]);
-	assert.ok(bLedFirst, 'b led before a had closed its connections');
+	slow.write('{"text": ');
+	await new Promise<void>(resolve => {
+		slow.once('socket', socket => {
+			socket.once('connect', resolve);
+		});
+	});
+	// A round trip after it: a has read the slow request's headers by the time it answers.
+	assert.equal((await call(`${a.url}/healthz`))?.status, 200);
+	let aStopped = false;
+	const stopped = a.stop().then(() => {
+		aStopped = true;
+	});
+	const answer = await waiting;
+	assert.equal(answer?.status, 200, 'the waiting submit is answered as its term ends');
+	assert.equal(answer?.body.task.state, 'running');
+	await waitFor(() => b.hive, 'b to lead');
+	assert.equal(aStopped, false, 'b leads while a still closes its connections');
+	slow.destroy();
+	await stopped;
 	assert.equal(b.hive?.taskCount, 1, 'with the task a acknowledged');
 });

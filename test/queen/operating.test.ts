@@ -114,6 +114,58 @@ test('cancelling a running command kills every process it started on its drone, 
 	assert.equal(after.result.stdout, 'started\n');
 });
 
+test('a cancel that crosses a placement under way: the drone refuses the task as cancelled, and no other drone is given it', async t => {
+	const queen = await startQueen(t);
+	// A drone that holds every task and every cancel until the test lets them go.
+	const heldTasks: http.ServerResponse[] = [];
+	const heldCancels: http.ServerResponse[] = [];
+	const server = http.createServer((request, response) => {
+		request.resume();
+		if (request.url === '/healthz') {
+			response.writeHead(200, {'content-type': 'application/json'}).end(JSON.stringify({status: 'Status.READY', mode: 'Mode.DRONE', version: 'fake', allowExec: true, slots: 4, tasks: []}));
+		} else if (request.url === '/do_task' || request.url === '/do_tasks') {
+			heldTasks.push(response);
+		} else if (request.url!.endsWith('/cancel')) {
+			heldCancels.push(response);
+		} else {
+			response.writeHead(404).end();
+		}
+	});
+	server.listen(0, '127.0.0.1');
+	await new Promise(resolve => server.once('listening', resolve));
+	t.after(() => {
+		server.closeAllConnections();
+		server.close();
+	});
+	const address = `127.0.0.1:${(server.address() as {port: number}).port}`;
+	assert.equal((await request(`${queen.url}/register`, {body: {address, allowExec: true, slots: 4}})).status, 200);
+	const marker = uniqueSleep();
+	t.after(() => {
+		killProcessesWith(marker);
+	});
+	const submitted = fetch(`${queen.url}/submit_task`, {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify({command: `sleep ${marker}`})});
+	await waitFor(() => heldTasks.length === 1, 'the task to reach the holding drone');
+	const {id} = (await request(`${queen.url}/tasks?state=dispatched`)).body.tasks[0] as {id: string};
+	// Another drone, free, that could take it.
+	const other = await startDrone(t, queen, {allowExec: true});
+
+	const cancel = request(`${queen.url}/tasks/${id}`, {method: 'DELETE'});
+	await waitFor(() => heldCancels.length === 1, 'the cancel to reach the drone');
+	// The drone had the cancel first: it refuses the task as cancelled.
+	const refused = heldTasks[0]!;
+	refused.writeHead(409, {'content-type': 'application/json'}).end(JSON.stringify({error: `task ${id} was cancelled`, code: 'ERR_HIVE_CANCELLED'}));
+	await new Promise(resolve => refused.once('finish', resolve));
+	await submitted;
+	heldCancels[0]!.writeHead(200, {'content-type': 'application/json'}).end(JSON.stringify({result: 'OK', held: false}));
+	const answer = await cancel;
+	assert.equal(answer.status, 200);
+	assert.equal(answer.body.task.state, 'cancelled');
+	const task = await taskOf(queen.url, id);
+	assert.deepEqual([task.state, task.attempts], ['cancelled', 1], 'placed once, never on the other drone');
+	assert.deepEqual((await request(`${other.url}/healthz`)).body.tasks, []);
+	assert.equal(processesWith(marker).length, 0);
+});
+
 test('a task cancelled before it reaches its drone never starts there', async t => {
 	const queen = await startQueen(t);
 	const drone = await startDrone(t, queen, {allowExec: true});
@@ -298,4 +350,29 @@ test('GET /events?follow=false answers the backlog as JSON', async t => {
 	assert.deepEqual(answer.body.events.map((event: {type: string}) => event.type), ['drone.registered', 'drone.cordoned']);
 	const since = await request(`${queen.url}/events?follow=false&since=${answer.body.events[0].id}`);
 	assert.deepEqual(since.body.events.map((event: {type: string}) => event.type), ['drone.cordoned']);
+});
+
+test('a request that waits on the hive ends with the queen\'s term: a drain waited on gets 503, a task followed gets an error line', async t => {
+	const queen = await startQueen(t);
+	const drone = await startDrone(t, queen, {allowExec: true});
+	const marker = uniqueSleep();
+	t.after(() => {
+		killProcessesWith(marker);
+	});
+	const running = await submit(queen.url, {command: `sleep ${marker}`});
+	assert.equal(running.body.task.state, 'running');
+	const pending = await submit(queen.url, {command: 'true', selector: {zone: 'nowhere'}});
+	const drain = request(`${queen.url}/drones/${drone.name}/drain?wait=true`, {body: {deadline: 600}});
+	const logs = readLines(`${queen.url}/tasks/${pending.body.task.id}/logs?follow=true`);
+	assert.equal(await logs.status, 200);
+	await waitFor(async () => (await droneOf(queen.url, drone.name)).drain, 'the drain to begin');
+
+	await queen.stop();
+	const answer = await drain;
+	assert.equal(answer.status, 503);
+	assert.equal(answer.body.code, 'ERR_HIVE_NO_LEADER');
+	assert.equal(answer.headers.get('retry-after'), '1');
+	await logs.ended;
+	assert.equal(logs.lines.length, 1);
+	assert.match(logs.lines[0].error, /no longer leads/);
 });

@@ -10,7 +10,8 @@ export type TaskEventType =
 	| 'task.succeeded'
 	| 'task.failed'
 	| 'task.lost'
-	| 'task.cancelled';
+	| 'task.cancelled'
+	| 'task.stopped';
 
 export type EventBody =
 	| {readonly type: 'drone.registered'; readonly drone: string; readonly address: string; readonly again: boolean}

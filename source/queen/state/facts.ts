@@ -27,8 +27,10 @@ export type Fact =
 	taken off a drone being drained (its deadline passed), which costs it no retry.
 	*/
 	| {readonly type: 'task.requeued'; readonly at: number; readonly id: string; readonly drone: string; readonly reason: string; readonly moved?: boolean}
-	/** A person cancelled it (`by`); a command stopped on its drone may leave its output so far (`result`); `error`: what could not be done. */
-	| {readonly type: 'task.cancelled'; readonly at: number; readonly id: string; readonly by: string; readonly result?: TaskResult | undefined; readonly error?: string | undefined}
+	/** A person cancelled it (`by`): it leaves the queue, or its place on its drone (its slot is free). */
+	| {readonly type: 'task.cancelled'; readonly at: number; readonly id: string; readonly by: string}
+	/** What a cancelled command left once its drone stopped it: its output so far (`result`), or why the drone could not be told (`error`). */
+	| {readonly type: 'task.stopped'; readonly at: number; readonly id: string; readonly result?: TaskResult | undefined; readonly error?: string | undefined}
 	| {readonly type: 'task.succeeded'; readonly at: number; readonly id: string; readonly drone: string; readonly result?: TaskResult | undefined}
 	| {readonly type: 'task.failed'; readonly at: number; readonly id: string; readonly drone?: string | undefined; readonly error: string; readonly result?: TaskResult | undefined}
 	| {readonly type: 'task.lost'; readonly at: number; readonly id: string; readonly drone: string; readonly error: string};

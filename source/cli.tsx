@@ -1,11 +1,10 @@
 #!/usr/bin/env node
-import fs from 'node:fs';
 import meow from 'meow';
 import {commandList, isCtlCommand, runCtlAndExit} from './ctl/index.js';
 import type {Larve} from './larve.js';
 import {createLogger} from './log.js';
 import type {SchedulerName} from './model.js';
-import {defaultLogFile, OptionError, parseLabels, parseQueenHosts, resolveOptions, type LarveInput, type LogLevel} from './options.js';
+import {defaultLogFile, OptionError, parseLabels, parseQueenHosts, readTokenFile, resolveOptions, type LarveInput, type LogLevel} from './options.js';
 import {CorruptStoreError, StoreLockedError} from './queen/store/file-store.js';
 import {RegistrationError} from './drone/registration.js';
 import {loadDashboard} from './dashboard/load.js';
@@ -217,7 +216,7 @@ function toInput(flags: typeof cli.flags): LarveInput {
 		labels: flags.label === undefined ? undefined : parseLabels(flags.label),
 		logLevel: flags.logLevel as LogLevel | undefined,
 		logFile: flags.logFile,
-		token: readTokenFile(flags.tokenFile) ?? flags.token ?? (process.env.HIVE_TOKEN || undefined),
+		token: tokenFromFile(flags.tokenFile) ?? flags.token ?? (process.env.HIVE_TOKEN || undefined),
 		tui: flags.tui,
 		localDrones: integer('--local-drones', flags.localDrones),
 		store: flags.store,
@@ -229,7 +228,7 @@ function toInput(flags: typeof cli.flags): LarveInput {
 }
 
 /** `--token-file PATH`: the file's first line. */
-function readTokenFile(file: string | undefined): string | undefined {
+function tokenFromFile(file: string | undefined): string | undefined {
 	if (file === undefined) {
 		return undefined;
 	}
@@ -238,19 +237,7 @@ function readTokenFile(file: string | undefined): string | undefined {
 		throw new OptionError('--token and --token-file: give one of them');
 	}
 
-	let text: string;
-	try {
-		text = fs.readFileSync(file, 'utf8');
-	} catch (error: unknown) {
-		throw new OptionError(`--token-file ${file}: cannot read it (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
-	}
-
-	const token = text.split('\n')[0]!.trim();
-	if (token === '') {
-		throw new OptionError(`--token-file ${file}: the file is empty`);
-	}
-
-	return token;
+	return readTokenFile(file);
 }
 
 async function main(): Promise<void> {

@@ -215,6 +215,23 @@ export class OptionError extends TypeError {
 	readonly code = 'ERR_HIVE_BAD_OPTION';
 }
 
+/** The token in `--token-file PATH`: the file's first line, trimmed; an `OptionError` when it cannot be read or is empty. */
+export function readTokenFile(file: string): string {
+	let text: string;
+	try {
+		text = readFileSync(file, 'utf8');
+	} catch (error: unknown) {
+		throw new OptionError(`--token-file ${file}: cannot read it (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+	}
+
+	const token = text.split('\n')[0]!.trim();
+	if (token === '') {
+		throw new OptionError(`--token-file ${file}: the file is empty`);
+	}
+
+	return token;
+}
+
 /** Parses `--label key=value` flags into labels. */
 export function parseLabels(values: readonly string[]): Record<string, string> {
 	const labels: Record<string, string> = {};

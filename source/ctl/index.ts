@@ -1,9 +1,8 @@
-import fs from 'node:fs';
 import os from 'node:os';
 import meow from 'meow';
 import {createHttpClient} from '../client/http.js';
 import {createQueenClient} from '../client/queen-client.js';
-import {parseQueenHosts} from '../options.js';
+import {parseQueenHosts, readTokenFile} from '../options.js';
 import {version} from '../version.js';
 import {kebab, stringFlag, type CommandSpec, type ParsedFlags} from './command.js';
 import {cordon, drain, drones, uncordon} from './drones.js';
@@ -167,19 +166,11 @@ function resolveToken(flags: ParsedFlags, io: CtlIo): string | undefined {
 	}
 
 	if (file !== undefined) {
-		let text: string;
 		try {
-			text = fs.readFileSync(file, 'utf8');
+			return readTokenFile(file);
 		} catch (error: unknown) {
-			throw new UsageError(`--token-file ${file}: cannot read it (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+			throw new UsageError(error instanceof Error ? error.message : String(error));
 		}
-
-		const token = text.split('\n')[0]!.trim();
-		if (token === '') {
-			throw new UsageError(`--token-file ${file}: the file is empty`);
-		}
-
-		return token;
 	}
 
 	if (given !== undefined) {

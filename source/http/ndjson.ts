@@ -1,4 +1,5 @@
 import type Koa from 'koa';
+import {openResponse} from './streaming.js';
 
 /** What a client may leave unread of a line stream before it is cut (a follower that does not keep up). */
 const maxBufferedBytes = 1024 * 1024;
@@ -22,45 +23,20 @@ server ends the stream, or the client falls more than 1 MiB behind (then the str
 cannot wait for `onDrain` does not hold the larve's memory hostage).
 */
 export function openLineStream(ctx: Koa.Context, onClose: () => void): LineStream {
-	const {res} = ctx;
-	ctx.req.socket.setTimeout(0);
-	ctx.req.socket.setNoDelay(true);
-	ctx.status = 200;
-	ctx.respond = false;
-	res.writeHead(200, {'Content-Type': 'application/x-ndjson; charset=utf-8', 'Cache-Control': 'no-cache', 'X-Accel-Buffering': 'no'});
-	// The client (or a follower queen in between) learns at once that the stream is open.
-	res.flushHeaders();
-	let closed = false;
-	const close = (how: 'end' | 'destroy'): void => {
-		if (closed) {
-			return;
-		}
-
-		closed = true;
-		if (how === 'end') {
-			res.end();
-		} else {
-			res.destroy();
-		}
-
-		onClose();
-	};
-
-	res.on('close', () => {
-		close('destroy');
-	});
+	const stream = openResponse(ctx, {'Content-Type': 'application/x-ndjson; charset=utf-8'}, onClose);
+	const {res} = stream;
 	return {
 		send(value) {
 			this.sendRaw(`${JSON.stringify(value)}\n`);
 		},
 		sendRaw(lines) {
-			if (closed) {
+			if (stream.closed) {
 				return true;
 			}
 
 			const room = res.write(lines);
 			if (res.writableLength > maxBufferedBytes) {
-				close('destroy');
+				stream.close('destroy');
 			}
 
 			return room;
@@ -69,10 +45,10 @@ export function openLineStream(ctx: Koa.Context, onClose: () => void): LineStrea
 			res.once('drain', listener);
 		},
 		end() {
-			close('end');
+			stream.close('end');
 		},
 		get closed() {
-			return closed;
+			return stream.closed;
 		},
 	};
 }

@@ -1,4 +1,5 @@
 import type Koa from 'koa';
+import {openResponse} from './streaming.js';
 
 const maxBufferedBytes = 4 * 1024 * 1024;
 
@@ -23,60 +24,29 @@ between: with hundreds of clients, every copy counts). `onClose` runs once, when
 the server ends the stream.
 */
 export function openEventStream(ctx: Koa.Context, onClose: () => void): EventStream {
-	const {res} = ctx;
-	ctx.req.socket.setTimeout(0);
-	ctx.req.socket.setNoDelay(true);
-	ctx.status = 200;
-	// Koa leaves the response alone: the stream is written here.
-	ctx.respond = false;
-	res.writeHead(200, {
-		'Content-Type': 'text/event-stream; charset=utf-8',
-		'Cache-Control': 'no-cache',
-		Connection: 'keep-alive',
-		'X-Accel-Buffering': 'no',
-	});
+	const stream = openResponse(ctx, {'Content-Type': 'text/event-stream; charset=utf-8', Connection: 'keep-alive'}, onClose);
+	const {res} = stream;
 	res.write(': hive events\n\n');
-
-	let closed = false;
-	/** Ends the stream: `end` for a client that reads (it gets what is buffered), `destroy` for one that does not. */
-	const close = (how: 'end' | 'destroy' = 'end'): void => {
-		if (closed) {
-			return;
-		}
-
-		closed = true;
-		if (how === 'end') {
-			res.end();
-		} else {
-			res.destroy();
-		}
-
-		onClose();
-	};
-
-	res.on('close', () => {
-		close();
-	});
 	return {
 		sendFrame(frame) {
-			if (closed) {
+			if (stream.closed) {
 				return;
 			}
 
 			// A client that does not read is cut off rather than buffered without end; it reconnects with ?since=.
 			// Its connection goes too: ended, it would keep what is buffered, and its connection, for as long as it does not read.
 			if (res.writableLength > maxBufferedBytes) {
-				close('destroy');
+				stream.close('destroy');
 				return;
 			}
 
 			res.write(frame);
 		},
 		get closed() {
-			return closed;
+			return stream.closed;
 		},
 		close() {
-			close();
+			stream.close();
 		},
 	};
 }

@@ -4,6 +4,7 @@ import net from 'node:net';
 import {test} from 'node:test';
 import {spawnLarve} from '../helpers/binary.js';
 import {request} from '../helpers/larves.js';
+import {stablePort} from '../helpers/ports.js';
 import {waitFor} from '../helpers/wait.js';
 
 const droneCount = 30;
@@ -81,10 +82,5 @@ test('a drone whose registration callback times out is told to try again, and do
 });
 
 async function freePort(): Promise<number> {
-	const server = net.createServer();
-	server.listen(0, '127.0.0.1');
-	await once(server, 'listening');
-	const {port} = server.address() as net.AddressInfo;
-	await new Promise(resolve => server.close(resolve));
-	return port;
+	return stablePort();
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import {test, type TestContext} from 'node:test';
 import {spawnLarve, temporaryDirectory, type Spawned} from '../helpers/binary.js';
 import {request} from '../helpers/larves.js';
-import {deadAddress} from '../helpers/servers.js';
+import {stablePort} from '../helpers/ports.js';
 import {waitFor} from '../helpers/wait.js';
 
 const fast = ['--heartbeat-interval', '0.2', '--retry-delay', '0.1', '--heartbeat-timeout', '0.5'];
@@ -18,7 +18,7 @@ async function startQueen(t: TestContext, dir: string, port: string, extra: read
 }
 
 async function freePort(): Promise<string> {
-	return (await deadAddress()).split(':')[1]!;
+	return String(await stablePort());
 }
 
 test('kill -9 of a queen under a submit load: restarted on its directory, it has every task it acknowledged, and its drones keep their names', async t => {

@@ -62,7 +62,23 @@ export function spawnLarve(t: TestContext | undefined, args: readonly string[], 
 			});
 		}),
 		async url() {
-			const line = await waitFor(() => this.logs().find(entry => typeof entry.url === 'string' && String(entry.msg).includes('listening')), `the listening line of hive-larve ${args.join(' ')} (stderr: ${this.stderr})`);
+			const what = `hive-larve ${args.join(' ')}`;
+			const tail = () => this.stderr.trim().split('\n').slice(-3).join(' | ');
+			let line: Record<string, unknown>;
+			try {
+				line = await waitFor(() => {
+					const found = this.logs().find(entry => typeof entry.url === 'string' && String(entry.msg).includes('listening'));
+					if (!found && (child.exitCode !== null || child.signalCode !== null)) {
+						throw new Error(`${what} exited (${child.exitCode ?? child.signalCode}) before it listened; its stderr ends: ${tail()}`);
+					}
+
+					return found;
+				}, `the listening line of ${what}`, 10_000, {rethrow: true});
+			} catch (error: unknown) {
+				// What it had said by then, not when the wait began.
+				throw new Error(`${error instanceof Error ? error.message : String(error)} (stderr by then: ${tail() || 'nothing'})`);
+			}
+
 			return line.url as string;
 		},
 	};

@@ -1,9 +1,9 @@
 import {spawn, spawnSync, type ChildProcess, type SpawnOptions} from 'node:child_process';
 import {mkdtempSync, openSync, closeSync, rmSync} from 'node:fs';
-import net from 'node:net';
 import {tmpdir} from 'node:os';
 import path from 'node:path';
 import {waitFor} from './wait.js';
+import {stablePort} from './ports.js';
 
 /** Why etcd cannot run here (no `etcd` binary: `.ci/run` installs Debian's etcd-server), or undefined. */
 export function etcdMissing(): string | undefined {
@@ -53,17 +53,9 @@ export type EtcdCluster = {
 };
 
 /** A free loopback port (taken and let go: another process may take it meanwhile, rarely). */
+/** A free loopback port that a restart can take again (`stablePort`). */
 export async function freePort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const server = net.createServer();
-		server.once('error', reject);
-		server.listen(0, '127.0.0.1', () => {
-			const {port} = server.address() as net.AddressInfo;
-			server.close(() => {
-				resolve(port);
-			});
-		});
-	});
+	return stablePort();
 }
 
 /**

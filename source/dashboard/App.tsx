@@ -9,8 +9,9 @@ import {HelpOverlay} from './HelpOverlay.js';
 import {withRecord, type DroneRow, type HiveStore} from './hive-store.js';
 import {layout} from './layout.js';
 import {Prompt, type Outcome} from './Prompt.js';
-import {TaskDetail} from './TaskDetail.js';
+import {taskViewLines} from './task-lines.js';
 import {TaskList} from './TaskList.js';
+import {TaskView as TaskPane} from './TaskView.js';
 import {initialUiState, reduceKey, type Effect, type UiState} from './ui-state.js';
 import {useHive} from './use-hive.js';
 import {useTerminalSize} from './use-terminal-size.js';
@@ -89,21 +90,27 @@ export function App({store, client, version, width: fixedWidth, height: fixedHei
 	const droneOffset = Math.min(ui.droneOffset, Math.max(0, drones.length - sizes.droneRows));
 	const taskSelected = Math.min(ui.taskSelected, Math.max(0, hive.tasks.length - 1));
 	const taskOffset = sizes.taskRows > 0 ? Math.floor(taskSelected / sizes.taskRows) * sizes.taskRows : 0;
+	const stale = !hive.connected;
 	const tasks = (
 		<TaskList
 			tasks={hive.tasks}
+			total={hive.tasks.length}
 			width={sizes.taskWidth}
 			rows={sizes.taskRows}
 			offset={ui.focus === 'tasks' ? taskOffset : 0}
 			selected={ui.focus === 'tasks' ? taskSelected : undefined}
 			focused={ui.focus === 'tasks'}
+			filter=""
+			filtering={false}
+			sort={{column: 'time', descending: true}}
+			stale={stale}
 		/>
 	);
-	const events = <EventLog entries={hive.log} width={sizes.logWidth} rows={sizes.logRows}/>;
+	const events = <EventLog entries={hive.log} width={sizes.logWidth} rows={sizes.logRows} stale={stale}/>;
 
 	let body;
 	if (ui.help) {
-		body = <HelpOverlay width={width} rows={sizes.bodyRows}/>;
+		body = <HelpOverlay width={width} rows={sizes.bodyRows} scroll={0}/>;
 	} else if (ui.detail === undefined) {
 		body = (
 			<>
@@ -115,9 +122,12 @@ export function App({store, client, version, width: fixedWidth, height: fixedHei
 					width={width}
 					rows={sizes.droneRows}
 					offset={droneOffset}
+					selected={undefined}
 					focused={ui.focus === 'drones'}
 					filter={ui.filter}
 					filtering={ui.filtering}
+					sort={{column: 'name', descending: false}}
+					stale={stale}
 				/>
 				{sizes.sideBySide
 					? <Box flexDirection="row" gap={1}>{tasks}{events}</Box>
@@ -129,7 +139,7 @@ export function App({store, client, version, width: fixedWidth, height: fixedHei
 		const loaded = fetched?.id === ui.detail ? fetched : undefined;
 		const task = known && loaded?.task ? withRecord(known, loaded.task) : known ?? loaded?.task;
 		body = task
-			? <TaskDetail task={task} width={width} rows={sizes.bodyRows} note={loaded?.note}/>
+			? <TaskPane id={task.id} lines={taskViewLines(task, undefined)} width={width} rows={sizes.bodyRows} scroll={0} following={false} search="" searching={false} matches={[]} match={undefined} state={task.state} note={loaded?.note}/>
 			: <Box height={sizes.bodyRows}><Text>{fit(`Task ${ui.detail}: ${loaded?.note ?? 'not known'}  (Esc: back)`, width)}</Text></Box>;
 	}
 
@@ -137,7 +147,7 @@ export function App({store, client, version, width: fixedWidth, height: fixedHei
 		<Box flexDirection="column" width={width} height={height} overflowY="hidden">
 			<Header hive={hive} version={version} width={width}/>
 			<Box flexDirection="column" height={sizes.bodyRows} overflowY="hidden">{body}</Box>
-			<Prompt value={ui.value} cursor={ui.cursor} focused={ui.focus === 'prompt' && !ui.help && !ui.filtering && ui.detail === undefined} width={width} outcome={outcome}/>
+			<Prompt value={ui.value} cursor={ui.cursor} focused={ui.focus === 'prompt' && !ui.help && !ui.filtering && ui.detail === undefined} width={width} outcome={outcome} sigil="›" hint="Enter submit  ↑↓ history  Tab focus  / filter  ? keys  Ctrl-C quit"/>
 		</Box>
 	);
 }

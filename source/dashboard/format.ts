@@ -106,7 +106,98 @@ export function scrollWindow(count: number, rows: number, selected: number, offs
 	return Math.min(Math.max(0, start), maxOffset);
 }
 
-/** An error as people read it: without the request line the HTTP client puts first (`GET http://…: `). */
+/**
+An error as people read it: without the request line the HTTP client puts first (`GET http://…: `),
+also where the error is quoted inside another (`3 heartbeats failed in a row: GET http://…: ECONNREFUSED`).
+The cause is what a narrow column must show.
+*/
 export function errorText(message: string): string {
-	return message.replace(/^[A-Z]+ \S+: /, '');
+	return message.replace(/^[A-Z]+ \S+: /, '').replaceAll(/\b(?:GET|POST|PUT|PATCH|DELETE|HEAD) https?:\/\/\S+: /g, '');
+}
+
+/**
+`text` cut into lines of at most `width` columns, at blanks where it can (a word longer than a line is
+cut between characters): what must be read whole (an error, a meaning in the help) rather than cut with
+'…'. Always at least one line.
+*/
+export function wrap(text: string, width: number): string[] {
+	if (width <= 0) {
+		return [''];
+	}
+
+	const lines: string[] = [];
+	let line = '';
+	let used = 0;
+	const add = (piece: string, columns: number) => {
+		// A continuation line starts at a word, not at the blank before it.
+		if (used === 0 && lines.length > 0 && piece.trim() === '') {
+			return;
+		}
+
+		line += piece;
+		used += columns;
+	};
+
+	const push = () => {
+		lines.push(line.trimEnd());
+		line = '';
+		used = 0;
+	};
+
+	// Words with the blank after them: the blank that ends a line may hang past its edge.
+	for (const word of printable(text).split(/(?<= )/)) {
+		const visible = stringWidth(word.trimEnd());
+		if (used > 0 && used + visible > width) {
+			push();
+		}
+
+		if (visible <= width) {
+			add(word, stringWidth(word));
+			continue;
+		}
+
+		for (const {segment} of graphemes.segment(word)) {
+			const columns = stringWidth(segment);
+			if (used > 0 && used + columns > width && segment !== ' ') {
+				push();
+			}
+
+			add(segment, columns);
+		}
+	}
+
+	if (line !== '' || lines.length === 0) {
+		push();
+	}
+
+	return lines;
+}
+
+/** A search as a pattern: the text as typed (no regular expression), any case. */
+export function searchPattern(search: string): RegExp {
+	return new RegExp(search.replaceAll(/[.*+?^${}()|[\]\\]/g, String.raw`\$&`), 'giu');
+}
+
+/** Where `search` occurs in `text`, any case: [start, end) indexes into `text`, in order, not overlapping; none for ''. */
+export function matchRanges(text: string, search: string | RegExp): Array<readonly [number, number]> {
+	if (search === '') {
+		return [];
+	}
+
+	const pattern = typeof search === 'string' ? searchPattern(search) : search;
+	return [...text.matchAll(pattern)].map(match => [match.index, match.index + match[0].length] as const);
+}
+
+/** The mark after a sorted column's title: '↑' ascending, '↓' descending, '' for the other columns. */
+export function sortMark(sort: {readonly column: string; readonly descending: boolean} | undefined, column: string | undefined): string {
+	if (sort === undefined || column === undefined || sort.column !== column) {
+		return '';
+	}
+
+	return sort.descending ? '↓' : '↑';
+}
+
+/** Columns `text` takes on a terminal, as printed (`printable`). */
+export function columnsOf(text: string): number {
+	return stringWidth(printable(text));
 }

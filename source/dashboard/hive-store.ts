@@ -44,6 +44,8 @@ export type QueenSeen = {
 	readonly leader: string | null;
 	/** The leader's epoch; null for a queen alone (no shared store). */
 	readonly epoch: number | null;
+	/** STUB (components branch): optional here, helper "data" makes it required. */
+	readonly startedAt?: string | undefined;
 };
 
 export type HiveSnapshot = {
@@ -74,6 +76,10 @@ export type HiveSnapshot = {
 	/** Tasks dispatched per second over the last 10 s. */
 	readonly dispatchRate: number;
 	readonly lastSweep: Sweep | undefined;
+	/** STUB (components branch): optional here, helper "data" makes it required. */
+	readonly lastUpdateAt?: number | undefined;
+	/** STUB (components branch): optional here, helper "data" makes it required. */
+	readonly generation?: number;
 };
 
 export type HiveStoreOptions = {

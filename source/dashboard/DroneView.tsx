@@ -95,7 +95,7 @@ export function droneViewLines(drone: DroneRow | undefined, tasks: readonly Task
 	const running = tasks.filter(task => task.drone === drone.name && (task.state === 'dispatched' || task.state === 'running'));
 	lines.push({text: `── running here (${running.length}) ──`, tone: 'meta'});
 	for (const task of running) {
-		lines.push({text: `${shortId(task.id)}  ${task.state.padEnd(10)} ${taskWhat(task)}`});
+		lines.push({text: `${shortId(task.id).padEnd(8)}  ${task.state.padEnd(10)} ${taskWhat(task)}`});
 	}
 
 	const named = events.filter(entry => names(entry.text, drone.name));

@@ -1,7 +1,7 @@
 import {memo} from 'react';
 import {Box, Text} from 'ink';
 import stringWidth from 'string-width';
-import {clip, fit, matchRanges, printable} from './format.js';
+import {clip, columnsOf, fit, matchRanges, printable} from './format.js';
 import {shortId} from './hive-store.js';
 import type {ViewLine} from './task-lines.js';
 
@@ -87,7 +87,8 @@ export function toneStyle(tone: ViewLine['tone']): {color?: string; dimColor?: b
 
 /** One line of a scrolling view, cut to the width, in its tone, with the matches of a search highlighted. */
 export const ViewRow = memo(function ViewRow({line, width, search = '', current = false}: RowProps) {
-	const shown = clip(visiblePart(line.text, search, width), width);
+	// An empty line is a blank, not nothing: Ink gives an empty text no row, and the lines below would move up.
+	const shown = clip(visiblePart(line.text, search, width), width) || ' ';
 	const ranges = matchRanges(shown, search);
 	const style = toneStyle(line.tone);
 	if (ranges.length === 0) {
@@ -147,10 +148,12 @@ export const TaskView = memo(function TaskView(props: Props) {
 	const shown = lines.slice(scroll, scroll + body);
 	const current = match === undefined ? undefined : matches[match];
 	const matching = new Set(matches);
-	const title = `Task ${shortId(id)}${state ? `  ${state}` : ''}  ${linesRange(scroll, shown.length, lines.length)}${following ? '  following' : ''}${searchText(props)}${note ? `  ${note}` : ''}  (Esc back)`;
+	const title = `Task ${shortId(id)}${state ? `  ${state}` : ''}  ${linesRange(scroll, shown.length, lines.length)}${following ? '  following' : ''}${searchText(props)}${note ? `  ${note}` : ''}`;
+	// `(Esc back)` gives way first on a narrow terminal: where the view is and the search matter more.
+	const back = `${title}  (Esc back)`;
 	return (
 		<Box flexDirection="column" height={rows} width={width}>
-			<Text wrap="truncate" bold inverse>{fit(title, width)}</Text>
+			<Text wrap="truncate" bold inverse>{fit(columnsOf(back) <= width ? back : title, width)}</Text>
 			{shown.map((line, index) => {
 				const at = scroll + index;
 				return <ViewRow key={at} line={line} width={width} search={matching.has(at) ? search : ''} current={at === current}/>;

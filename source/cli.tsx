@@ -96,7 +96,8 @@ const cli = meow(`
 	                              time steps down and another takes over (default 5)
 	  --etcd-prefix PREFIX        queen on etcd: the prefix of the hive's keys (default hive/)
 	  --slots N                   drone: command tasks run at once (default: CPU count)
-	  --allow-exec                drone: run command tasks through /bin/sh -c (default off)
+	  --allow-exec                drone: run command tasks through /bin/sh -c (default off); a queen's
+	                              --local-drones get it
 	  --task-timeout SECS         drone: kill a command task after this long (default: never)
 	  --label KEY=VALUE           drone: a label for task selectors (repeatable)
 	  --register-timeout SECS     drone: how long to keep trying to register at start (default 30)
@@ -112,7 +113,8 @@ const cli = meow(`
 	  --log-level LEVEL           fatal, error, warn, info, debug, trace (default info)
 	  --tui                       show the live dashboard (needs a terminal); with --queen-host and
 	                              no --queen, attach it to that queen
-	  --local-drones N            queen: also start N drones on this machine (default 0)
+	  --local-drones N            queen: also start N drones on this machine (default 0), each with
+	                              the queen's --allow-exec, --slots, --label and --task-timeout
 	  --log-file PATH             where logs go while the dashboard is shown (default hive-larve.log)
 	  --version, --help
 

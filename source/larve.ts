@@ -188,6 +188,8 @@ async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Prom
 			queenAddress: address,
 			cliPath: io.cliPath ?? fileURLToPath(new URL('cli.js', import.meta.url)),
 			logLevel: options.logLevel,
+			// The queen's drone flags are its local drones': `--local-drones 2 --allow-exec` runs commands.
+			drone: {allowExec: options.allowExec, slots: options.slots, labels: options.labels, taskTimeoutMs: options.taskTimeoutMs},
 			token,
 			output: options.tui ? {logFile: options.logFile ?? defaultLogFile} : 'inherit',
 		}, log)

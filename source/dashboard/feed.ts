@@ -3,7 +3,7 @@ import {readEventStream, type StreamEvent} from '../client/event-stream.js';
 import {CallError} from '../client/http.js';
 import type {QueenClient} from '../client/queen-client.js';
 import {errorText} from './format.js';
-import type {HiveStore, QueenSeen} from './hive-store.js';
+import {clockTime, type HiveStore, type QueenSeen} from './hive-store.js';
 
 /**
 The dashboard's network side: it finds a queen that answers, reads its snapshot and its event stream
@@ -11,8 +11,10 @@ into a `HiveStore`, and follows a failover. Several queens may share one store; 
 others pass every call (the event stream too) on to it. When the stream ends, the queens are asked
 again (`/healthz`, answered by each queen itself), the one read before first; a queen that does not
 answer, or knows no leader, gives way to the next of the list. After a change of leader (its address or
-its epoch), or a stream whose ids count anew, the snapshot is read again and replaces what was shown: a
-new leader has the stored state but not the old one's backlog, so no event replays what was missed.
+its epoch), a restarted queen (its `/healthz` `startedAt` changed), or a stream whose ids count anew, the
+snapshot is read again and replaces what was shown: a new leader has the stored state but not the old
+one's backlog, so no event replays what was missed. A queen that refuses the token (401) says so in the
+store's error, plainly: an empty hive it is not.
 */
 
 export type HiveFeed = {
@@ -35,7 +37,10 @@ export type HiveFeedOptions = {
 /** Events held while a snapshot is read, at most (the oldest go first: the snapshot shows what they did). */
 const maxHeld = 10_000;
 
-/** What the dashboard reads of a queen's `/healthz`: role, leader, epoch, address, version (each optional). */
+/** The store's error when the queen answers 401: the dashboard was given no token, or another hive's. */
+export const tokenRefused = 'the queen refused the token (401): give the hive\'s token (HIVE_TOKEN or --token-file)';
+
+/** What the dashboard reads of a queen's `/healthz`: role, leader, epoch, address, version, start (each optional). */
 export function readQueen(health: unknown, dialled: string): QueenSeen {
 	const said = (typeof health === 'object' && health !== null ? health : {}) as Record<string, unknown>;
 	const address = typeof said.address === 'string' ? said.address : dialled;
@@ -48,6 +53,7 @@ export function readQueen(health: unknown, dialled: string): QueenSeen {
 		role,
 		leader,
 		epoch: typeof said.epoch === 'number' ? said.epoch : null,
+		startedAt: typeof said.startedAt === 'string' ? said.startedAt : undefined,
 	};
 }
 
@@ -69,6 +75,29 @@ function isLost(error: unknown): boolean {
 	return error instanceof CallError && (error.code === 'ERR_HIVE_UNREACHABLE' || error.status === 503);
 }
 
+function isRefused(error: unknown): boolean {
+	return error instanceof CallError && error.status === 401;
+}
+
+/** The shown state comes from this queen: the leader and epoch it named, and the queen read (its address and start). */
+type Source = {readonly leader: string | null; readonly epoch: number | null; readonly address: string; readonly startedAt: string | undefined};
+
+function sourceOf(seen: QueenSeen): Source {
+	return {leader: seen.leader, epoch: seen.epoch, address: seen.address, startedAt: seen.startedAt};
+}
+
+function leaderChanged(known: Source, seen: QueenSeen): boolean {
+	return known.leader !== seen.leader || known.epoch !== seen.epoch;
+}
+
+/**
+The same queen, started again since it was read: its memory (the events' backlog, what was pending in it)
+is new. Another queen of the list (a follower) has its own start: that is no restart.
+*/
+function restarted(known: Source, seen: QueenSeen): boolean {
+	return known.address === seen.address && known.startedAt !== seen.startedAt;
+}
+
 /** Feeds `store` from the first of `queens` that answers with a leader, and moves on when it stops. */
 export function feedHiveStore(store: HiveStore, queens: readonly QueenClient[], options: HiveFeedOptions = {}): HiveFeed {
 	if (queens.length === 0) {
@@ -80,8 +109,10 @@ export function feedHiveStore(store: HiveStore, queens: readonly QueenClient[], 
 	let current = 0;
 	/** The next round starts after the current queen: it did not answer the last refresh. */
 	let passOver = false;
-	/** The leadership the shown state comes from (undefined until the first snapshot is asked for). */
-	let known: {readonly leader: string | null; readonly epoch: number | null} | undefined;
+	/** The leadership and queen the shown state comes from (undefined until the first snapshot is asked for). */
+	let known: Source | undefined;
+	/** The current connection was answered 401: the store's error says so, whatever the stream says. */
+	let refused = false;
 	let lostLeader = false;
 	/** Counts connections: an answer to an older one is not applied. */
 	let attachment = 0;
@@ -148,16 +179,21 @@ export function feedHiveStore(store: HiveStore, queens: readonly QueenClient[], 
 			}
 
 			held = undefined;
-		}, () => {
+		}, (error: unknown) => {
 			// The next refresh tries again; a queen that is gone ends the stream too.
 			if (!stopped && reload === reloads) {
 				reloadWanted = true;
+				if (isRefused(error)) {
+					refused = true;
+					reader.restart(tokenRefused);
+				}
 			}
 		});
 	};
 
 	const open = async (since: number | undefined): Promise<Readable> => {
 		streamUp = false;
+		refused = false;
 		const {index, seen} = await findQueen();
 		if (stopped) {
 			throw new Error('stopped');
@@ -167,17 +203,24 @@ export function feedHiveStore(store: HiveStore, queens: readonly QueenClient[], 
 		attachment++;
 		lostLeader = false;
 		store.setQueen(seen);
-		const changed = known !== undefined && (known.leader !== seen.leader || known.epoch !== seen.epoch);
+		const changed = known !== undefined && leaderChanged(known, seen);
+		const again = known !== undefined && !changed && restarted(known, seen);
 		if (changed) {
 			store.note('info', `leader is now ${leaderText(seen)}`);
+		} else if (again) {
+			store.note('warn', `queen ${seen.address} restarted at ${seen.startedAt === undefined ? '--:--:--' : clockTime(seen.startedAt)}: its state replaces what was shown`);
 		}
 
-		if (known === undefined || changed) {
+		if (known === undefined || changed || again) {
 			reload();
 		}
 
-		known = {leader: seen.leader, epoch: seen.epoch};
-		return queens[index]!.openEvents(since);
+		known = sourceOf(seen);
+		const stream = queens[index]!.openEvents(since);
+		stream.once('response', (response: {statusCode: number}) => {
+			refused ||= response.statusCode === 401;
+		});
+		return stream;
 	};
 
 	const reader = readEventStream({
@@ -202,7 +245,7 @@ export function feedHiveStore(store: HiveStore, queens: readonly QueenClient[], 
 		},
 		onStatus(status) {
 			streamUp = status.connected;
-			store.setStatus(status.connected, status.error);
+			store.setStatus(status.connected, !status.connected && refused ? tokenRefused : status.error);
 		},
 	});
 
@@ -216,14 +259,20 @@ export function feedHiveStore(store: HiveStore, queens: readonly QueenClient[], 
 			}
 
 			const seen = readQueen(health, hostOf(client));
-			if (known && (seen.leader !== known.leader || seen.epoch !== known.epoch)) {
+			if (known && leaderChanged(known, seen)) {
 				// Another leader, and the stream has not ended (yet): ask the queens again now.
 				reader.restart(seen.leader === null ? 'no leader' : 'the leader changed');
+			} else if (known && restarted(known, seen)) {
+				// Seen before the stream's end: connect again, and the reconnection reloads.
+				reader.restart('the queen restarted');
 			} else if (drones) {
 				store.setDrones(drones);
 			}
 		} catch (error: unknown) {
-			if (!stopped && at === attachment && isLost(error)) {
+			if (!stopped && at === attachment && isRefused(error)) {
+				refused = true;
+				reader.restart(tokenRefused);
+			} else if (!stopped && at === attachment && isLost(error)) {
 				// A queen stopped dead keeps its connections open, without a word: do not wait for TCP.
 				passOver = true;
 				reader.restart(describe(error));

@@ -44,7 +44,11 @@ export type QueenSeen = {
 	readonly leader: string | null;
 	/** The leader's epoch; null for a queen alone (no shared store). */
 	readonly epoch: number | null;
-	/** STUB (components branch): optional here, helper "data" makes it required. */
+	/**
+	When the queen read started (its `/healthz` `startedAt`, ISO): the header's uptime; another value at the
+	same address is a restarted queen, whose state replaces what was shown. Undefined: a queen too old to say
+	(optional, so that a `QueenSeen` written before it still is one).
+	*/
 	readonly startedAt?: string | undefined;
 };
 
@@ -76,10 +80,17 @@ export type HiveSnapshot = {
 	/** Tasks dispatched per second over the last 10 s. */
 	readonly dispatchRate: number;
 	readonly lastSweep: Sweep | undefined;
-	/** STUB (components branch): optional here, helper "data" makes it required. */
-	readonly lastUpdateAt?: number | undefined;
-	/** STUB (components branch): optional here, helper "data" makes it required. */
-	readonly generation?: number;
+	/**
+	When data last came from a queen (an event, a `GET /drones` or `/tasks` answer, a reload), on this
+	machine's clock: what a disconnected header ages ("last update 12s ago"). It goes into the next snapshot
+	made, but makes none by itself: a refresh that changed nothing renders nothing.
+	*/
+	readonly lastUpdateAt: number | undefined;
+	/**
+	Goes up each time a reload replaced everything (a new leader, a restarted queen; the first snapshot too):
+	what the UI showed by position (a selected row, a scroll) belongs to a hive that is gone, and is reset.
+	*/
+	readonly generation: number;
 };
 
 export type HiveStoreOptions = {
@@ -130,6 +141,8 @@ export class HiveStore {
 	/** The drones sorted by name, while no drone has come or gone (a refresh keeps the order). */
 	#order: DroneRow[] = [];
 	#orderValid = true;
+	/** When the last update from a queen was queued (a flush puts it into the snapshot). */
+	#lastUpdateAt: number | undefined;
 	#snapshot: HiveSnapshot;
 
 	constructor(options: HiveStoreOptions) {
@@ -156,6 +169,8 @@ export class HiveStore {
 			dispatched: 0,
 			dispatchRate: 0,
 			lastSweep: undefined,
+			lastUpdateAt: undefined,
+			generation: 0,
 		};
 	}
 
@@ -168,15 +183,18 @@ export class HiveStore {
 	readonly getSnapshot = (): HiveSnapshot => this.#snapshot;
 
 	pushEvent(event: StreamEvent): void {
+		this.#lastUpdateAt = this.#now();
 		this.#queue({kind: 'event', event});
 	}
 
 	setDrones(answer: DronesSnapshot, fetchedAt = this.#now()): void {
+		this.#lastUpdateAt = this.#now();
 		this.#queue({kind: 'drones', answer, fetchedAt});
 	}
 
 	/** Tasks as `GET /tasks` gives them: newest first. */
 	setTasks(tasks: readonly TaskView[]): void {
+		this.#lastUpdateAt = this.#now();
 		this.#queue({kind: 'tasks', tasks});
 	}
 
@@ -190,11 +208,13 @@ export class HiveStore {
 	}
 
 	/**
-	The whole hive again, from a queen that may not be the one read before (another leader): its drones
-	and tasks replace what was known, rather than being merged with it; the last sweep is forgotten (a new
-	leader counts heartbeats afresh). Events queued after it are applied on top.
+	The whole hive again, from a queen that may not be the one read before (another leader, a restarted
+	queen): its drones and tasks replace what was known, rather than being merged with it; the last sweep is
+	forgotten (a new leader counts heartbeats afresh), and `generation` goes up. Events queued after it are
+	applied on top.
 	*/
 	reload(drones: DronesSnapshot, tasks: readonly TaskView[], fetchedAt = this.#now()): void {
+		this.#lastUpdateAt = this.#now();
 		this.#queue({kind: 'reload', drones, tasks, fetchedAt});
 	}
 
@@ -219,7 +239,7 @@ export class HiveStore {
 		const updates = this.#pending;
 		this.#pending = [];
 		const previous = this.#snapshot;
-		let {connected, error, queenVersion, queen, maxRetry, lastSweep, dispatched} = previous;
+		let {connected, error, queenVersion, queen, maxRetry, lastSweep, dispatched, generation} = previous;
 		let dronesChanged = false;
 		let tasksChanged = false;
 		const newLog: LogEntry[] = [];
@@ -253,6 +273,7 @@ export class HiveStore {
 					dispatched += this.#replaceTasks(update.tasks);
 					tasksChanged = true;
 					lastSweep = undefined;
+					generation++;
 					break;
 				}
 
@@ -309,7 +330,7 @@ export class HiveStore {
 		const changed = dronesChanged || tasksChanged || newLog.length > 0
 			|| connected !== previous.connected || error !== previous.error || queenVersion !== previous.queenVersion || queen !== previous.queen
 			|| maxRetry !== previous.maxRetry || lastSweep !== previous.lastSweep || dispatched !== previous.dispatched
-			|| dispatchRate !== previous.dispatchRate
+			|| dispatchRate !== previous.dispatchRate || generation !== previous.generation
 			// The header's uptime.
 			|| age(now - previous.startedAt) !== age(previous.now - previous.startedAt);
 		if (!changed) {
@@ -353,6 +374,8 @@ export class HiveStore {
 			dispatched,
 			dispatchRate,
 			lastSweep,
+			lastUpdateAt: this.#lastUpdateAt,
+			generation,
 		};
 		for (const listener of this.#listeners) {
 			listener();
@@ -504,7 +527,7 @@ export class HiveStore {
 }
 
 function sameQueen(a: QueenSeen | undefined, b: QueenSeen): boolean {
-	return a !== undefined && a.address === b.address && a.version === b.version && a.role === b.role && a.leader === b.leader && a.epoch === b.epoch;
+	return a !== undefined && a.address === b.address && a.version === b.version && a.role === b.role && a.leader === b.leader && a.epoch === b.epoch && a.startedAt === b.startedAt;
 }
 
 /** Two rows of the same drone with the same fields (labels compared by value). */

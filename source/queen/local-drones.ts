@@ -5,6 +5,21 @@ import path from 'node:path';
 import type {Logger} from '../log.js';
 import type {LogLevel} from '../options.js';
 
+/**
+What the queen's own drone flags say of its local drones: `npm start -- --allow-exec` makes a local hive
+that runs commands. Each drone gets them all (they share the machine: `--slots` is per drone).
+*/
+export type LocalDroneSpec = {
+	/** `--allow-exec`. @default false */
+	readonly allowExec?: boolean;
+	/** `--slots`. @default the drone's own (the CPU count) */
+	readonly slots?: number;
+	/** `--label KEY=VALUE`, each. @default none */
+	readonly labels?: Readonly<Record<string, string>>;
+	/** `--task-timeout`, in ms; 0: never. @default 0 */
+	readonly taskTimeoutMs?: number;
+};
+
 export type LocalDronesOptions = {
 	readonly count: number;
 	/** `host:port` of the queen they register with. */
@@ -12,6 +27,8 @@ export type LocalDronesOptions = {
 	/** The `hive-larve` entry point to run (the same binary as the queen). */
 	readonly cliPath: string;
 	readonly logLevel: LogLevel;
+	/** How each drone runs tasks (the queen's `--allow-exec`, `--slots`, `--label`, `--task-timeout`). */
+	readonly drone?: LocalDroneSpec;
 	/** The hive's token, handed over in the environment (not argv, which `ps` shows). */
 	readonly token?: string | undefined;
 	/**
@@ -55,7 +72,8 @@ export function startLocalDrones(options: LocalDronesOptions, log: Logger): Loca
 		}
 
 		// Named for their place (`local-0`...): a queen restarted on its store finds the same drones again.
-		const child = spawn(process.execPath, [options.cliPath, '--queen-host', options.queenAddress, '--port', '0', '--name', `local-${index}`, '--log-level', options.logLevel], {stdio, env: options.token === undefined ? process.env : {...process.env, HIVE_TOKEN: options.token}});
+		const args = [options.cliPath, '--queen-host', options.queenAddress, '--port', '0', '--name', `local-${index}`, '--log-level', options.logLevel, ...droneFlags(options.drone ?? {})];
+		const child = spawn(process.execPath, args, {stdio, env: options.token === undefined ? process.env : {...process.env, HIVE_TOKEN: options.token}});
 		child.on('error', error => {
 			log.error({err: error}, 'could not start a local drone');
 		});
@@ -87,4 +105,26 @@ export function startLocalDrones(options: LocalDronesOptions, log: Logger): Loca
 			log.info({pids}, 'local drones stopped');
 		},
 	};
+}
+
+/** The command-line flags of a local drone that say how it runs tasks. */
+export function droneFlags(spec: LocalDroneSpec): string[] {
+	const flags: string[] = [];
+	if (spec.allowExec) {
+		flags.push('--allow-exec');
+	}
+
+	if (spec.slots !== undefined) {
+		flags.push('--slots', String(spec.slots));
+	}
+
+	for (const [key, value] of Object.entries(spec.labels ?? {})) {
+		flags.push('--label', `${key}=${value}`);
+	}
+
+	if (spec.taskTimeoutMs) {
+		flags.push('--task-timeout', String(spec.taskTimeoutMs / 1000));
+	}
+
+	return flags;
 }

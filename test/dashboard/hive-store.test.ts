@@ -261,7 +261,7 @@ test('a reload replaces drones and tasks (nothing of the old leader\'s kept), fo
 
 test('while not connected the snapshot says since when; the queen seen is kept, and a same answer changes nothing', () => {
 	const {hive, advance} = store();
-	const queen = {address: '127.0.0.1:8081', version: '0.1.0', role: 'leader', leader: '127.0.0.1:8081', epoch: 2} as const;
+	const queen = {address: '127.0.0.1:8081', version: '0.1.0', role: 'leader', leader: '127.0.0.1:8081', epoch: 2, startedAt: '2030-01-01T11:00:00.000Z'} as const;
 	hive.setQueen(queen);
 	hive.setStatus(true);
 	hive.flush();
@@ -279,5 +279,70 @@ test('while not connected the snapshot says since when; the queen seen is kept, 
 	hive.flush();
 	assert.equal(hive.getSnapshot().staleSince, t0 + 3000);
 	assert.equal(hive.getSnapshot().queen, connected.queen);
+	// The same queen started again: another queen to the header (its uptime starts over).
+	hive.setQueen({...queen, startedAt: '2030-01-01T12:00:05.000Z'});
+	hive.flush();
+	assert.equal(hive.getSnapshot().queen?.startedAt, '2030-01-01T12:00:05.000Z');
+	hive.close();
+});
+
+test('the last update is when data last came from a queen (events, drones, tasks, a reload), not a status, a note or a tick', () => {
+	const {hive, advance} = store();
+	assert.equal(hive.getSnapshot().lastUpdateAt, undefined);
+	const updates: Array<[string, () => void]> = [
+		['an event', () => {
+			hive.pushEvent(event('drone.registered', {drone: 'drone-0', address: '127.0.0.1:5000', again: false}));
+		}],
+		['a drones answer', () => {
+			hive.setDrones({drones: [droneView(0, {tasksDone: 1})], maxRetry: 3, heartbeatIntervalMs: 2000});
+		}],
+		['a tasks answer', () => {
+			hive.setTasks([task('a')]);
+		}],
+		['a reload', () => {
+			hive.reload({drones: [droneView(1)], maxRetry: 3, heartbeatIntervalMs: 2000}, [task('b')]);
+		}],
+	];
+	let now = t0;
+	for (const [what, update] of updates) {
+		advance(1000);
+		now += 1000;
+		update();
+		// Applied a little later: the time it came counts, not the flush's.
+		advance(50);
+		now += 50;
+		hive.flush();
+		assert.equal(hive.getSnapshot().lastUpdateAt, now - 50, what);
+	}
+
+	const last = hive.getSnapshot().lastUpdateAt;
+	advance(5000);
+	hive.setStatus(false, 'ECONNREFUSED');
+	hive.note('warn', 'no leader');
+	hive.tick();
+	hive.flush();
+	assert.equal(hive.getSnapshot().error, 'ECONNREFUSED');
+	assert.equal(hive.getSnapshot().lastUpdateAt, last);
+	hive.close();
+});
+
+test('each reload raises the generation (a new hive: the UI resets what it showed by position); other updates do not', () => {
+	const {hive} = store();
+	assert.equal(hive.getSnapshot().generation, 0);
+	const drones = {drones: [droneView(0)], maxRetry: 3, heartbeatIntervalMs: 2000};
+	hive.reload(drones, [task('a')]);
+	hive.flush();
+	assert.equal(hive.getSnapshot().generation, 1);
+	hive.setDrones(drones);
+	hive.setTasks([task('b')]);
+	hive.pushEvent(event('task.dispatched', {task: task('c')}));
+	hive.flush();
+	assert.equal(hive.getSnapshot().generation, 1);
+	// Two reloads in one batch count as two; the same hive read again still says it was replaced.
+	hive.reload(drones, [task('a')]);
+	hive.reload(drones, [task('a')]);
+	hive.flush();
+	assert.equal(hive.getSnapshot().generation, 3);
+	assert.deepEqual(hive.getSnapshot().tasks.map(item => item.id), ['a']);
 	hive.close();
 });

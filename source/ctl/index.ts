@@ -1,7 +1,7 @@
-import os from 'node:os';
 import meow from 'meow';
 import {createHttpClient} from '../client/http.js';
 import {createQueenClient} from '../client/queen-client.js';
+import {requester} from '../client/requester.js';
 import {parseQueenHosts, readTokenFile} from '../options.js';
 import {version} from '../version.js';
 import {kebab, stringFlag, type CommandSpec, type ParsedFlags} from './command.js';
@@ -179,18 +179,4 @@ function resolveToken(flags: ParsedFlags, io: CtlIo): string | undefined {
 	}
 
 	return io.env.HIVE_TOKEN || undefined;
-}
-
-/** `$USER@hostname`, as the queen keeps it (`X-Hive-User`: at most 128 printable characters). */
-export function requester(env: NodeJS.ProcessEnv): string {
-	let user = env.USER || env.LOGNAME;
-	if (!user) {
-		try {
-			user = os.userInfo().username;
-		} catch {
-			user = 'unknown';
-		}
-	}
-
-	return `${user}@${os.hostname()}`.replaceAll(/[^\u0020-\u007E]/g, '?').slice(0, 128);
 }

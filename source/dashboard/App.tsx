@@ -1,33 +1,47 @@
-import {Box, Text, useApp, useInput} from 'ink';
-import {useMemo, useRef, useState} from 'react';
-import type {QueenClient, TaskView} from '../client/queen-client.js';
+import {Box, useApp, useInput} from 'ink';
+import {useEffect, useMemo, useRef, useState} from 'react';
+import type {QueenClient} from '../client/queen-client.js';
+import {finalTaskStates, type TaskState} from '../model.js';
 import {DroneTable} from './DroneTable.js';
+import {droneViewLines, DroneView} from './DroneView.js';
 import {EventLog} from './EventLog.js';
-import {errorText, fit} from './format.js';
+import {errorText} from './format.js';
 import {Header} from './Header.js';
-import {HelpOverlay} from './HelpOverlay.js';
-import {withRecord, type DroneRow, type HiveStore} from './hive-store.js';
+import {helpLines, HelpOverlay} from './HelpOverlay.js';
+import type {HiveStore} from './hive-store.js';
 import {layout} from './layout.js';
+import {describeTaskLine} from './prompt-syntax.js';
 import {Prompt, type Outcome} from './Prompt.js';
-import {taskViewLines} from './task-lines.js';
-import {TaskList} from './TaskList.js';
-import {TaskView as TaskPane} from './TaskView.js';
-import {initialUiState, reduceKey, type Effect, type UiState} from './ui-state.js';
+import {filterDrones, filterEvents, filterTasks, sortDrones, sortTasks} from './rows.js';
+import {findMatches, taskViewLines, type ViewLine} from './task-lines.js';
+import {TaskList, taskWhat} from './TaskList.js';
+import {TaskView as TaskPageView} from './TaskView.js';
+import {TextPage} from './TextPage.js';
+import {initialUiState, reduceKey, resetView, type Action, type Effect, type UiState, type View} from './ui-state.js';
 import {useHive} from './use-hive.js';
+import {useTaskPage} from './use-task-page.js';
 import {useTerminalSize} from './use-terminal-size.js';
+
+/** What the dashboard calls: the queen's own API, as any client would. */
+export type DashboardClient = Pick<QueenClient, 'submitTask' | 'task' | 'openTaskLogs' | 'cancelTask' | 'cordon' | 'uncordon' | 'drain'>;
 
 type Props = {
 	readonly store: HiveStore;
-	/** What the prompt and the task details call (the queen's own API). */
-	readonly client: Pick<QueenClient, 'submitTask' | 'task'>;
+	readonly client: DashboardClient;
 	readonly version: string;
+	/** The hive's token, shown by `:token` (the dashboard has it to read the queen). */
+	readonly token?: string;
+	/** Who acts (`X-Hive-User`): `alice@laptop`. */
+	readonly user?: string;
 	/** A fixed size (tests); by default the terminal's, following resizes. */
 	readonly width?: number;
 	readonly height?: number;
 };
 
-/** The whole dashboard: header, drones, tasks, events, prompt; keys as in HelpOverlay. */
-export function App({store, client, version, width: fixedWidth, height: fixedHeight}: Props) {
+const isFinal = (state: string): boolean => finalTaskStates.has(state as TaskState);
+
+/** The whole dashboard: header, drones, tasks, events, prompt; views over them; keys as in HelpOverlay. */
+export function App({store, client, version, token, user, width: fixedWidth, height: fixedHeight}: Props) {
 	const hive = useHive(store);
 	const {width, height: terminalHeight} = useTerminalSize({width: fixedWidth, height: fixedHeight});
 	// One row fewer than the terminal: a full-height frame makes Ink clear the screen on every render.
@@ -36,10 +50,103 @@ export function App({store, client, version, width: fixedWidth, height: fixedHei
 	const [ui, setUi] = useState<UiState>(initialUiState);
 	const uiRef = useRef(ui);
 	const [outcome, setOutcome] = useState<Outcome>();
-	const [fetched, setFetched] = useState<{id: string; task?: TaskView; note?: string}>();
-	const sizes = layout(width, height);
 
-	const drones = useMemo(() => filterDrones(hive.drones, ui.filter), [hive.drones, ui.filter]);
+	// A new leader or a restarted queen: what was selected and scrolled to may not exist there.
+	const generation = useRef(hive.generation);
+	useEffect(() => {
+		if (generation.current !== hive.generation) {
+			generation.current = hive.generation;
+			uiRef.current = resetView(uiRef.current);
+			setUi(uiRef.current);
+		}
+	}, [hive.generation]);
+
+	const drones = useMemo(() => sortDrones(filterDrones(hive.drones, ui.filters.drones), ui.sorts.drones), [hive.drones, ui.filters.drones, ui.sorts.drones]);
+	const tasks = useMemo(() => sortTasks(filterTasks(hive.tasks, ui.filters.tasks), ui.sorts.tasks), [hive.tasks, ui.filters.tasks, ui.sorts.tasks]);
+	const events = useMemo(() => filterEvents(hive.log, ui.filters.events), [hive.log, ui.filters.events]);
+
+	const sizes = layout(width, height);
+	const {bodyRows} = sizes;
+	const rows = {
+		drones: ui.screen === 'drones' ? sizes.alone.droneRows : (ui.screen === 'hive' ? sizes.droneRows : 0),
+		tasks: ui.screen === 'tasks' ? sizes.alone.taskRows : (ui.screen === 'hive' ? sizes.taskRows : 0),
+		events: ui.screen === 'events' ? sizes.alone.logRows : (ui.screen === 'hive' ? sizes.logRows : 0),
+		page: Math.max(0, bodyRows - 1),
+	};
+
+	const page = ui.pages.at(-1);
+	const taskPage = useTaskPage(client, page?.kind === 'task' ? page.id : undefined, hive.tasks);
+	let pageLines: readonly ViewLine[] = [];
+	if (page?.kind === 'task') {
+		pageLines = taskViewLines(taskPage.task, taskPage.output);
+	} else if (page?.kind === 'drone') {
+		const drone = hive.drones.find(each => each.name === page.name);
+		const running = hive.tasks.filter(task => task.drone === page.name && !isFinal(task.state));
+		const mentions = hive.log.filter(entry => entry.text.startsWith(`${page.name} `) || entry.text.includes(` ${page.name}`));
+		pageLines = droneViewLines(drone, running, mentions, hive.maxRetry, hive.now, width);
+	} else if (page?.kind === 'help') {
+		pageLines = helpLines(width);
+	} else if (page?.kind === 'token') {
+		pageLines = tokenLines(token, hive.queen?.leader ?? hive.queenHost);
+	}
+
+	const search = page?.kind === 'task' ? page.search : '';
+	const matches = useMemo(() => findMatches(pageLines, search), [pageLines, search]);
+	const maxScroll = Math.max(0, pageLines.length - rows.page);
+
+	const view: View = {
+		droneNames: drones.map(drone => drone.name),
+		taskIds: tasks.map(task => task.id),
+		eventCount: events.length,
+		rows,
+		pageLines: pageLines.length,
+		matches,
+		task(id) {
+			const task = hive.tasks.find(each => each.id === id) ?? (page?.kind === 'task' && page.id === id ? taskPage.task : undefined);
+			return task ? {what: taskWhat(task), state: task.state, final: isFinal(task.state)} : undefined;
+		},
+	};
+
+	// Keys are read with what the last render showed: Ink subscribes a new key handler only after the
+	// render's effects run, and keys typed fast arrive before that.
+	const viewRef = useRef(view);
+	viewRef.current = view;
+
+	const say = (tone: Outcome['tone'], text: string): void => {
+		setOutcome({tone, text});
+	};
+
+	const act = (action: Action): void => {
+		const failed = (error: unknown) => {
+			say('bad', `✗ ${action.kind} ${'id' in action ? action.id.slice(0, 8) : action.name}: ${reason(error)}`);
+		};
+
+		const requester = {user};
+		switch (action.kind) {
+			case 'cancel': {
+				say('info', `cancelling task ${action.id.slice(0, 8)}…`);
+				client.cancelTask(action.id, requester).then(answer => {
+					say('good', `✓ task ${answer.task.id.slice(0, 8)} cancelled`);
+				}, failed);
+				break;
+			}
+
+			case 'cordon':
+			case 'uncordon': {
+				client[action.kind](action.name, requester).then(() => {
+					say('good', action.kind === 'cordon' ? `✓ ${action.name} cordoned: it takes no new tasks (u: uncordon)` : `✓ ${action.name} uncordoned: it takes tasks again`);
+				}, failed);
+				break;
+			}
+
+			case 'drain': {
+				client.drain(action.name, requester).then(() => {
+					say('good', `✓ ${action.name} draining: no new tasks; it is drained once nothing runs there`);
+				}, failed);
+				break;
+			}
+		}
+	};
 
 	const run = (effect: Effect): void => {
 		switch (effect.kind) {
@@ -48,25 +155,27 @@ export function App({store, client, version, width: fixedWidth, height: fixedHei
 				break;
 			}
 
-			case 'submit': {
-				setOutcome({tone: 'info', text: `submitting "${effect.text}"…`});
-				client.submitTask(effect.text).then(answer => {
-					const {task} = answer;
-					setOutcome(task.drone
-						? {tone: 'good', text: `✓ "${effect.text}" → ${task.drone} (task ${task.id.slice(0, 8)})`}
-						: {tone: 'info', text: `… "${effect.text}" is ${task.state}${task.reason ? `: ${task.reason}` : ''} (task ${task.id.slice(0, 8)})`});
-				}, (error: unknown) => {
-					setOutcome({tone: 'bad', text: `✗ "${effect.text}": ${reason(error)}`});
-				});
+			case 'say': {
+				say(effect.tone, effect.text);
 				break;
 			}
 
-			case 'open': {
-				setFetched({id: effect.id, note: 'loading…'});
-				client.task(effect.id).then(answer => {
-					setFetched(current => current?.id === effect.id ? {id: effect.id, task: answer.task} : current);
+			case 'act': {
+				act(effect.action);
+				break;
+			}
+
+			case 'submit': {
+				const what = describeTaskLine(effect.task);
+				say('info', `submitting "${what}"…`);
+				client.submitTask(effect.task).then(answer => {
+					const {task} = answer;
+					// What happened first, the task's text last: at 80 columns a long command is what gets cut.
+					say(task.drone ? 'good' : 'info', task.drone
+						? `✓ task ${task.id.slice(0, 8)} → ${task.drone}: "${what}"`
+						: `… task ${task.id.slice(0, 8)} ${task.state}${task.reason ? ` (${task.reason})` : ''}: "${what}"`);
 				}, (error: unknown) => {
-					setFetched(current => current?.id === effect.id ? {id: effect.id, note: reason(error)} : current);
+					say('bad', `✗ "${what}": ${reason(error)}`);
 				});
 				break;
 			}
@@ -74,91 +183,241 @@ export function App({store, client, version, width: fixedWidth, height: fixedHei
 	};
 
 	useInput((input, key) => {
-		const result = reduceKey(uiRef.current, input, key, {
-			droneCount: drones.length,
-			droneRows: sizes.droneRows,
-			taskIds: hive.tasks.map(task => task.id),
-			taskRows: sizes.taskRows,
-		});
+		const before = uiRef.current;
+		const result = reduceKey(before, input, key, viewRef.current);
 		uiRef.current = result.state;
 		setUi(result.state);
-		if (result.effect) {
-			run(result.effect);
+		const {state} = result;
+		if (!result.effects?.length && (state.focus !== before.focus || state.pages !== before.pages || state.input !== before.input || state.screen !== before.screen)) {
+			// Another place, other keys: the hint says them, not the last outcome.
+			setOutcome(undefined);
+		}
+
+		for (const effect of result.effects ?? []) {
+			run(effect);
 		}
 	});
 
-	const droneOffset = Math.min(ui.droneOffset, Math.max(0, drones.length - sizes.droneRows));
-	const taskSelected = Math.min(ui.taskSelected, Math.max(0, hive.tasks.length - 1));
-	const taskOffset = sizes.taskRows > 0 ? Math.floor(taskSelected / sizes.taskRows) * sizes.taskRows : 0;
 	const stale = !hive.connected;
-	const tasks = (
-		<TaskList
-			tasks={hive.tasks}
-			total={hive.tasks.length}
-			width={sizes.taskWidth}
-			rows={sizes.taskRows}
-			offset={ui.focus === 'tasks' ? taskOffset : 0}
-			selected={ui.focus === 'tasks' ? taskSelected : undefined}
-			focused={ui.focus === 'tasks'}
-			filter=""
-			filtering={false}
-			sort={{column: 'time', descending: true}}
+	const selectedIndex = (ids: readonly string[], id: string | undefined) => (id === undefined ? 0 : Math.max(0, ids.indexOf(id)));
+	const droneSelected = selectedIndex(view.droneNames, ui.selected.drones);
+	const taskSelected = selectedIndex(view.taskIds, ui.selected.tasks);
+	const droneOffset = clampOffset(ui.offsets.drones, droneSelected, drones.length, rows.drones);
+	const taskOffset = clampOffset(ui.offsets.tasks, taskSelected, tasks.length, rows.tasks);
+	const filtering = (pane: 'drones' | 'tasks' | 'events') => ui.input?.kind === 'filter' && ui.input.pane === pane;
+
+	const droneTable = (
+		<DroneTable
+			drones={drones}
+			total={hive.drones.length}
+			maxRetry={hive.maxRetry}
+			now={hive.now}
+			width={width}
+			rows={rows.drones}
+			offset={droneOffset}
+			selected={ui.focus === 'drones' ? droneSelected : undefined}
+			focused={ui.focus === 'drones'}
+			filter={ui.filters.drones}
+			filtering={filtering('drones')}
+			sort={ui.sorts.drones}
 			stale={stale}
 		/>
 	);
-	const events = <EventLog entries={hive.log} width={sizes.logWidth} rows={sizes.logRows} stale={stale}/>;
+	const taskList = (
+		<TaskList
+			tasks={tasks}
+			total={hive.tasks.length}
+			width={ui.screen === 'hive' ? sizes.taskWidth : width}
+			rows={rows.tasks}
+			offset={taskOffset}
+			selected={ui.focus === 'tasks' ? taskSelected : undefined}
+			focused={ui.focus === 'tasks'}
+			filter={ui.filters.tasks}
+			filtering={filtering('tasks')}
+			sort={ui.sorts.tasks}
+			stale={stale}
+		/>
+	);
+	const eventLog = (
+		<EventLog
+			entries={events}
+			width={ui.screen === 'hive' ? sizes.logWidth : width}
+			rows={rows.events}
+			offset={ui.screen === 'events' ? ui.offsets.events : undefined}
+			filter={ui.filters.events}
+			filtering={filtering('events')}
+			focused={ui.focus === 'events'}
+			stale={stale}
+		/>
+	);
 
 	let body;
-	if (ui.help) {
-		body = <HelpOverlay width={width} rows={sizes.bodyRows} scroll={0}/>;
-	} else if (ui.detail === undefined) {
+	if (page?.kind === 'task') {
+		const scroll = page.follow ? maxScroll : Math.min(page.scroll, maxScroll);
+		body = (
+			<TaskPageView
+				id={taskPage.task?.id ?? page.id}
+				lines={pageLines}
+				width={width}
+				rows={bodyRows}
+				scroll={scroll}
+				following={page.follow && taskPage.output?.following === true}
+				search={page.search}
+				searching={ui.input?.kind === 'search'}
+				matches={matches}
+				match={page.match}
+				state={taskPage.task?.state}
+				note={taskPage.note}
+			/>
+		);
+	} else if (page?.kind === 'drone') {
+		body = <DroneView name={page.name} lines={pageLines} width={width} rows={bodyRows} scroll={Math.min(page.scroll, maxScroll)}/>;
+	} else if (page?.kind === 'help') {
+		body = <HelpOverlay width={width} rows={bodyRows} scroll={Math.min(page.scroll, maxScroll)}/>;
+	} else if (page?.kind === 'token') {
+		body = <TextPage title="The hive's token" lines={pageLines} width={width} rows={bodyRows} scroll={Math.min(page.scroll, maxScroll)}/>;
+	} else if (ui.screen === 'drones') {
+		body = droneTable;
+	} else if (ui.screen === 'tasks') {
+		body = taskList;
+	} else if (ui.screen === 'events') {
+		body = eventLog;
+	} else {
 		body = (
 			<>
-				<DroneTable
-					drones={drones}
-					total={hive.drones.length}
-					maxRetry={hive.maxRetry}
-					now={hive.now}
-					width={width}
-					rows={sizes.droneRows}
-					offset={droneOffset}
-					selected={undefined}
-					focused={ui.focus === 'drones'}
-					filter={ui.filter}
-					filtering={ui.filtering}
-					sort={{column: 'name', descending: false}}
-					stale={stale}
-				/>
+				{droneTable}
 				{sizes.sideBySide
-					? <Box flexDirection="row" gap={1}>{tasks}{events}</Box>
-					: <>{tasks}{events}</>}
+					? <Box flexDirection="row" gap={1}>{taskList}{eventLog}</Box>
+					: <>{taskList}{eventLog}</>}
 			</>
 		);
-	} else {
-		const known = hive.tasks.find(task => task.id === ui.detail);
-		const loaded = fetched?.id === ui.detail ? fetched : undefined;
-		const task = known && loaded?.task ? withRecord(known, loaded.task) : known ?? loaded?.task;
-		body = task
-			? <TaskPane id={task.id} lines={taskViewLines(task, undefined)} width={width} rows={sizes.bodyRows} scroll={0} following={false} search="" searching={false} matches={[]} match={undefined} state={task.state} note={loaded?.note}/>
-			: <Box height={sizes.bodyRows}><Text>{fit(`Task ${ui.detail}: ${loaded?.note ?? 'not known'}  (Esc: back)`, width)}</Text></Box>;
 	}
 
+	const {input} = ui;
+	const bottom = input === undefined || input.kind === 'confirm'
+		? {value: ui.prompt.value, cursor: ui.prompt.cursor, sigil: '›', focused: ui.focus === 'prompt' && page === undefined && input === undefined}
+		: {value: ui.line.value, cursor: ui.line.cursor, sigil: input.kind === 'command' ? ':' : '/', focused: true};
 	return (
 		<Box flexDirection="column" width={width} height={height} overflowY="hidden">
 			<Header hive={hive} version={version} width={width}/>
-			<Box flexDirection="column" height={sizes.bodyRows} overflowY="hidden">{body}</Box>
-			<Prompt value={ui.value} cursor={ui.cursor} focused={ui.focus === 'prompt' && !ui.help && !ui.filtering && ui.detail === undefined} width={width} outcome={outcome} sigil="›" hint="Enter submit  ↑↓ history  Tab focus  / filter  ? keys  Ctrl-C quit"/>
+			<Box flexDirection="column" height={bodyRows} overflowY="hidden">{body}</Box>
+			<Prompt
+				value={bottom.value}
+				cursor={bottom.cursor}
+				focused={bottom.focused}
+				width={width}
+				outcome={outcome}
+				sigil={bottom.sigil}
+				hint={hintFor(ui)}
+				question={input?.kind === 'confirm' ? input.question : undefined}
+			/>
 		</Box>
 	);
 }
 
-/** Drones whose name, address or state contains the filter (any case). */
-export function filterDrones(drones: readonly DroneRow[], filter: string): readonly DroneRow[] {
-	const needle = filter.trim().toLowerCase();
-	return needle === '' ? drones : drones.filter(drone => `${drone.name} ${drone.address} ${drone.state}`.toLowerCase().includes(needle));
+/** The first row shown: where the keys left it, moved as little as keeps the selected row in view. */
+function clampOffset(offset: number, selected: number, count: number, rows: number): number {
+	const max = Math.max(0, count - rows);
+	let start = Math.min(Math.max(0, offset), max);
+	if (selected < start) {
+		start = selected;
+	} else if (rows > 0 && selected >= start + rows) {
+		start = selected - rows + 1;
+	}
+
+	return Math.min(start, max);
+}
+
+/** The keys of where the keys go now, on the line under the prompt. */
+export function hintFor(ui: UiState): string {
+	const {input} = ui;
+	if (input) {
+		switch (input.kind) {
+			case 'confirm': {
+				return 'y: yes   any other key: no';
+			}
+
+			case 'command': {
+				return 'drones tasks events hive  task ID  drone NAME  token  q   Enter run  Esc cancel';
+			}
+
+			case 'filter': {
+				return input.pane === 'drones'
+					? 'words in name, state, labels  state:suspect  zone=a   Enter keep  Esc clear'
+					: (input.pane === 'tasks' ? 'words in id, task, drone, state  state:failed  drone:x   Enter keep  Esc clear' : 'words the lines must contain   Enter keep  Esc clear');
+			}
+
+			case 'search': {
+				return 'what to find   Enter: go to it (then n N: next, previous)   Esc clear';
+			}
+		}
+	}
+
+	switch (ui.pages.at(-1)?.kind) {
+		case 'task': {
+			return '↑↓ PgUp PgDn Home End  f follow  / search  n N next  x cancel  Esc back';
+		}
+
+		case 'drone': {
+			return 'c cordon  u uncordon  d drain  ↑↓ PgUp PgDn scroll  Esc back  ? keys';
+		}
+
+		case 'help':
+		case 'token': {
+			return '↑↓ PgUp PgDn scroll   Esc back';
+		}
+
+		case undefined: {
+			break;
+		}
+	}
+
+	switch (ui.focus) {
+		case 'prompt': {
+			return 'Enter submit  $ cmd  @zone=a  ↑↓ history  Esc: out of the prompt (? keys, :q)';
+		}
+
+		case 'drones': {
+			return 'Enter describe  c cordon  u uncordon  d drain  / filter  ? keys  Esc prompt';
+		}
+
+		case 'tasks': {
+			return 'Enter open  x cancel  / filter  Shift+T I W D S sort  ? keys  Esc prompt';
+		}
+
+		case 'events': {
+			return '↑↓ PgUp PgDn Home End scroll  / filter  : command  ? keys  Esc prompt';
+		}
+	}
+}
+
+/** The `:token` page: the token, and the commands that join this hive with it. */
+export function tokenLines(token: string | undefined, queenHost: string): ViewLine[] {
+	if (token === undefined) {
+		return [
+			{text: 'This hive has no token: anyone who can reach the queen can register drones and submit tasks.'},
+			{text: ''},
+			{text: 'A second dashboard:', tone: 'meta'},
+			{text: `  hive-larve --tui --queen-host ${queenHost}`},
+		];
+	}
+
+	return [
+		{text: 'The hive\'s token. Keep it secret: whoever has it can register drones, submit tasks and run commands.'},
+		{text: ''},
+		{text: `  ${token}`},
+		{text: ''},
+		{text: 'A second dashboard:', tone: 'meta'},
+		{text: `  HIVE_TOKEN=${token} hive-larve --tui --queen-host ${queenHost}`},
+		{text: 'A drone on another machine (it must reach the queen\'s address):', tone: 'meta'},
+		{text: `  HIVE_TOKEN=${token} hive-larve --queen-host ${queenHost} --port 5001`},
+		{text: 'The command-line client:', tone: 'meta'},
+		{text: `  HIVE_TOKEN=${token} hive-larve tasks --queen-host ${queenHost}`},
+	];
 }
 
 /** An error's message without the request line the client puts first. */
 function reason(error: unknown): string {
 	return errorText(error instanceof Error ? error.message : String(error));
 }
+

@@ -1,7 +1,8 @@
 import {render} from 'ink';
 import {createHttpClient} from '../client/http.js';
-import {createQueenClient, type QueenClient} from '../client/queen-client.js';
-import {App} from './App.js';
+import {createQueenClient} from '../client/queen-client.js';
+import {requester} from '../client/requester.js';
+import {App, type DashboardClient} from './App.js';
 import {feedHiveStore} from './feed.js';
 import {HiveStore} from './hive-store.js';
 
@@ -16,8 +17,10 @@ export type DashboardOptions = {
 	readonly token?: string;
 };
 
-const enterAlternateScreen = '\u001B[?1049h\u001B[H';
-const leaveAlternateScreen = '\u001B[?1049l';
+// The alternate screen (as k9s and less use it), and bracketed paste: a pasted text comes marked, so
+// that its newlines are text and not Enter (a multi-line task is sent whole).
+const enterAlternateScreen = '\u001B[?1049h\u001B[H\u001B[?2004h';
+const leaveAlternateScreen = '\u001B[?2004l\u001B[?1049l';
 
 /**
 Shows the dashboard of the hive of `queenHosts` full-screen (the alternate screen, as k9s and less do),
@@ -28,13 +31,28 @@ export async function runDashboard(options: DashboardOptions): Promise<void> {
 	const queens = options.queenHosts.map(host => createQueenClient(host, http));
 	const store = new HiveStore({queenHost: options.queenHosts.join(',')});
 	const feed = feedHiveStore(store, queens);
-	// The prompt and the task details call the queen read now (it changes with a failover).
-	const client: Pick<QueenClient, 'submitTask' | 'task'> = {
+	// The prompt, the pages and the keys call the queen read now (it changes with a failover).
+	const client: DashboardClient = {
 		async submitTask(task, submit) {
 			return feed.client.submitTask(task, submit);
 		},
 		async task(id) {
 			return feed.client.task(id);
+		},
+		async openTaskLogs(id, logOptions) {
+			return feed.client.openTaskLogs(id, logOptions);
+		},
+		async cancelTask(id, who) {
+			return feed.client.cancelTask(id, who);
+		},
+		async cordon(name, who) {
+			return feed.client.cordon(name, who);
+		},
+		async uncordon(name, who) {
+			return feed.client.uncordon(name, who);
+		},
+		async drain(name, drainOptions) {
+			return feed.client.drain(name, drainOptions);
 		},
 	};
 	const {stdout} = process;
@@ -48,7 +66,7 @@ export async function runDashboard(options: DashboardOptions): Promise<void> {
 
 	stdout.write(enterAlternateScreen);
 	process.once('exit', restore);
-	const instance = render(<App store={store} client={client} version={options.version}/>, {exitOnCtrlC: false, maxFps: 10});
+	const instance = render(<App store={store} client={client} version={options.version} token={options.token} user={requester(process.env)}/>, {exitOnCtrlC: false, maxFps: 10});
 	try {
 		await instance.waitUntilExit();
 	} finally {

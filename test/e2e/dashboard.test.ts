@@ -26,8 +26,8 @@ test('a queen with the dashboard in a real terminal: drones come, a task typed a
 	await terminal.waitForScreen('› hello from the prompt');
 	terminal.press('Enter');
 	const printedBy = await waitFor(() => drones.findIndex(drone => drone.stdout === 'hello from the prompt\n') + 1, 'a drone to print the task') - 1;
-	const screen = await terminal.waitForScreen(/✓ "hello from the prompt" → drone-\d/);
-	const name = /✓ "hello from the prompt" → (drone-\d)/.exec(screen)![1]!;
+	const screen = await terminal.waitForScreen(/✓ task [\da-f]{8} → drone-\d: "hello from the prompt"/);
+	const name = /✓ task [\da-f]{8} → (drone-\d): "hello from the prompt"/.exec(screen)![1]!;
 	await terminal.waitForScreen(new RegExp(`hello from the prompt +${name} +(dispatched|succeeded)`));
 
 	// The other drone dies without a word: heartbeats fail, the queen evicts it, the dashboard shows it.
@@ -60,7 +60,7 @@ test('--local-drones 2: the dashboard shows two drones of this machine, and Ctrl
 	terminal.type('quiet please');
 	await terminal.waitForScreen('› quiet please');
 	terminal.press('Enter');
-	await terminal.waitForScreen(/✓ "quiet please" → local-\d/);
+	await terminal.waitForScreen(/✓ task [\da-f]{8} → local-\d: "quiet please"/);
 	assert.doesNotMatch(terminal.screen(), /^quiet please$/m);
 
 	terminal.press('C-c');
@@ -68,12 +68,14 @@ test('--local-drones 2: the dashboard shows two drones of this machine, and Ctrl
 	await waitFor(() => pids.every(pid => !isRunning(pid)), 'the local drones to be gone');
 });
 
-test('the dashboard attaches to a queen elsewhere with --tui --queen-host (the first of a list that answers), and ? shows the keys', {skip}, async t => {
+test('the dashboard attaches to a queen elsewhere with --tui --queen-host (the first of a list that answers); ? typed at the prompt is text, Esc then ? shows the keys', {skip}, async t => {
 	const queen = spawnLarve(t, ['--queen', '--port', '0', ...fast]);
 	const queenHost = (await queen.url()).replace('http://', '');
 	const terminal = runInTerminal(t, ['--tui', '--queen-host', `${await deadAddress()},${queenHost}`], {width: 200, height: 60});
 	await terminal.waitForScreen(`● leader ${queenHost}`);
 	terminal.press('?');
+	await terminal.waitForScreen('› ?');
+	terminal.press('Escape', '?');
 	await terminal.waitForScreen('Keys  (Esc or ? to close)');
 	terminal.press('Escape');
 	await terminal.waitForScreen('Drones 0');

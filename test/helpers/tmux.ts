@@ -23,12 +23,16 @@ export type Terminal = {
 	stderr(): string;
 	/** What the terminal shows now. */
 	screen(): string;
+	/** The same, with the escape sequences of its colours and attributes (`capture-pane -e`). */
+	screenWithColours(): string;
 	/** Waits until the screen shows `text` (or matches it), returns the screen. */
 	waitForScreen(text: string | RegExp, timeoutMs?: number): Promise<string>;
 	/** Types text as it is (no key names). */
 	type(text: string): void;
 	/** Presses keys by tmux name: Enter, Tab, Escape, C-c... */
 	press(...keys: string[]): void;
+	/** Pastes text as a terminal does (`paste-buffer -p`: bracketed when the program asked for it). */
+	paste(text: string): void;
 	/** The log file's JSON lines. */
 	logs(): Array<Record<string, unknown>>;
 	/** The queen's URL, from its listening line in the log file. */
@@ -68,6 +72,13 @@ export function runInTerminal(t: TestContext, args: readonly string[], size = {w
 				return '';
 			}
 		},
+		screenWithColours() {
+			try {
+				return execFileSync('tmux', ['capture-pane', '-p', '-e', '-t', session], {encoding: 'utf8'});
+			} catch {
+				return '';
+			}
+		},
 		async waitForScreen(text, timeoutMs = 30_000) {
 			let last = '';
 			try {
@@ -86,6 +97,10 @@ export function runInTerminal(t: TestContext, args: readonly string[], size = {w
 			for (const key of keys) {
 				execFileSync('tmux', ['send-keys', '-t', session, key]);
 			}
+		},
+		paste(text) {
+			execFileSync('tmux', ['set-buffer', '-b', session, text]);
+			execFileSync('tmux', ['paste-buffer', '-p', '-d', '-b', session, '-t', session]);
 		},
 		logs() {
 			const text = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '';

@@ -11,7 +11,6 @@ import {Registration} from './drone/registration.js';
 import {createDroneRouter} from './drone/routes.js';
 import {createApp} from './http/app.js';
 import {closeServer, listen} from './http/server.js';
-import {newToken} from './http/auth.js';
 import {createLogger, type Logger} from './log.js';
 import {DroneMetrics, MeteredExecutor} from './metrics/drone.js';
 import {QueenMetrics} from './metrics/queen.js';
@@ -21,7 +20,7 @@ import {createFollowerApp} from './queen/follower.js';
 import type {Hive} from './queen/hive.js';
 import {EtcdElection, SoleLeadership, type Leadership, type Term} from './queen/leader.js';
 import {beginReign, type Reign, type ReignDeps} from './queen/reign.js';
-import {startLocalDrones} from './queen/local-drones.js';
+import {localHiveToken, startLocalDrones} from './queen/local-drones.js';
 import type {QueenHealth} from './queen/routes.js';
 import {createEtcdClient} from './queen/store/etcd-client.js';
 import {version} from './version.js';
@@ -66,8 +65,9 @@ export async function startLarve(input: LarveInput, io: LarveIo = {}): Promise<L
 
 async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Promise<Larve> {
 	let stopping = false;
-	// A one-command local hive is closed by default: its drones and dashboard get a token made here.
-	const token = options.token ?? (options.localDrones > 0 ? newToken() : undefined);
+	// A one-command local hive is closed by default: its drones and dashboard get a token made here (and
+	// kept with its store, for the next start).
+	const token = options.token ?? (options.localDrones > 0 ? localHiveToken(options.store === 'file' ? options.dataDir : undefined) : undefined);
 	const startedAt = new Date().toISOString();
 	let address = options.advertise ?? '';
 	const etcd = options.store === 'etcd' ? createEtcdClient({endpoints: options.etcdEndpoints}) : undefined;

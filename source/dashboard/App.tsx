@@ -5,7 +5,7 @@ import {finalTaskStates, type TaskState} from '../model.js';
 import {DroneTable} from './DroneTable.js';
 import {droneViewLines, DroneView} from './DroneView.js';
 import {EventLog} from './EventLog.js';
-import {errorText} from './format.js';
+import {errorMessage, scrollWindow} from './format.js';
 import {Header} from './Header.js';
 import {helpLines, HelpOverlay} from './HelpOverlay.js';
 import type {HiveStore} from './hive-store.js';
@@ -13,7 +13,7 @@ import {layout} from './layout.js';
 import {describeTaskLine} from './prompt-syntax.js';
 import {Prompt, type Outcome} from './Prompt.js';
 import {filterDrones, filterEvents, filterTasks, sortDrones, sortTasks} from './rows.js';
-import {findMatches, taskViewLines, type ViewLine} from './task-lines.js';
+import {findMatches, taskViewLines, wrapLines, type ViewLine} from './task-lines.js';
 import {TaskList, taskWhat} from './TaskList.js';
 import {TaskView as TaskPageView} from './TaskView.js';
 import {TextPage} from './TextPage.js';
@@ -51,6 +51,12 @@ export function App({store, client, version, token, user, width: fixedWidth, hei
 	const uiRef = useRef(ui);
 	const [outcome, setOutcome] = useState<Outcome>();
 
+	// Each time the dashboard (re)connects, or its hive is replaced: an open task page reads it again.
+	const attachment = useRef({count: 0, connected: hive.connected, generation: hive.generation});
+	if (hive.connected !== attachment.current.connected || hive.generation !== attachment.current.generation) {
+		attachment.current = {count: attachment.current.count + (hive.connected ? 1 : 0), connected: hive.connected, generation: hive.generation};
+	}
+
 	// A new leader or a restarted queen: what was selected and scrolled to may not exist there.
 	const generation = useRef(hive.generation);
 	useEffect(() => {
@@ -75,19 +81,17 @@ export function App({store, client, version, token, user, width: fixedWidth, hei
 	};
 
 	const page = ui.pages.at(-1);
-	const taskPage = useTaskPage(client, page?.kind === 'task' ? page.id : undefined, hive.tasks);
+	const taskPage = useTaskPage(client, page?.kind === 'task' ? page.id : undefined, hive.tasks, attachment.current.count);
 	let pageLines: readonly ViewLine[] = [];
 	if (page?.kind === 'task') {
-		pageLines = taskViewLines(taskPage.task, taskPage.output);
+		const lines = taskViewLines(taskPage.task, taskPage.output, width);
+		pageLines = page.wrap ? wrapLines(lines, width) : lines;
 	} else if (page?.kind === 'drone') {
-		const drone = hive.drones.find(each => each.name === page.name);
-		const running = hive.tasks.filter(task => task.drone === page.name && !isFinal(task.state));
-		const mentions = hive.log.filter(entry => entry.text.startsWith(`${page.name} `) || entry.text.includes(` ${page.name}`));
-		pageLines = droneViewLines(drone, running, mentions, hive.maxRetry, hive.now, width);
+		pageLines = droneViewLines(hive.drones.find(each => each.name === page.name), hive.tasks, hive.log, hive.maxRetry, hive.now, width);
 	} else if (page?.kind === 'help') {
 		pageLines = helpLines(width);
 	} else if (page?.kind === 'token') {
-		pageLines = tokenLines(token, hive.queen?.leader ?? hive.queenHost);
+		pageLines = wrapLines(tokenLines(token, hive.queen?.leader ?? hive.queenHost), width);
 	}
 
 	const search = page?.kind === 'task' ? page.search : '';
@@ -102,7 +106,9 @@ export function App({store, client, version, token, user, width: fixedWidth, hei
 		pageLines: pageLines.length,
 		matches,
 		task(id) {
-			const task = hive.tasks.find(each => each.id === id) ?? (page?.kind === 'task' && page.id === id ? taskPage.task : undefined);
+			// A whole id, or the start of one as `:task 3f2a` takes it (when only one task has it).
+			const starting = hive.tasks.filter(each => each.id.startsWith(id));
+			const task = hive.tasks.find(each => each.id === id) ?? (starting.length === 1 ? starting[0] : undefined) ?? (page?.kind === 'task' && page.id === id ? taskPage.task : undefined);
 			return task ? {what: taskWhat(task), state: task.state, final: isFinal(task.state)} : undefined;
 		},
 	};
@@ -118,7 +124,7 @@ export function App({store, client, version, token, user, width: fixedWidth, hei
 
 	const act = (action: Action): void => {
 		const failed = (error: unknown) => {
-			say('bad', `✗ ${action.kind} ${'id' in action ? action.id.slice(0, 8) : action.name}: ${reason(error)}`);
+			say('bad', `✗ ${action.kind} ${'id' in action ? action.id.slice(0, 8) : action.name}: ${errorMessage(error)}`);
 		};
 
 		const requester = {user};
@@ -175,7 +181,7 @@ export function App({store, client, version, token, user, width: fixedWidth, hei
 						? `✓ task ${task.id.slice(0, 8)} → ${task.drone}: "${what}"`
 						: `… task ${task.id.slice(0, 8)} ${task.state}${task.reason ? ` (${task.reason})` : ''}: "${what}"`);
 				}, (error: unknown) => {
-					say('bad', `✗ "${what}": ${reason(error)}`);
+					say('bad', `✗ "${what}": ${errorMessage(error)}`);
 				});
 				break;
 			}
@@ -202,8 +208,8 @@ export function App({store, client, version, token, user, width: fixedWidth, hei
 	const selectedIndex = (ids: readonly string[], id: string | undefined) => (id === undefined ? 0 : Math.max(0, ids.indexOf(id)));
 	const droneSelected = selectedIndex(view.droneNames, ui.selected.drones);
 	const taskSelected = selectedIndex(view.taskIds, ui.selected.tasks);
-	const droneOffset = clampOffset(ui.offsets.drones, droneSelected, drones.length, rows.drones);
-	const taskOffset = clampOffset(ui.offsets.tasks, taskSelected, tasks.length, rows.tasks);
+	const droneOffset = scrollWindow(drones.length, rows.drones, droneSelected, ui.offsets.drones);
+	const taskOffset = scrollWindow(tasks.length, rows.tasks, taskSelected, ui.offsets.tasks);
 	const filtering = (pane: 'drones' | 'tasks' | 'events') => ui.input?.kind === 'filter' && ui.input.pane === pane;
 
 	const droneTable = (
@@ -243,7 +249,7 @@ export function App({store, client, version, token, user, width: fixedWidth, hei
 			entries={events}
 			width={ui.screen === 'hive' ? sizes.logWidth : width}
 			rows={rows.events}
-			offset={ui.screen === 'events' ? ui.offsets.events : undefined}
+			offset={ui.offsets.events}
 			filter={ui.filters.events}
 			filtering={filtering('events')}
 			focused={ui.focus === 'events'}
@@ -315,19 +321,6 @@ export function App({store, client, version, token, user, width: fixedWidth, hei
 	);
 }
 
-/** The first row shown: where the keys left it, moved as little as keeps the selected row in view. */
-function clampOffset(offset: number, selected: number, count: number, rows: number): number {
-	const max = Math.max(0, count - rows);
-	let start = Math.min(Math.max(0, offset), max);
-	if (selected < start) {
-		start = selected;
-	} else if (rows > 0 && selected >= start + rows) {
-		start = selected - rows + 1;
-	}
-
-	return Math.min(start, max);
-}
-
 /** The keys of where the keys go now, on the line under the prompt. */
 export function hintFor(ui: UiState): string {
 	const {input} = ui;
@@ -355,7 +348,7 @@ export function hintFor(ui: UiState): string {
 
 	switch (ui.pages.at(-1)?.kind) {
 		case 'task': {
-			return '↑↓ PgUp PgDn Home End  f follow  / search  n N next  x cancel  Esc back';
+			return '↑↓ PgUp PgDn Home End  f follow  w wrap  / search  n N next  x cancel  Esc back';
 		}
 
 		case 'drone': {
@@ -378,15 +371,15 @@ export function hintFor(ui: UiState): string {
 		}
 
 		case 'drones': {
-			return 'Enter describe  c cordon  u uncordon  d drain  / filter  ? keys  Esc prompt';
+			return 'Enter describe  c cordon  u uncordon  d drain  / filter  ? keys  i prompt';
 		}
 
 		case 'tasks': {
-			return 'Enter open  x cancel  / filter  Shift+T I W D S sort  ? keys  Esc prompt';
+			return 'Enter open  x cancel  / filter  Shift+T I W D S sort  ? keys  i prompt';
 		}
 
 		case 'events': {
-			return '↑↓ PgUp PgDn Home End scroll  / filter  : command  ? keys  Esc prompt';
+			return '↑↓ PgUp PgDn Home End scroll  / filter  : command  ? keys  i prompt';
 		}
 	}
 }
@@ -402,22 +395,19 @@ export function tokenLines(token: string | undefined, queenHost: string): ViewLi
 		];
 	}
 
+	// One command a line, each short enough for 80 columns: they are there to be copied whole.
 	return [
 		{text: 'The hive\'s token. Keep it secret: whoever has it can register drones, submit tasks and run commands.'},
 		{text: ''},
-		{text: `  ${token}`},
+		{text: `  export HIVE_TOKEN=${token}`},
 		{text: ''},
-		{text: 'A second dashboard:', tone: 'meta'},
-		{text: `  HIVE_TOKEN=${token} hive-larve --tui --queen-host ${queenHost}`},
-		{text: 'A drone on another machine (it must reach the queen\'s address):', tone: 'meta'},
-		{text: `  HIVE_TOKEN=${token} hive-larve --queen-host ${queenHost} --port 5001`},
-		{text: 'The command-line client:', tone: 'meta'},
-		{text: `  HIVE_TOKEN=${token} hive-larve tasks --queen-host ${queenHost}`},
+		{text: 'then a second dashboard:', tone: 'meta'},
+		{text: `  hive-larve --tui --queen-host ${queenHost}`},
+		{text: 'a drone on another machine (it must reach the queen\'s address):', tone: 'meta'},
+		{text: `  hive-larve --queen-host ${queenHost} --port 5001`},
+		{text: 'the command-line client:', tone: 'meta'},
+		{text: `  hive-larve tasks --queen-host ${queenHost}`},
 	];
 }
 
-/** An error's message without the request line the client puts first. */
-function reason(error: unknown): string {
-	return errorText(error instanceof Error ? error.message : String(error));
-}
 

@@ -2,9 +2,9 @@ import {memo} from 'react';
 import {Box, Text} from 'ink';
 import type {TaskView} from '../client/queen-client.js';
 import {droneState, labelText} from './DroneTable.js';
-import {age, fit, wrap} from './format.js';
+import {age, fit} from './format.js';
 import {clockTime, shortId, type DroneRow, type LogEntry} from './hive-store.js';
-import type {ViewLine} from './task-lines.js';
+import {field, type ViewLine} from './task-lines.js';
 import {taskWhat} from './TaskList.js';
 import {clampScroll, linesRange, ViewRow} from './TaskView.js';
 
@@ -18,15 +18,6 @@ type Props = {
 	/** First line shown (App clamps it). */
 	readonly scroll: number;
 };
-
-const labelWidth = 10;
-const indent = ' '.repeat(labelWidth + 1);
-
-/** `label      value`; a value wider than `width` wraps under itself, whole. */
-function field(label: string, value: string, width: number, tone?: ViewLine['tone']): ViewLine[] {
-	const [first = '', ...rest] = Number.isFinite(width) ? wrap(value, Math.max(10, width - indent.length)) : [value];
-	return [{text: `${label.padEnd(labelWidth)} ${first}`, tone}, ...rest.map(line => ({text: `${indent}${line}`, tone}))];
-}
 
 /** Whether a log line is about this drone: its name as a word (`drone-1` is not in `drone-10 left`). */
 function names(text: string, name: string): boolean {

@@ -61,7 +61,9 @@ export const Header = memo(function Header({hive, version, width}: Props) {
 	const headWidth = Math.min(columnsOf(head), width);
 	const room = Math.max(0, width - headWidth);
 	const sweep = hive.lastSweep ? `  heartbeats ${hive.lastSweep.checked}, ${hive.lastSweep.failed} failed, max ${hive.lastSweep.durationMs}ms` : '';
-	const counts = `drones ${hive.readyDrones}/${hive.drones.length} ready  tasks ${hive.dispatched} dispatched, ${hive.dispatchRate.toFixed(1)}/s${sweep}`;
+	// Ready is health; a cordoned drone is ready and takes nothing new: the count says so.
+	const cordoned = hive.drones.filter(drone => drone.cordoned).length;
+	const counts = `drones ${hive.readyDrones}/${hive.drones.length} ready${cordoned > 0 ? ` (${cordoned} cordoned)` : ''}  tasks ${hive.dispatched} dispatched, ${hive.dispatchRate.toFixed(1)}/s${sweep}`;
 	let first = text;
 	let second: {text: string; color: string | undefined} = {text: counts, color: undefined};
 	if (!hive.connected && columnsOf(text) > room && room > 0) {

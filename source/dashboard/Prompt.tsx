@@ -144,7 +144,7 @@ export const Prompt = memo(function Prompt({value, cursor, focused, width, outco
 							{right ? cut : undefined}
 						</>
 					)
-					: <Text dimColor>{value === '' ? clip('(Esc: back to the prompt)', room) : <>{draw(list.slice(start, end))}{right ? '…' : undefined}</>}</Text>}
+					: <Text dimColor>{value === '' ? clip('(i: type a task)', room) : <>{draw(list.slice(start, end))}{right ? '…' : undefined}</>}</Text>}
 			</>
 		);
 	}

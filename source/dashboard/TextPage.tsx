@@ -21,7 +21,7 @@ export function TextPage({title, lines, width, rows, scroll}: Props) {
 		<Box flexDirection="column" height={rows} width={width}>
 			<Text wrap="truncate" bold inverse>{fit(`${title}  (Esc: back)`, width)}</Text>
 			{shown.map((line, index) => (
-				<Text key={index} wrap="truncate" color={line.tone ? toneColor[line.tone] : undefined} dimColor={line.tone === 'meta'} bold={line.tone === 'heading'}>{clip(line.text, width)}</Text>
+				<Text key={index} wrap="truncate" color={line.tone ? toneColor[line.tone] : undefined} dimColor={line.tone === 'meta'} bold={line.tone === 'heading'}>{clip(line.text, width) || ' '}</Text>
 			))}
 		</Box>
 	);

@@ -106,6 +106,11 @@ export function scrollWindow(count: number, rows: number, selected: number, offs
 	return Math.min(Math.max(0, start), maxOffset);
 }
 
+/** What a failed call says, as people read it (`errorText` of its message). */
+export function errorMessage(error: unknown): string {
+	return errorText(error instanceof Error ? error.message : String(error));
+}
+
 /**
 An error as people read it: without the request line the HTTP client puts first (`GET http://…: `),
 also where the error is quoted inside another (`3 heartbeats failed in a row: GET http://…: ECONNREFUSED`).

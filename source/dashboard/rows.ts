@@ -1,5 +1,5 @@
 import type {TaskView} from '../client/queen-client.js';
-import {droneState} from './DroneTable.js';
+import {droneState, labelText} from './DroneTable.js';
 import type {DroneRow, LogEntry} from './hive-store.js';
 import {taskOutcome, taskWhat} from './TaskList.js';
 
@@ -92,13 +92,9 @@ const droneFields: Readonly<Record<string, (drone: DroneRow) => string>> = {
 	state: droneState,
 	address: drone => drone.address,
 	addr: drone => drone.address,
-	label: drone => labelText(drone.labels),
-	labels: drone => labelText(drone.labels),
+	label: labelText,
+	labels: labelText,
 };
-
-function labelText(labels: Readonly<Record<string, string>> | undefined): string {
-	return Object.entries(labels ?? {}).map(([key, value]) => `${key}=${value}`).join(' ');
-}
 
 /**
 Drones that match every word of `filter`: its name, state or labels contain it; its address only when
@@ -122,7 +118,7 @@ export function filterDrones(drones: readonly DroneRow[], filter: string): reado
 			return Object.entries(drone.labels ?? {}).some(([name, each]) => name.toLowerCase() === key && each.toLowerCase().includes(value));
 		}
 
-		const text = `${drone.name} ${droneState(drone)} ${labelText(drone.labels)}${/[.:]/.test(word.text) ? ` ${drone.address}` : ''}`;
+		const text = `${drone.name} ${droneState(drone)} ${labelText(drone)}${/[.:]/.test(word.text) ? ` ${drone.address}` : ''}`;
 		return text.toLowerCase().includes(word.text);
 	}));
 }

@@ -1,5 +1,5 @@
 import type {TaskView} from '../client/queen-client.js';
-import {printable, searchPattern} from './format.js';
+import {printable, searchPattern, wrap} from './format.js';
 import type {TaskOutputSnapshot} from './task-output.js';
 
 /**
@@ -14,20 +14,28 @@ export type ViewLine = {
 
 /** Labels of the record's lines, padded: values start in one column. */
 const labelWidth = 10;
+const indent = ' '.repeat(labelWidth + 1);
 
-/** `label      value`; a value of several lines goes on under the first, aligned. */
-function field(label: string, value: string, tone?: ViewLine['tone']): ViewLine[] {
-	const [first = '', ...rest] = value.split(/\r\n|\r|\n/);
-	const indent = ' '.repeat(labelWidth + 1);
+/**
+`label      value`, the lines of a record (a task's, a drone's): a value of several lines, or wider than
+`width`, goes on under the first, aligned and whole.
+*/
+export function field(label: string, value: string, width = Number.POSITIVE_INFINITY, tone?: ViewLine['tone']): ViewLine[] {
+	const [first = '', ...rest] = value.split(/\r\n|\r|\n/).flatMap(line => (Number.isFinite(width) ? wrap(line, Math.max(10, width - indent.length)) : [line]));
 	return [{text: `${label.padEnd(labelWidth)} ${first}`, tone}, ...rest.map(line => ({text: `${indent}${line}`, tone}))];
 }
 
+/** Every line no wider than `width`: a longer one goes on over the next rows (the task view's `w`). */
+export function wrapLines(lines: readonly ViewLine[], width: number): ViewLine[] {
+	return lines.flatMap(line => wrap(line.text, width).map(text => ({text, tone: line.tone})));
+}
+
 /** The record's lines: what was asked, where it ran, how it went. */
-function recordLines(task: TaskView): ViewLine[] {
+function recordLines(task: TaskView, width: number): ViewLine[] {
 	const lines: ViewLine[] = [];
 	const add = (label: string, value: string | number | null | undefined, tone?: ViewLine['tone']) => {
 		if (value !== undefined && value !== null && value !== '') {
-			lines.push(...field(label, String(value), tone));
+			lines.push(...field(label, String(value), width, tone));
 		}
 	};
 
@@ -89,10 +97,11 @@ const rule: ViewLine = {text: '── output ──', tone: 'meta'};
 The record's lines (id, kind, text/command, selector, state, reason, drone, times, attempts, error, exit
 code, duration, cancelled by), a rule, then the output lines (stderr tone 'stderr'), then how it ended.
 The output followed live (`output`) when there is one; else what the whole record carries (stdout, then
-stderr: the record does not say how they interleaved).
+stderr: the record does not say how they interleaved). The record's values wrap at `width`; the output's
+lines are as printed.
 */
-export function taskViewLines(task: TaskView | undefined, output: TaskOutputSnapshot | undefined): ViewLine[] {
-	const lines = task === undefined ? [] : recordLines(task);
+export function taskViewLines(task: TaskView | undefined, output: TaskOutputSnapshot | undefined, width = Number.POSITIVE_INFINITY): ViewLine[] {
+	const lines = task === undefined ? [] : recordLines(task, width);
 	if (output !== undefined) {
 		lines.push(rule);
 		if (output.dropped > 0) {

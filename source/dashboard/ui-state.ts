@@ -21,7 +21,7 @@ export type Focus = 'prompt' | Pane;
 
 /** A view over the screen; Esc closes the top one. `scroll` is its first line shown. */
 export type Page =
-	| {readonly kind: 'task'; readonly id: string; readonly scroll: number; readonly follow: boolean; readonly search: string; readonly match: number | undefined}
+	| {readonly kind: 'task'; readonly id: string; readonly scroll: number; readonly follow: boolean; readonly search: string; readonly match: number | undefined; readonly wrap: boolean}
 	| {readonly kind: 'drone'; readonly name: string; readonly scroll: number}
 	| {readonly kind: 'help'; readonly scroll: number}
 	| {readonly kind: 'token'; readonly scroll: number};
@@ -109,7 +109,7 @@ const pasteEnd = '[201~';
 
 /** The panes Tab goes through on each screen (the prompt first). */
 function focusOrder(screen: Screen): readonly Focus[] {
-	return screen === 'hive' ? ['prompt', 'drones', 'tasks'] : ['prompt', screen];
+	return screen === 'hive' ? ['prompt', 'drones', 'tasks', 'events'] : ['prompt', screen];
 }
 
 /** The pane keys go to when they leave the prompt. */
@@ -126,6 +126,17 @@ export function reduceKey(state: UiState, input: string, key: Partial<Key>, view
 		return {state: {...state, pasting: input === pasteStart}};
 	}
 
+	if (key.meta && !key.escape && !key.ctrl && isText(input, {}) && !state.pasting) {
+		// Esc and the next key read in one go come as that key with meta (as Alt would): both are meant.
+		return reduceKeys(state, [['', {escape: true}], [input, {}]], view);
+	}
+
+	const editsPrompt = state.focus === 'prompt' && state.pages.length === 0 && state.input === undefined;
+	if (!editsPrompt && !state.pasting && input.length > 1 && isText(input, key)) {
+		// Keys typed fast (`:q` and Enter, `d` and `y`) come in one chunk: outside the prompt, each is a key.
+		return reduceKeys(state, [...graphemes.segment(input)].map(({segment}) => (segment === '\r' || segment === '\n' ? ['', {return: true}] : [segment, {}])), view);
+	}
+
 	if (state.input) {
 		return editInput(state, state.input, input, key, view);
 	}
@@ -140,6 +151,18 @@ export function reduceKey(state: UiState, input: string, key: Partial<Key>, view
 	}
 
 	return paneKey(state, state.focus, input, key, view);
+}
+
+function reduceKeys(state: UiState, keys: ReadonlyArray<readonly [string, Partial<Key>]>, view: View): KeyResult {
+	let current = state;
+	const effects: Effect[] = [];
+	for (const [input, key] of keys) {
+		const result = reduceKey(current, input, key, view);
+		current = result.state;
+		effects.push(...result.effects ?? []);
+	}
+
+	return {state: current, effects};
 }
 
 /** Back to the first row and to nothing selected: the hive shown was replaced (a new leader, a restarted queen). */
@@ -234,8 +257,13 @@ function paneKey(state: UiState, pane: Pane, input: string, key: Partial<Key>, v
 	}
 
 	if (key.escape) {
-		// First the filter goes, then the focus goes back to the prompt.
-		return {state: state.filters[pane] === '' ? {...state, focus: 'prompt'} : setFilter(state, pane, '')};
+		// Back out, as in k9s: the filter first, then a pane shown alone gives way to the three. Never into
+		// the prompt: Esc pressed a few times, then `:q`, must not send ":q" as a task.
+		if (state.filters[pane] !== '') {
+			return {state: setFilter(state, pane, '')};
+		}
+
+		return {state: state.screen === 'hive' ? state : {...state, screen: 'hive'}};
 	}
 
 	const common = globalKey(state, input);
@@ -298,8 +326,12 @@ function paneKey(state: UiState, pane: Pane, input: string, key: Partial<Key>, v
 	return {state: {...state, selected: {...state.selected, [pane]: ids[next]}, offsets: {...state.offsets, [pane]: offset}}};
 }
 
-/** `?` and `:` wherever the prompt does not have the keys. */
+/** `?`, `:` and `i` (to the prompt) wherever the prompt does not have the keys. */
 function globalKey(state: UiState, input: string): KeyResult | undefined {
+	if (input === 'i') {
+		return {state: {...state, focus: 'prompt', pages: []}};
+	}
+
 	if (input === '?') {
 		return {state: openPage(state, {kind: 'help', scroll: 0})};
 	}
@@ -322,7 +354,7 @@ function droneAction(state: UiState, input: string, name: string): KeyResult | u
 		}
 
 		case 'd': {
-			const question = `Drain ${name}? It takes no new tasks, and what runs there finishes (or moves elsewhere after 1h).  y/N`;
+			const question = `Drain ${name}? y/N  (no new tasks; what runs there finishes, or moves elsewhere after 1h)`;
 			return {state: {...state, input: {kind: 'confirm', question, action: {kind: 'drain', name}}}};
 		}
 
@@ -338,14 +370,14 @@ function askCancel(state: UiState, id: string, view: View): KeyResult {
 		return {state, effects: [{kind: 'say', tone: 'info', text: `task ${id.slice(0, 8)} has ended (${task.state}): nothing to cancel`}]};
 	}
 
-	const question = `Cancel task ${id.slice(0, 8)}${task ? ` (${task.what}, ${task.state})` : ''}? A running command is killed.  y/N`;
+	const question = `Cancel task ${id.slice(0, 8)}? y/N  (${task ? `${task.state}: ${task.what}` : 'a running command is killed'})`;
 	return {state: {...state, input: {kind: 'confirm', question, action: {kind: 'cancel', id}}}};
 }
 
 function taskPage(id: string, view: View): Page {
 	// A running command is followed at its newest line (as `kubectl logs -f`); an ended task opens at the top.
 	const follow = view.task(id)?.final === false;
-	return {kind: 'task', id, scroll: 0, follow, search: '', match: undefined};
+	return {kind: 'task', id, scroll: 0, follow, search: '', match: undefined, wrap: false};
 }
 
 function openPage(state: UiState, page: Page): UiState {
@@ -405,7 +437,12 @@ function taskPageKey(state: UiState, page: Page & {kind: 'task'}, input: string,
 	}
 
 	if (input === '/') {
-		return {state: {...state, input: {kind: 'search'}, line: {value: page.search, cursor: page.search.length}}};
+		// A new search, as in less.
+		return {state: replacePage({...state, input: {kind: 'search'}, line: {value: '', cursor: 0}}, {...page, search: '', match: undefined})};
+	}
+
+	if (input === 'w') {
+		return {state: replacePage(state, {...page, wrap: !page.wrap})};
 	}
 
 	if (input === 'f' || key.end) {

@@ -1,6 +1,6 @@
 import {useEffect, useState, useSyncExternalStore} from 'react';
 import type {QueenClient, TaskView} from '../client/queen-client.js';
-import {errorText} from './format.js';
+import {errorMessage} from './format.js';
 import {withRecord} from './hive-store.js';
 import {TaskOutput, type TaskOutputSnapshot} from './task-output.js';
 
@@ -20,9 +20,11 @@ const nothing = () => undefined;
 /**
 One task's page: its record (`GET /tasks/:id`, read again when its state changes in the list) and its
 output, followed live while it runs (`GET /tasks/:id/logs?follow=true`). `id` may be the start of an id
-(`:task 3f2a`): the queen resolves it, and the record says the whole id.
+(`:task 3f2a`): the queen resolves it, and the record says the whole id. Both are read again at each
+`attachment` (the dashboard reconnected, or the hive it shows was replaced): a page open while the queen
+was away recovers by itself.
 */
-export function useTaskPage(client: TaskPageClient, id: string | undefined, tasks: readonly TaskView[]): TaskPage {
+export function useTaskPage(client: TaskPageClient, id: string | undefined, tasks: readonly TaskView[], attachment: number): TaskPage {
 	const known = id === undefined ? undefined : tasks.find(task => task.id === id) ?? (id.length < 36 ? tasks.find(task => task.id.startsWith(id)) : undefined);
 	const [record, setRecord] = useState<{id: string; task?: TaskView; note?: string}>();
 	const [output, setOutput] = useState<TaskOutput>();
@@ -42,13 +44,13 @@ export function useTaskPage(client: TaskPageClient, id: string | undefined, task
 			}
 		}, (error: unknown) => {
 			if (live) {
-				setRecord({id, note: errorText(error instanceof Error ? error.message : String(error))});
+				setRecord({id, note: errorMessage(error)});
 			}
 		});
 		return () => {
 			live = false;
 		};
-	}, [client, id, state]);
+	}, [client, id, state, attachment]);
 
 	useEffect(() => {
 		if (id === undefined) {
@@ -62,7 +64,7 @@ export function useTaskPage(client: TaskPageClient, id: string | undefined, task
 		return () => {
 			opened.close();
 		};
-	}, [client, id]);
+	}, [client, id, attachment]);
 
 	const snapshot = useSyncExternalStore(output?.subscribe ?? noSubscription, output?.getSnapshot ?? nothing);
 	const loaded = record?.id === id ? record : undefined;

@@ -2,6 +2,7 @@ import {spawn, type ChildProcess} from 'node:child_process';
 import {once} from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
+import {newToken} from '../http/auth.js';
 import type {Logger} from '../log.js';
 import type {LogLevel} from '../options.js';
 
@@ -127,4 +128,33 @@ export function droneFlags(spec: LocalDroneSpec): string[] {
 	}
 
 	return flags;
+}
+
+/**
+The token of a one-command local hive (`--local-drones` and no `--token`), made once and kept in the
+queen's data directory (`token`, mode 0600): the hive started again on its store keeps it, so a second
+dashboard, curl or a `--token-file` given it go on working. Without a directory (`--store memory`, etcd),
+a new one each start.
+*/
+export function localHiveToken(dataDir: string | undefined): string {
+	if (dataDir === undefined) {
+		return newToken();
+	}
+
+	const file = path.join(dataDir, 'token');
+	try {
+		const kept = fs.readFileSync(file, 'utf8').split('\n')[0]!.trim();
+		if (kept !== '') {
+			return kept;
+		}
+	} catch (error: unknown) {
+		if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+			throw error;
+		}
+	}
+
+	const token = newToken();
+	fs.mkdirSync(dataDir, {recursive: true, mode: 0o700});
+	fs.writeFileSync(file, `${token}\n`, {mode: 0o600});
+	return token;
 }

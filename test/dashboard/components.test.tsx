@@ -274,7 +274,7 @@ test('Prompt: the sigil and the line being typed, then the outcome of the last t
 	assert.equal(frame(<Prompt value="hello" cursor={5} focused width={80} outcome={undefined} sigil="›" hint={hint}/>), `› hello\n${hint}`);
 	assert.equal(frame(<Prompt value="" cursor={0} focused width={80} outcome={{tone: 'bad', text: '✗ "hi": no drone registered'}} sigil="›" hint={hint}/>), '›\n✗ "hi": no drone registered');
 	assert.equal(frame(<Prompt value="drones" cursor={6} focused width={80} outcome={undefined} sigil=":" hint={hint}/>), `: drones\n${hint}`);
-	assert.equal(frame(<Prompt value="" cursor={0} focused={false} width={80} outcome={undefined} sigil="›" hint={hint}/>), `› (Esc: back to the prompt)\n${hint}`);
+	assert.equal(frame(<Prompt value="" cursor={0} focused={false} width={80} outcome={undefined} sigil="›" hint={hint}/>), `› (i: type a task)\n${hint}`);
 	assert.equal(frame(<Prompt value="x" cursor={1} focused width={80} outcome={undefined} sigil="›" hint={hint} question="cancel task 01234567? y/N"/>), `cancel task 01234567? y/N\n${hint}`);
 });
 

@@ -97,13 +97,32 @@ test('the cursor moves over a wide character or an emoji whole, and Backspace er
 	assert.equal(erased.prompt.cursor, 2);
 });
 
-test('Esc leaves the prompt and keeps the line; Tab goes round the prompt, the drones and the tasks', () => {
+test('Esc leaves the prompt and keeps the line, and never leads back into it: Esc Esc :q quits; Tab goes round, i goes to the prompt', () => {
 	const left = press(initialUiState, ['half a task', escape]).state;
 	assert.equal(left.focus, 'drones');
 	assert.equal(left.prompt.value, 'half a task');
+	assert.equal(press(left, [escape, escape]).state.focus, 'drones');
+	assert.deepEqual(press(initialUiState, [escape, escape, escape, ':', 'q', enter]).effects, [{kind: 'quit'}]);
 	assert.equal(press(left, [tab]).state.focus, 'tasks');
-	assert.equal(press(left, [tab, tab]).state.focus, 'prompt');
-	assert.equal(press(left, [escape]).state.focus, 'prompt');
+	assert.equal(press(left, [tab, tab]).state.focus, 'events');
+	assert.equal(press(left, [tab, tab, tab]).state.focus, 'prompt');
+	assert.equal(press(left, ['i']).state.focus, 'prompt');
+	const onPage = press(left, [enter]).state;
+	assert.equal(onPage.pages.length, 1);
+	assert.deepEqual([press(onPage, ['i']).state.focus, press(onPage, ['i']).state.pages.length], ['prompt', 0]);
+	const alone = press(left, [':', 'tasks', enter]).state;
+	assert.equal(alone.screen, 'tasks');
+	assert.equal(press(alone, [escape]).state.screen, 'hive', 'Esc on a pane shown alone: the three again');
+});
+
+test('keys read in one go outside the prompt are each a key: ":q" and Enter quits, "dy" drains; Esc read with the next key is both', () => {
+	const onDrones = press(initialUiState, [escape]).state;
+	assert.deepEqual(press(onDrones, [':q\r']).effects, [{kind: 'quit'}]);
+	assert.deepEqual(press(onDrones, ['dy']).effects, [{kind: 'act', action: {kind: 'drain', name: 'drone-0'}}]);
+	const escaped = reduceKey(initialUiState, ':', {meta: true}, baseView).state;
+	assert.equal(escaped.focus, 'drones');
+	assert.equal(escaped.input?.kind, 'command');
+	assert.equal(escaped.prompt.value, '');
 });
 
 test('Ctrl-C quits from anywhere', () => {
@@ -134,11 +153,11 @@ test('drones: a selected row moves and pages; Enter describes it; c and u act at
 test('tasks: Enter opens one, x asks before cancelling, and an ended task is not offered', () => {
 	const onTasks = press(initialUiState, [tab, tab]).state;
 	const opened = press(onTasks, [enter]).state;
-	assert.deepEqual(opened.pages, [{kind: 'task', id: 'a', scroll: 0, follow: true, search: '', match: undefined}]);
+	assert.deepEqual(opened.pages, [{kind: 'task', id: 'a', scroll: 0, follow: true, search: '', match: undefined, wrap: false}]);
 	const second = press(onTasks, [down, enter]).state;
 	assert.equal((second.pages[0] as {follow: boolean}).follow, false, 'an ended task opens at its top');
 	const asked = press(onTasks, ['x']);
-	assert.match((asked.state.input as {question: string}).question, /^Cancel task a \(\$ sleep 100, running\)\?/);
+	assert.match((asked.state.input as {question: string}).question, /^Cancel task a\? y\/N  \(running: \$ sleep 100\)/);
 	assert.deepEqual(press(asked.state, ['y']).effects, [{kind: 'act', action: {kind: 'cancel', id: 'a'}}]);
 	const ended = press(onTasks, [down, 'x']);
 	assert.equal(ended.state.input, undefined);
@@ -173,7 +192,7 @@ test(': runs a command: a pane alone, the hive again, a task by id, the token, q
 	assert.equal(command('tasks').state.focus, 'tasks');
 	assert.equal(command('ev').state.screen, 'events');
 	assert.equal(press(command('drones').state, [':', 'hive', enter]).state.screen, 'hive');
-	assert.deepEqual(command('task 3f2a').state.pages, [{kind: 'task', id: '3f2a', scroll: 0, follow: false, search: '', match: undefined}]);
+	assert.deepEqual(command('task 3f2a').state.pages, [{kind: 'task', id: '3f2a', scroll: 0, follow: false, search: '', match: undefined, wrap: false}]);
 	assert.deepEqual(command('drone local-1').state.pages, [{kind: 'drone', name: 'local-1', scroll: 0}]);
 	assert.equal(command('token').state.pages[0]?.kind, 'token');
 	assert.deepEqual(command('q').effects, [{kind: 'quit'}]);
@@ -194,13 +213,16 @@ test('a task page scrolls, follows from End, and finds: / types, Enter goes to t
 	assert.equal((searching.pages[0] as {search: string}).search, 'err');
 	const found = press(searching, [enter], view).state.pages[0] as {match: number; scroll: number};
 	assert.deepEqual([found.match, found.scroll], [1, 37], 'the first match at or below line 10, a third of the page down');
-	const next = press({...searching, input: undefined, pages: [{...found, kind: 'task', id: 'a', follow: false, search: 'err'}]}, ['n'], view).state.pages[0] as {match: number};
+	const next = press({...searching, input: undefined, pages: [{...found, kind: 'task', id: 'a', follow: false, search: 'err', wrap: false}]}, ['n'], view).state.pages[0] as {match: number};
 	assert.equal(next.match, 2);
 	const back = press(press(searching, [enter], view).state, ['N', 'N'], view).state.pages[0] as {match: number};
 	assert.equal(back.match, 2, 'N goes round backwards');
 	const cleared = press(press(searching, [enter], view).state, [escape], view).state;
 	assert.equal((cleared.pages[0] as {search: string}).search, '', 'Esc drops the search first');
 	assert.equal(press(cleared, [escape], view).state.pages.length, 0);
+	const again = press(press(searching, [enter], view).state, ['/'], view).state;
+	assert.equal((again.pages[0] as {search: string}).search, '', '/ starts a new search, as in less');
+	assert.equal((press(again, [escape, 'w'], view).state.pages[0] as {wrap: boolean}).wrap, true, 'w wraps long lines');
 });
 
 test('App: a task typed at the prompt goes to the queen\'s API and its outcome shows, or its error; x on a task cancels it after y', async () => {
@@ -244,7 +266,7 @@ test('App: a task typed at the prompt goes to the queen\'s API and its outcome s
 	stdin.write('\t');
 	await waitFor(() => frame().includes('x cancel'), `the tasks' keys (${frame()})`);
 	stdin.write('x');
-	await waitFor(() => frame().includes('Cancel task 01234567 ($ sleep 100, running)?'), `the question (${frame()})`);
+	await waitFor(() => frame().includes('Cancel task 01234567? y/N  (running: $ sleep 100)'), `the question (${frame()})`);
 	stdin.write('y');
 	await waitFor(() => frame().includes('✓ task 01234567 cancelled'), `the cancel's outcome (${frame()})`);
 	assert.deepEqual(cancelled, [{id: '0123456789', user: 'alice@laptop'}]);

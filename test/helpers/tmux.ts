@@ -25,6 +25,8 @@ export type Terminal = {
 	screen(): string;
 	/** The same, with the escape sequences of its colours and attributes (`capture-pane -e`). */
 	screenWithColours(): string;
+	/** The same, rows the terminal wrapped joined again (`capture-pane -J`): a row wider than the terminal shows as one. */
+	screenJoined(): string;
 	/** Waits until the screen shows `text` (or matches it), returns the screen. */
 	waitForScreen(text: string | RegExp, timeoutMs?: number): Promise<string>;
 	/** Types text as it is (no key names). */
@@ -68,6 +70,13 @@ export function runInTerminal(t: TestContext, args: readonly string[], size = {w
 		screen() {
 			try {
 				return execFileSync('tmux', ['capture-pane', '-p', '-t', session], {encoding: 'utf8'});
+			} catch {
+				return '';
+			}
+		},
+		screenJoined() {
+			try {
+				return execFileSync('tmux', ['capture-pane', '-p', '-J', '-t', session], {encoding: 'utf8'}).split('\n').map(line => line.trimEnd()).join('\n');
 			} catch {
 				return '';
 			}

@@ -247,6 +247,7 @@ export function App({store, client, version, token, user, width: fixedWidth, hei
 	const eventLog = (
 		<EventLog
 			entries={events}
+			total={hive.log.length}
 			width={ui.screen === 'hive' ? sizes.logWidth : width}
 			rows={rows.events}
 			offset={ui.offsets.events}

@@ -127,7 +127,7 @@ export const DroneTable = memo(function DroneTable(props: Props) {
 	const {drones, total, width, rows, offset, selected, focused, filter, filtering, stale} = props;
 	const shown = drones.slice(offset, offset + rows);
 	const {list: cols, errorWidth} = columns(props);
-	const range = drones.length === 0 ? '' : `  ${offset + 1}-${offset + shown.length} of ${drones.length}`;
+	const range = shown.length === 0 ? '' : `  ${offset + 1}-${offset + shown.length} of ${drones.length}`;
 	const filterText = filtering || filter ? `  /${filter}${filtering ? '▏' : ''} (${drones.length} of ${total} match)` : '';
 	const title = `Drones ${total}${filterText}${range}`;
 	const cell = (column: Column, value: string) => column.right ? fitRight(value, column.width) : fit(value, column.width);

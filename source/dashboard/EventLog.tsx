@@ -5,7 +5,10 @@ import type {LogEntry, LogTone} from './hive-store.js';
 
 type Props = {
 	/** Oldest first (already filtered). */
+	/** The lines to show (after the filter). */
 	readonly entries: readonly LogEntry[];
+	/** Lines before the filter. @default entries.length */
+	readonly total?: number;
 	readonly width: number;
 	/** Lines available under the title. */
 	readonly rows: number;
@@ -26,11 +29,11 @@ const timeWidth = 9;
 The hive's log: registrations, heartbeat failures, evictions, departures, cordons. It shows the newest
 lines unless scrolled (a full-height view); a filter shows in the title with how many lines match.
 */
-export const EventLog = memo(function EventLog({entries, width, rows, offset, filter = '', filtering = false, focused = false, stale = false}: Props) {
+export const EventLog = memo(function EventLog({entries, total = entries.length, width, rows, offset, filter = '', filtering = false, focused = false, stale = false}: Props) {
 	const count = Math.max(0, rows);
 	const start = offset === undefined ? Math.max(0, entries.length - count) : Math.min(Math.max(0, offset), Math.max(0, entries.length - 1));
 	const shown = entries.slice(start, start + count);
-	const filterText = filtering || filter ? `  /${filter}${filtering ? '▏' : ''} (${entries.length} match)` : '';
+	const filterText = filtering || filter ? `  /${filter}${filtering ? '▏' : ''} (${entries.length} of ${total} match)` : '';
 	const range = shown.length === 0 ? '' : `  ${start + 1}-${start + shown.length} of ${entries.length}`;
 	const title = `Events${filterText}${range}`;
 	return (

@@ -74,7 +74,7 @@ export const TaskList = memo(function TaskList({tasks, total, width, rows, offse
 	const outcomeWidth = flexible - whatWidth;
 	const line = (time: string, id: string, what: string, drone: string, state: string, outcome: string) =>
 		[fit(time, fixedWidths.time), fit(id, fixedWidths.id), fit(what, whatWidth), fit(drone, droneWidth), fit(state, fixedWidths.state), fit(outcome, outcomeWidth)];
-	const range = tasks.length === 0 ? '' : `  ${offset + 1}-${offset + shown.length} of ${tasks.length}`;
+	const range = shown.length === 0 ? '' : `  ${offset + 1}-${offset + shown.length} of ${tasks.length}`;
 	const filterText = filtering || filter ? `  /${filter}${filtering ? '▏' : ''} (${tasks.length} of ${total} match)` : '';
 	const title = `Tasks ${total}${filterText}${range}`;
 	const titles = line(`TIME${sortMark(sort, 'time')}`, `ID${sortMark(sort, 'id')}`, `TASK${sortMark(sort, 'what')}`, `DRONE${sortMark(sort, 'drone')}`, `STATE${sortMark(sort, 'state')}`, 'OUTCOME');

@@ -445,6 +445,12 @@ export class HiveStore {
 	/** Returns 1 when this is the first time the task is seen with a drone (a dispatch). */
 	#upsertTask(task: TaskView, time?: string): number {
 		const previous = this.#tasks.get(task.id);
+		if (previous && Date.parse(task.updatedAt) < Date.parse(previous.updatedAt)) {
+			// An older picture of it (the backlog replayed over a snapshot): what is known is newer. Taken, it
+			// would show the task going back, and count its dispatch twice.
+			return 0;
+		}
+
 		if (previous) {
 			this.#tasks.set(task.id, {...previous, ...task});
 		} else {

@@ -266,7 +266,7 @@ test('EventLog: the newest lines that fit, or from an offset (scrolled); a filte
 	const entries = [1, 2, 3].map(id => ({id, time: '12:00:0' + id, tone: 'info' as const, text: `line ${id}`}));
 	assert.equal(frame(<EventLog entries={entries} width={40} rows={2}/>), 'Events  2-3 of 3\n12:00:02 line 2\n12:00:03 line 3');
 	assert.equal(frame(<EventLog entries={entries} width={40} rows={2} offset={0}/>), 'Events  1-2 of 3\n12:00:01 line 1\n12:00:02 line 2');
-	assert.equal(frame(<EventLog entries={entries.slice(2)} width={40} rows={1} filter="3" filtering focused/>), 'Events  /3▏ (1 match)  1-1 of 1\n12:00:03 line 3');
+	assert.equal(frame(<EventLog entries={entries.slice(2)} total={entries.length} width={40} rows={1} filter="3" filtering focused/>), 'Events  /3▏ (1 of 3 match)  1-1 of 1\n12:00:03 line 3');
 });
 
 test('Prompt: the sigil and the line being typed, then the outcome of the last task or the hint', () => {

@@ -105,6 +105,20 @@ test('every task.* event upserts the task by id, whatever its type, and a dispat
 	hive.close();
 });
 
+test('the backlog replayed over a snapshot does not take a task back: older pictures of it are left, its dispatch counted once', () => {
+	const {hive} = store();
+	const at = (ms: number) => new Date(t0 + ms).toISOString();
+	hive.reload({drones: [], maxRetry: 3, heartbeatIntervalMs: 1000}, [task('a', {state: 'succeeded', updatedAt: at(30)})]);
+	hive.pushEvent(event('task.submitted', {task: task('a', {state: 'pending', drone: null, updatedAt: at(10)})}));
+	hive.pushEvent(event('task.dispatched', {task: task('a', {updatedAt: at(20)})}));
+	hive.pushEvent(event('task.succeeded', {task: task('a', {state: 'succeeded', updatedAt: at(30)})}));
+	hive.flush();
+	const {tasks, dispatched} = hive.getSnapshot();
+	assert.deepEqual(tasks.map(item => [item.id, item.state, item.drone]), [['a', 'succeeded', 'drone-0']]);
+	assert.equal(dispatched, 1);
+	hive.close();
+});
+
 test('the event log and the task list are bounded', () => {
 	const {hive} = store({logSize: 5, taskLimit: 3});
 	for (let index = 0; index < 20; index++) {

@@ -126,9 +126,15 @@ export function reduceKey(state: UiState, input: string, key: Partial<Key>, view
 		return {state: {...state, pasting: input === pasteStart}};
 	}
 
-	if (key.meta && !key.escape && !key.ctrl && isText(input, {}) && !state.pasting) {
-		// Esc and the next key read in one go come as that key with meta (as Alt would): both are meant.
-		return reduceKeys(state, [['', {escape: true}], [input, {}]], view);
+	if (key.meta && !key.escape && !key.ctrl && !state.pasting) {
+		if ((key.backspace || key.delete) && state.focus === 'prompt' && state.pages.length === 0 && state.input === undefined) {
+			// Alt-Backspace, as in a shell: the word before the cursor.
+			return {state: withPrompt(state, editLine(state.prompt, 'w', {ctrl: true}))};
+		}
+
+		// Esc and the next key read in one go (a busy machine, a slow link) come as that key with meta, as
+		// Alt sends it: both are meant, Esc first.
+		return reduceKeys(state, [['', {escape: true}], [input, {...key, meta: false}]], view);
 	}
 
 	const editsPrompt = state.focus === 'prompt' && state.pages.length === 0 && state.input === undefined;

@@ -123,6 +123,9 @@ test('keys read in one go outside the prompt are each a key: ":q" and Enter quit
 	assert.equal(escaped.focus, 'drones');
 	assert.equal(escaped.input?.kind, 'command');
 	assert.equal(escaped.prompt.value, '');
+	const tabbed = press(initialUiState, [{meta: true, tab: true}, enter]).state;
+	assert.deepEqual([tabbed.focus, tabbed.pages[0]?.kind], ['tasks', 'task'], 'Esc, Tab read as one, then Enter: the task opens');
+	assert.equal(press(initialUiState, ['two words', {meta: true, backspace: true}]).state.prompt.value, 'two ', 'Alt-Backspace on the prompt erases a word');
 });
 
 test('Ctrl-C quits from anywhere', () => {

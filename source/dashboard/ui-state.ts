@@ -137,10 +137,16 @@ export function reduceKey(state: UiState, input: string, key: Partial<Key>, view
 		return reduceKeys(state, [['', {escape: true}], [input, {...key, meta: false}]], view);
 	}
 
+	if (!state.pasting && isRawChunk(input, key) && /[\t\r\n\u007F\b]/.test(input)) {
+		// Keys typed fast (or on a busy machine) come in one chunk, and only an escape sequence splits it:
+		// Tab, Enter and Backspace in it are keys.
+		return reduceKeys(state, splitChunk(input), view);
+	}
+
 	const editsPrompt = state.focus === 'prompt' && state.pages.length === 0 && state.input === undefined;
 	if (!editsPrompt && !state.pasting && input.length > 1 && isText(input, key)) {
-		// Keys typed fast (`:q` and Enter, `d` and `y`) come in one chunk: outside the prompt, each is a key.
-		return reduceKeys(state, [...graphemes.segment(input)].map(({segment}) => (segment === '\r' || segment === '\n' ? ['', {return: true}] : [segment, {}])), view);
+		// Outside the prompt, each character of a chunk is a key (`:q`, `dy`).
+		return reduceKeys(state, [...graphemes.segment(input)].map(({segment}) => [segment, {}] as const), view);
 	}
 
 	if (state.input) {
@@ -206,20 +212,6 @@ function editPrompt(state: UiState, input: string, key: Partial<Key>): KeyResult
 		const draft = state.historyIndex === undefined ? state.prompt.value : state.draft;
 		const value = index === history.length ? draft : history[index]!;
 		return {state: {...state, historyIndex: index === history.length ? undefined : index, draft, prompt: {value, cursor: value.length}}};
-	}
-
-	if (isText(input, key) && /[\r\n]/.test(input)) {
-		// Keys typed fast (or a paste the terminal did not bracket) come in one chunk: each newline in it is an Enter.
-		const [first = '', ...rest] = input.split(/\r\n|\r|\n/);
-		let current = withPrompt(state, insert(state.prompt, first));
-		const effects: Effect[] = [];
-		for (const line of rest) {
-			const submitted = submit(current);
-			effects.push(...submitted.effects ?? []);
-			current = withPrompt(submitted.state, insert(submitted.state.prompt, line));
-		}
-
-		return {state: current, effects};
 	}
 
 	const edited = editLine(state.prompt, input, key);
@@ -706,6 +698,30 @@ export function editLine(line: Line, input: string, key: Partial<Key>): Line {
 	}
 
 	return line;
+}
+
+/** Input that no key name was given to: typed text, or several keys read as one. */
+function isRawChunk(input: string, key: Partial<Key>): boolean {
+	return input.length > 0 && !key.ctrl && !key.meta && !key.escape && !key.return && !key.tab && !key.backspace && !key.delete
+		&& !key.upArrow && !key.downArrow && !key.leftArrow && !key.rightArrow && !key.pageUp && !key.pageDown && !key.home && !key.end;
+}
+
+/** A chunk as keys: its runs of text, and Tab, Enter (a newline; CR LF is one) and Backspace between them. */
+function splitChunk(input: string): Array<readonly [string, Partial<Key>]> {
+	const keys: Array<readonly [string, Partial<Key>]> = [];
+	for (const part of input.split(/(\r\n|[\t\r\n\u007F\b])/)) {
+		if (part === '\t') {
+			keys.push(['', {tab: true}]);
+		} else if (part === '\r\n' || part === '\r' || part === '\n') {
+			keys.push(['', {return: true}]);
+		} else if (part === '\u007F' || part === '\b') {
+			keys.push(['', {backspace: true}]);
+		} else if (part !== '') {
+			keys.push([part, {}]);
+		}
+	}
+
+	return keys;
 }
 
 function isText(input: string, key: Partial<Key>): boolean {

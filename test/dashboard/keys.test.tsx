@@ -123,6 +123,8 @@ test('keys read in one go outside the prompt are each a key: ":q" and Enter quit
 	assert.equal(escaped.focus, 'drones');
 	assert.equal(escaped.input?.kind, 'command');
 	assert.equal(escaped.prompt.value, '');
+	const chunked = press(initialUiState, [escape, '\t\r']).state;
+	assert.deepEqual([chunked.focus, chunked.pages[0]?.kind], ['tasks', 'task'], 'Tab and Enter read as one chunk are both keys');
 	const tabbed = press(initialUiState, [{meta: true, tab: true}, enter]).state;
 	assert.deepEqual([tabbed.focus, tabbed.pages[0]?.kind], ['tasks', 'task'], 'Esc, Tab read as one, then Enter: the task opens');
 	assert.equal(press(initialUiState, ['two words', {meta: true, backspace: true}]).state.prompt.value, 'two ', 'Alt-Backspace on the prompt erases a word');

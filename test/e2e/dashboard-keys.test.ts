@@ -67,12 +67,22 @@ async function newestTask(queenUrl: string): Promise<{id: string; state: string}
 	return (answer.body as {tasks: Array<{id: string; state: string}>}).tasks[0]!;
 }
 
+/**
+Presses Esc and waits until the screen shows what it did: a key sent at once after it may be read with
+it as one (as Alt and that key), and lose the Esc.
+*/
+async function pressEscape(terminal: Terminal, shows: string | RegExp): Promise<void> {
+	terminal.press('Escape');
+	await terminal.waitForScreen(shows);
+}
+
 async function openNewestTask(terminal: Terminal, queenUrl: string): Promise<void> {
 	// Once the dashboard lists it (its list follows the queen's events a moment later than the API answers).
 	const short = (await newestTask(queenUrl)).id.slice(0, 8);
 	await terminal.waitForScreen(new RegExp(`^\\d\\d:\\d\\d:\\d\\d ${short} `, 'm'));
 	// Esc leaves the prompt for the drones, Tab goes on to the tasks (the newest is selected), Enter opens it.
-	terminal.press('Escape', 'Tab', 'Enter');
+	await pressEscape(terminal, 'Enter describe');
+	terminal.press('Tab', 'Enter');
 	await terminal.waitForScreen(`Task ${short}`);
 }
 
@@ -125,7 +135,7 @@ test('a command task typed at the prompt: its output is scrolled (PgDn, End, Hom
 	fs.writeFileSync(path.join(gateDir, 'open'), '');
 	screen = await terminal.waitForScreen(/^finished/m);
 	await terminal.waitForScreen(/succeeded/);
-	terminal.press('Escape');
+	await pressEscape(terminal, 'Enter open');
 
 	// A multi-line paste is one task: both lines run, in one shell.
 	terminal.press('i');
@@ -156,7 +166,8 @@ test('cancel a running command and cordon, uncordon and drain a drone from keys;
 	await terminal.waitForScreen(new RegExp(`${id.slice(0, 8)} .* running`));
 
 	// Cancel: on the tasks, x asks; n does nothing; x and y cancel.
-	terminal.press('Escape', 'Tab');
+	await pressEscape(terminal, 'Enter describe');
+	terminal.press('Tab');
 	await terminal.waitForScreen('x cancel');
 	terminal.press('x');
 	await terminal.waitForScreen(`Cancel task ${id.slice(0, 8)}? y/N  (running: $ sleep 300)`);
@@ -193,12 +204,14 @@ test('cancel a running command and cordon, uncordon and drain a drone from keys;
 	await terminal.waitForScreen(/local-0 drained/);
 
 	// The hive's token, for a second dashboard.
-	terminal.press('Escape', ':');
+	await pressEscape(terminal, 'Enter describe');
+	terminal.press(':');
 	terminal.type('token');
 	terminal.press('Enter');
 	await terminal.waitForScreen(`export HIVE_TOKEN=${token}`);
 	assert.match(terminal.screen(), /^ +hive-larve --tui --queen-host 127\.0\.0\.1:\d+$/m);
-	terminal.press('Escape', ':');
+	await pressEscape(terminal, 'Enter describe');
+	terminal.press(':');
 	terminal.type('q');
 	terminal.press('Enter');
 	assert.equal(await terminal.exited(), 0);
@@ -230,7 +243,8 @@ test('a queen that stops is shown lost (header red, rows grey, the last update\'
 
 	// The task opened while its queen is away says why it has no output; the queen started again on its
 	// store, the page reads it again with no key pressed.
-	terminal.press('Escape', 'Tab', 'Enter');
+	await pressEscape(terminal, 'Enter describe');
+	terminal.press('Tab', 'Enter');
 	await terminal.waitForScreen(/Task [\da-f]{8}/);
 	await terminal.waitForScreen(/ECONNREFUSED/);
 	const second = spawnLarve(t, fileQueen);
@@ -285,7 +299,8 @@ for (const size of [{width: 80, height: 24}, {width: 200, height: 60}]) {
 		};
 
 		await check('the hive', /Drones 30/);
-		terminal.press('Escape', ':');
+		await pressEscape(terminal, 'Enter describe');
+		terminal.press(':');
 		terminal.type('drones');
 		terminal.press('Enter');
 		const drones = await check(':drones', /Drones 30/);
@@ -298,7 +313,8 @@ for (const size of [{width: 80, height: 24}, {width: 200, height: 60}]) {
 		await check(':tasks', /Tasks/);
 		terminal.press('Enter');
 		await check('a task', /Task [\da-f]{8}/);
-		terminal.press('Escape', ':');
+		await pressEscape(terminal, 'Enter open');
+		terminal.press(':');
 		terminal.type('events');
 		terminal.press('Enter');
 		await check(':events', /Events/);
@@ -307,7 +323,8 @@ for (const size of [{width: 80, height: 24}, {width: 200, height: 60}]) {
 		assert.doesNotMatch(help, /…/, 'the help is wrapped, never cut');
 		terminal.press('End');
 		await check('the help at its end', /:q/);
-		terminal.press('Escape', ':');
+		await pressEscape(terminal, /scroll +\/ filter/);
+		terminal.press(':');
 		terminal.type('hive');
 		terminal.press('Enter');
 		terminal.press('Enter');

@@ -82,6 +82,19 @@ export type LogLine =
 	| {readonly error: string}
 	| {readonly end: {readonly state: string; readonly exitCode: number | null; readonly signal: string | null; readonly error: string | null}};
 
+/** One line of `GET /tasks/:id/logs` as read; undefined for a blank one. A line that is not JSON throws a SyntaxError that quotes it. */
+export function parseLogLine(text: string): LogLine | undefined {
+	if (text.trim() === '') {
+		return undefined;
+	}
+
+	try {
+		return JSON.parse(text) as LogLine;
+	} catch {
+		throw new SyntaxError(`the queen's log stream is not JSON lines: ${text.slice(0, 80)}`);
+	}
+}
+
 /** Who asks for a change (`X-Hive-User`, kept in the record and its events as `by`): `alice@laptop`. */
 export type Requester = {readonly user?: string | undefined};
 

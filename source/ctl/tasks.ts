@@ -1,5 +1,5 @@
 import type {Readable, Writable} from 'node:stream';
-import type {LogLine, TaskView} from '../client/queen-client.js';
+import {parseLogLine, type LogLine, type TaskView} from '../client/queen-client.js';
 import {taskStates} from '../model.js';
 import {labelKeyPattern, maxLabelValueLength} from '../names.js';
 import {booleanFlag, listFlag, noArguments, oneArgument, stringFlag, wholeNumberFlag, type CommandContext, type CommandSpec} from './command.js';
@@ -220,15 +220,15 @@ async function printLogs(stream: Readable, context: CommandContext): Promise<{re
 	let problem: string | undefined;
 	let buffer = '';
 	const handle = async (text: string) => {
-		if (text.trim() === '') {
-			return;
+		let line: LogLine | undefined;
+		try {
+			line = parseLogLine(text);
+		} catch (error: unknown) {
+			throw new CommandError((error as Error).message);
 		}
 
-		let line: LogLine;
-		try {
-			line = JSON.parse(text) as LogLine;
-		} catch {
-			throw new CommandError(`the queen's log stream is not JSON lines: ${text.slice(0, 80)}`);
+		if (line === undefined) {
+			return;
 		}
 
 		if (output.format === 'json') {

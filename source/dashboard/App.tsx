@@ -94,8 +94,7 @@ export function App({store, client, version, token, user, width: fixedWidth, hei
 		pageLines = wrapLines(tokenLines(token, hive.queen?.leader ?? hive.queenHost), width);
 	}
 
-	const search = page?.kind === 'task' ? page.search : '';
-	const matches = useMemo(() => findMatches(pageLines, search), [pageLines, search]);
+	const matches = page?.kind === 'task' ? findMatches(pageLines, page.search) : [];
 	const maxScroll = Math.max(0, pageLines.length - rows.page);
 
 	const view: View = {

@@ -1,5 +1,5 @@
 import type {Readable} from 'node:stream';
-import type {LogLine, QueenClient} from '../client/queen-client.js';
+import {parseLogLine, type LogLine, type QueenClient} from '../client/queen-client.js';
 import {errorText} from './format.js';
 
 /** One line of a task's output, as the task view shows it. */
@@ -164,15 +164,15 @@ export class TaskOutput {
 
 	/** One NDJSON line of the answer. */
 	#take(text: string): void {
-		if (text.trim() === '') {
+		let line: LogLine | undefined;
+		try {
+			line = parseLogLine(text);
+		} catch (error: unknown) {
+			this.#error ??= (error as Error).message;
 			return;
 		}
 
-		let line: LogLine;
-		try {
-			line = JSON.parse(text) as LogLine;
-		} catch {
-			this.#error ??= `the queen's output is not JSON lines: ${text.slice(0, 80)}`;
+		if (line === undefined) {
 			return;
 		}
 

@@ -75,7 +75,10 @@ test('the dashboard attaches to a queen elsewhere with --tui --queen-host (the f
 	await terminal.waitForScreen(`● leader ${queenHost}`);
 	terminal.press('?');
 	await terminal.waitForScreen('› ?');
-	terminal.press('Escape', '?');
+	// Esc, then ? once Esc shows (sent at once, the two can be read as one key: Alt-?).
+	terminal.press('Escape');
+	await terminal.waitForScreen('Enter describe');
+	terminal.press('?');
 	await terminal.waitForScreen('Keys  (Esc or ? to close)');
 	terminal.press('Escape');
 	await terminal.waitForScreen('Drones 0');

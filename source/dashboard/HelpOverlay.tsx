@@ -17,10 +17,11 @@ type Section = {readonly title: string; readonly keys: ReadonlyArray<readonly [s
 /** The keys and the prompt's syntax, k9s style: what `?` and `:help` show. */
 export const sections: readonly Section[] = [
 	{title: 'Anywhere', keys: [
-		['Tab', 'move between the prompt, the drones and the tasks (Shift-Tab: back)'],
+		['Tab', 'move between the prompt, the drones, the tasks and the events (Shift-Tab: back)'],
+		['i', 'back to the prompt, from anywhere outside it'],
 		['?', 'this help (outside the prompt: there every key is text)'],
 		[':', 'a command (see Commands)'],
-		['Esc', 'close what is open (help, a view, a filter); on the prompt: leave it for the drones, the line is kept'],
+		['Esc', 'on the prompt: leave it for the drones (the line is kept); elsewhere: close what is open (help, a view, a search, a filter), then a pane shown alone gives way to the three; never back into the prompt'],
 		['Ctrl-C', 'quit (a queen started here stops, with its local drones)'],
 	]},
 	{title: 'Prompt', keys: [
@@ -46,7 +47,8 @@ export const sections: readonly Section[] = [
 		['↑ ↓ PgUp PgDn', 'scroll the record and the output'],
 		['Home End', 'the top, the bottom'],
 		['End f', 'follow a running command\'s output live; any move up stops following'],
-		['/', 'search the output; Enter ends the typing'],
+		['w', 'wrap long lines (again: cut them)'],
+		['/', 'a new search of the output; Enter goes to the first match below'],
 		['n N', 'the next, the previous match (matches highlighted, the current one inverse)'],
 		['x', 'cancel the task (asks y/N)'],
 		['Esc', 'back'],
@@ -64,7 +66,7 @@ export const sections: readonly Section[] = [
 		[':hive', 'the three panes again (also :all)'],
 		[':task ID', 'open a task (the start of its id is enough)'],
 		[':drone NAME', 'describe a drone'],
-		[':token', 'the hive\'s token, and the command that attaches a second dashboard'],
+		[':token', 'the hive\'s token, and the commands that attach a second dashboard or a drone'],
 		[':help', 'this help'],
 		[':q', 'quit (also :quit)'],
 	]},

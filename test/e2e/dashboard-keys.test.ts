@@ -77,9 +77,11 @@ async function pressEscape(terminal: Terminal, shows: string | RegExp): Promise<
 }
 
 async function openNewestTask(terminal: Terminal, queenUrl: string): Promise<void> {
-	// Once the dashboard lists it (its list follows the queen's events a moment later than the API answers).
-	const short = (await newestTask(queenUrl)).id.slice(0, 8);
-	await terminal.waitForScreen(new RegExp(`^\\d\\d:\\d\\d:\\d\\d ${short} `, 'm'));
+	// Once the dashboard lists it in the state the queen says (its list follows the queen's events a moment
+	// after the API answers): a task opens at its top when it has ended, at its newest line when it runs.
+	const {id, state} = await newestTask(queenUrl);
+	const short = id.slice(0, 8);
+	await terminal.waitForScreen(new RegExp(`^\\d\\d:\\d\\d:\\d\\d ${short} .* ${state}\\b`, 'm'));
 	// Esc leaves the prompt for the drones, Tab goes on to the tasks (the newest is selected), Enter opens it.
 	await pressEscape(terminal, 'Enter describe');
 	terminal.press('Tab', 'Enter');

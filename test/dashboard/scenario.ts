@@ -1,5 +1,5 @@
 import type {TaskView} from '../../source/client/queen-client.js';
-import type {DroneRow, LogEntry} from '../../source/dashboard/hive-store.js';
+import {HiveStore, type DroneRow, type HiveSnapshot, type LogEntry} from '../../source/dashboard/hive-store.js';
 import type {TaskOutputSnapshot} from '../../source/dashboard/task-output.js';
 import {drone, t0, task} from './fixtures.js';
 
@@ -53,3 +53,21 @@ export const output: TaskOutputSnapshot = {
 	error: undefined,
 	dropped: 0,
 };
+
+/**
+The header's hive: a leader on 127.0.0.1:8080 started at t0, seen `ageMs` later, connected; with the
+scenario's drones when `withDrones`; then `change` on top.
+*/
+export function hiveSnapshot(change: Partial<HiveSnapshot>, options: {readonly ageMs: number; readonly withDrones: boolean}): HiveSnapshot {
+	const store = new HiveStore({queenHost: '127.0.0.1:8080', now: () => t0 + options.ageMs, flushMs: 60_000});
+	if (options.withDrones) {
+		store.setDrones({drones: drones.map(({lastSeenAt: _, ...rest}) => ({...rest, lastSeenAgoMs: 500, slots: 4, running: 1, allowExec: true, labels: {}})), maxRetry: 3, heartbeatIntervalMs: 1000}, t0);
+	}
+
+	store.setQueen({address: '127.0.0.1:8080', version: '0.1.0', role: 'leader', leader: '127.0.0.1:8080', epoch: null, startedAt: new Date(t0).toISOString()});
+	store.setStatus(true);
+	store.flush();
+	const hive = store.getSnapshot();
+	store.close();
+	return {...hive, ...change};
+}

@@ -7,7 +7,7 @@ import {DroneTable} from '../../source/dashboard/DroneTable.js';
 import {EventLog} from '../../source/dashboard/EventLog.js';
 import {Header} from '../../source/dashboard/Header.js';
 import {HelpOverlay} from '../../source/dashboard/HelpOverlay.js';
-import {HiveStore, type HiveSnapshot} from '../../source/dashboard/hive-store.js';
+import type {HiveSnapshot} from '../../source/dashboard/hive-store.js';
 import {Prompt} from '../../source/dashboard/Prompt.js';
 import {findMatches, type ViewLine} from '../../source/dashboard/task-lines.js';
 import {TaskList} from '../../source/dashboard/TaskList.js';
@@ -15,7 +15,7 @@ import {TaskView} from '../../source/dashboard/TaskView.js';
 import {ansi, styledLine, stylesOf, type StyledChar, type Style} from './ansi.js';
 import {t0} from './fixtures.js';
 import {rawFrame} from './render.js';
-import {drones, log, tasks} from './scenario.js';
+import {drones, hiveSnapshot, log, tasks} from './scenario.js';
 
 process.env.TZ = 'UTC';
 
@@ -118,13 +118,7 @@ test('Prompt: the cursor inverse on the character under it, wide characters coun
 });
 
 function snapshot(change: Partial<HiveSnapshot>): HiveSnapshot {
-	const store = new HiveStore({queenHost: '127.0.0.1:8080', now: () => t0 + 60_000, flushMs: 60_000});
-	store.setQueen({address: '127.0.0.1:8080', version: '0.1.0', role: 'leader', leader: '127.0.0.1:8080', epoch: null, startedAt: new Date(t0).toISOString()});
-	store.setStatus(true);
-	store.flush();
-	const hive = store.getSnapshot();
-	store.close();
-	return {...hive, ...change};
+	return hiveSnapshot(change, {ageMs: 60_000, withDrones: false});
 }
 
 test('Header: connected green; lost, line 1 red (and a long reason red on line 2), or the counts grey', () => {

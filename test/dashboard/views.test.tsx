@@ -9,7 +9,7 @@ import {EventLog} from '../../source/dashboard/EventLog.js';
 import {errorText, matchRanges, sortMark, wrap} from '../../source/dashboard/format.js';
 import {Header} from '../../source/dashboard/Header.js';
 import {HelpOverlay, helpLines, sections} from '../../source/dashboard/HelpOverlay.js';
-import {HiveStore, type HiveSnapshot} from '../../source/dashboard/hive-store.js';
+import type {HiveSnapshot} from '../../source/dashboard/hive-store.js';
 import {layout} from '../../source/dashboard/layout.js';
 import {Prompt} from '../../source/dashboard/Prompt.js';
 import {findMatches, taskViewLines, type ViewLine} from '../../source/dashboard/task-lines.js';
@@ -18,7 +18,7 @@ import {TaskView} from '../../source/dashboard/TaskView.js';
 import {drone, t0, task} from './fixtures.js';
 import {plain} from './frame.js';
 import {rawFrame} from './render.js';
-import {drones, log, output, tasks} from './scenario.js';
+import {drones, hiveSnapshot, log, output, tasks} from './scenario.js';
 
 process.env.TZ = 'UTC';
 
@@ -342,14 +342,7 @@ test('Prompt at 80 and 200 columns: a multi-line task with wide characters, the 
 });
 
 function snapshot(change: Partial<HiveSnapshot>): HiveSnapshot {
-	const store = new HiveStore({queenHost: '127.0.0.1:8080', now: () => t0 + 185_000, flushMs: 60_000});
-	store.setDrones({drones: drones.map(({lastSeenAt: _, ...rest}) => ({...rest, lastSeenAgoMs: 500, slots: 4, running: 1, allowExec: true, labels: {}})), maxRetry: 3, heartbeatIntervalMs: 1000}, t0);
-	store.setQueen({address: '127.0.0.1:8080', version: '0.1.0', role: 'leader', leader: '127.0.0.1:8080', epoch: null, startedAt: new Date(t0).toISOString()});
-	store.setStatus(true);
-	store.flush();
-	const hive = store.getSnapshot();
-	store.close();
-	return {...hive, ...change};
+	return hiveSnapshot(change, {ageMs: 185_000, withDrones: true});
 }
 
 test('Header at 80 and 200 columns: the queen\'s uptime and role; lost, with the last update\'s age and the reason', () => {

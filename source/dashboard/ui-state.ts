@@ -231,7 +231,7 @@ function submit(state: UiState): KeyResult {
 	const parsed = parseTaskLine(line);
 	if (parsed.error !== undefined) {
 		// The line stays, to be mended.
-		return {state, effects: [{kind: 'say', tone: 'bad', text: `✗ ${parsed.error}  (? on a table: the task syntax)`}]};
+		return {state, effects: [{kind: 'say', tone: 'bad', text: `✗ ${parsed.error}`}]};
 	}
 
 	const history = state.history.at(-1) === line ? state.history : [...state.history, line].slice(-100);

@@ -20,7 +20,9 @@ class Terminal extends EventEmitter {
 export function rawFrame(node: ReactNode, columns: number): string {
 	const stdout = new Terminal(columns);
 	const instance = render(node, {stdout: stdout as unknown as NodeJS.WriteStream, debug: true, exitOnCtrlC: false, patchConsole: false});
+	// Read before unmounting: with CI set (as on CI machines), Ink's unmount writes a last, empty frame.
+	const {frame} = stdout;
 	instance.unmount();
 	instance.cleanup();
-	return stdout.frame;
+	return frame;
 }

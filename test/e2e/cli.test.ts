@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import {test} from 'node:test';
-import {spawnLarve} from '../helpers/binary.js';
+import {execFileSync} from 'node:child_process';
+import {cliPath, spawnLarve} from '../helpers/binary.js';
 import {followEvents} from '../helpers/events.js';
 import {request} from '../helpers/larves.js';
 import {deadAddress} from '../helpers/servers.js';
@@ -97,6 +98,10 @@ test('an evicted drone that comes back registers again by itself, under the same
 	const answer = await request(`${queenUrl}/submit_task`, {body: {text: 'back again'}});
 	assert.equal(answer.body.task.drone, name);
 	await waitFor(() => drone.stdout === 'back again\n', 'the task printed');
+});
+
+test('the built binary runs by itself, as `npx hive-larve` runs it from a fresh clone (executable, with its shebang)', () => {
+	assert.match(execFileSync(cliPath, ['--version'], {encoding: 'utf8'}), /^\d+\.\d+\.\d+/);
 });
 
 test('bad flags exit 2 with one line saying what is wrong', async t => {

@@ -78,6 +78,11 @@ export type TaskKind = 'text' | 'command';
 export const taskStates: readonly TaskState[] = ['pending', 'dispatched', 'running', 'succeeded', 'failed', 'lost', 'cancelled'];
 export const finalTaskStates: ReadonlySet<TaskState> = new Set(['succeeded', 'failed', 'lost', 'cancelled']);
 
+/** A task's short name in lists, logs and messages: the first 8 characters of its id (`:task 3f2a1b4c`). */
+export function shortId(id: string): string {
+	return id.slice(0, 8);
+}
+
 /** How a command task ended: what a drone reports, what the queen keeps, what clients read. */
 export type TaskResult = {
 	readonly exitCode: number | null;

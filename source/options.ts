@@ -232,15 +232,15 @@ export function readTokenFile(file: string): string {
 	return token;
 }
 
-/** Parses `--label key=value` flags into labels. */
-export function parseLabels(values: readonly string[]): Record<string, string> {
+/** Parses `--label key=value` flags (or another flag's, as `--selector`) into labels. */
+export function parseLabels(values: readonly string[], flag = '--label'): Record<string, string> {
 	const labels: Record<string, string> = {};
 	for (const value of values) {
 		const separator = value.indexOf('=');
 		const key = value.slice(0, Math.max(0, separator));
 		const labelValue = value.slice(separator + 1);
 		if (separator < 0 || !labelKeyPattern.test(key) || labelValue.length > maxLabelValueLength) {
-			throw new OptionError(`--label must be KEY=VALUE (letters, digits, . _ / - in the key), got '${value}'`);
+			throw new OptionError(`${flag} must be KEY=VALUE (letters, digits, . _ / - in the key), got '${value}'`);
 		}
 
 		labels[key] = labelValue;

@@ -95,6 +95,19 @@ export function parseLogLine(text: string): LogLine | undefined {
 	}
 }
 
+/** The whole lines of what a line stream has given so far, and the start of the next one (kept for the next chunk). */
+export function splitLines(buffer: string): {lines: string[]; rest: string} {
+	const lines: string[] = [];
+	let start = 0;
+	let newline: number;
+	while ((newline = buffer.indexOf('\n', start)) >= 0) {
+		lines.push(buffer.slice(start, newline));
+		start = newline + 1;
+	}
+
+	return {lines, rest: buffer.slice(start)};
+}
+
 /** Who asks for a change (`X-Hive-User`, kept in the record and its events as `by`): `alice@laptop`. */
 export type Requester = {readonly user?: string | undefined};
 
@@ -124,7 +137,6 @@ export type QueenClient = {
 	rejects, as a call does). `follow`: it goes on while the command runs (no time limit).
 	*/
 	openTaskLogs(id: string, options?: {follow?: boolean}): Promise<Readable>;
-	drone(name: string): Promise<{drone: DroneView}>;
 	cordon(name: string, requester?: Requester): Promise<DroneAnswer>;
 	uncordon(name: string, requester?: Requester): Promise<DroneAnswer>;
 	/**
@@ -226,11 +238,8 @@ export function createQueenClient(queenHosts: string | readonly string[], http: 
 		async openTaskLogs(id, logOptions = {}) {
 			const path = `/tasks/${encodeURIComponent(id)}/logs`;
 			// Following, the first byte may wait until a pending task runs.
-			const timeout = logOptions.follow ? untilAnswered : {request: undefined, connect: 5000, response: 10_000};
+			const timeout = logOptions.follow ? untilAnswered : untilFirstByte;
 			return rotating(async baseUrl => answered(http.got.stream(`${baseUrl}${path}`, {timeout, searchParams: logOptions.follow ? {follow: 'true'} : undefined}), `GET ${baseUrl}${path}`));
-		},
-		async drone(name) {
-			return rotating(async baseUrl => call(http.got.get(`${baseUrl}/drones/${encodeURIComponent(name)}`), `GET ${baseUrl}/drones/${name}`));
 		},
 		async cordon(name, requester = {}) {
 			return rotating(async baseUrl => call(http.got.post(`${baseUrl}/drones/${encodeURIComponent(name)}/cordon`, {headers: userHeader(requester)}), `POST ${baseUrl}/drones/${name}/cordon`));
@@ -249,17 +258,23 @@ export function createQueenClient(queenHosts: string | readonly string[], http: 
 			return rotating(async baseUrl => call(http.got.get(`${baseUrl}/events`, {searchParams}), `GET ${baseUrl}/events`));
 		},
 		eventsUrl(since) {
-			const baseUrl = urlOf(current);
-			return since === undefined ? `${baseUrl}/events` : `${baseUrl}/events?since=${since}`;
+			return eventsUrl(urlOf(current), since);
 		},
 		openEvents(since) {
 			// An event stream stays open: only the connection and the first byte have a time limit.
-			return http.got.stream(this.eventsUrl(since), {timeout: {request: undefined, connect: 5000, response: 10_000}});
+			return http.got.stream(this.eventsUrl(since), {timeout: untilFirstByte});
 		},
 		async openAnsweredEvents(since) {
-			return rotating(async baseUrl => answered(http.got.stream(since === undefined ? `${baseUrl}/events` : `${baseUrl}/events?since=${since}`, {timeout: {request: undefined, connect: 5000, response: 10_000}}), `GET ${baseUrl}/events`));
+			return rotating(async baseUrl => answered(http.got.stream(eventsUrl(baseUrl, since), {timeout: untilFirstByte}), `GET ${baseUrl}/events`));
 		},
 	};
+}
+
+/** For a stream that stays open: only the connection and the first byte have a time limit. */
+const untilFirstByte = {request: undefined, connect: 5000, response: 10_000} as const;
+
+function eventsUrl(baseUrl: string, since: number | undefined): string {
+	return since === undefined ? `${baseUrl}/events` : `${baseUrl}/events?since=${since}`;
 }
 
 /** For calls answered only once something has happened (a task ended, a drone drained): only connecting has a time limit. */

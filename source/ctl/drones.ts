@@ -1,8 +1,7 @@
-import {booleanFlag, noArguments, oneArgument, secondsFlag, type CommandContext, type CommandSpec} from './command.js';
-import {printJson} from './output.js';
+import {booleanFlag, noArguments, oneArgument, secondsFlag, type CommandSpec} from './command.js';
+import {printAnswer, printJson} from './output.js';
 import {age, renderTable} from './table.js';
 import {byName, droneColumns, droneRow} from './views.js';
-import type {DroneAnswer} from '../client/queen-client.js';
 
 /** `drones`, `cordon`, `uncordon`, `drain`: the workers, and taking them out of service (as kubectl's nodes). */
 
@@ -42,15 +41,6 @@ export const drones: CommandSpec = {
 	},
 };
 
-/** Prints a change's answer: the drone as it is now for scripts, a line for people (`drone drone-1 cordoned`). */
-function printChange(context: CommandContext, answer: DroneAnswer, line: string): void {
-	if (context.output.format === 'json') {
-		printJson(context.output, answer);
-	} else {
-		context.output.stdout.write(`${line}\n`);
-	}
-}
-
 export const cordon: CommandSpec = {
 	name: 'cordon',
 	synopsis: 'NAME',
@@ -68,7 +58,7 @@ export const cordon: CommandSpec = {
 	flags: {},
 	async run(context, args) {
 		const name = oneArgument('cordon', args, 'a drone NAME');
-		printChange(context, await context.queen.cordon(name, {user: context.user}), `drone ${name} cordoned`);
+		printAnswer(context.output, await context.queen.cordon(name, {user: context.user}), `drone ${name} cordoned\n`);
 		return 0;
 	},
 };
@@ -89,7 +79,7 @@ export const uncordon: CommandSpec = {
 	flags: {},
 	async run(context, args) {
 		const name = oneArgument('uncordon', args, 'a drone NAME');
-		printChange(context, await context.queen.uncordon(name, {user: context.user}), `drone ${name} uncordoned`);
+		printAnswer(context.output, await context.queen.uncordon(name, {user: context.user}), `drone ${name} uncordoned\n`);
 		return 0;
 	},
 };
@@ -133,7 +123,7 @@ export const drain: CommandSpec = {
 		const line = answer.drone === null
 			? `drone ${name}: ${answer.note ?? 'it left the hive before its drain ended'}`
 			: (wait ? `drone ${name} drained` : `drone ${name} cordoned, draining${deadline ? ` (deadline in ${age(Date.parse(deadline) - context.now())})` : ''}`);
-		printChange(context, answer, line);
+		printAnswer(context.output, answer, `${line}\n`);
 		return 0;
 	},
 };

@@ -31,7 +31,7 @@ export function commandList(): string {
 	return commands.map((command, index) => `${names[index]!.padEnd(width)}${command.summary}`).join('\n');
 }
 
-export const defaultQueenHost = '127.0.0.1:8080';
+const defaultQueenHost = '127.0.0.1:8080';
 
 const commonFlags = {
 	queenHost: {type: 'string'},

@@ -43,6 +43,15 @@ export function printJson(output: Output, value: unknown): void {
 	output.stdout.write(`${JSON.stringify(value)}\n`);
 }
 
+/** Prints the queen's answer to a command: as it came for scripts (`-o json`), else `text` for people. */
+export function printAnswer(output: Output, answer: unknown, text: string): void {
+	if (output.format === 'json') {
+		printJson(output, answer);
+	} else {
+		output.stdout.write(text);
+	}
+}
+
 /**
 What went wrong, in one line for people: the queen's own words for a refusal, what could not be reached
 for no answer (the address the user gave, not a URL), what to do about a refused token.

@@ -96,7 +96,3 @@ export function ageOf(iso: string | null | undefined, now: number): string {
 	return Number.isNaN(time) ? '<unknown>' : age(now - time);
 }
 
-/** A task's short name in lists: the first 8 characters of its id, as the dashboard shows it. */
-export function shortId(id: string): string {
-	return id.slice(0, 8);
-}

@@ -1,9 +1,9 @@
 import type {Readable, Writable} from 'node:stream';
-import {parseLogLine, type LogLine, type TaskView} from '../client/queen-client.js';
+import {parseLogLine, splitLines, type LogLine, type TaskView} from '../client/queen-client.js';
 import {taskStates} from '../model.js';
-import {labelKeyPattern, maxLabelValueLength} from '../names.js';
+import {parseLabels} from '../options.js';
 import {booleanFlag, listFlag, noArguments, oneArgument, stringFlag, wholeNumberFlag, type CommandContext, type CommandSpec} from './command.js';
-import {CommandError, printJson, UsageError} from './output.js';
+import {CommandError, printAnswer, printJson, UsageError} from './output.js';
 import {renderTable} from './table.js';
 import {describeTask, taskColumns, taskRow, taskStatusLine} from './views.js';
 
@@ -77,18 +77,11 @@ export function parseSelector(values: readonly string[]): Record<string, string>
 		return undefined;
 	}
 
-	const selector: Record<string, string> = {};
-	for (const value of values) {
-		const separator = value.indexOf('=');
-		const key = value.slice(0, Math.max(0, separator));
-		if (separator < 0 || !labelKeyPattern.test(key) || value.length - separator - 1 > maxLabelValueLength) {
-			throw new UsageError(`--selector must be KEY=VALUE (letters, digits, . _ / - in the key), got '${value}'`);
-		}
-
-		selector[key] = value.slice(separator + 1);
+	try {
+		return parseLabels(values, '--selector');
+	} catch (error: unknown) {
+		throw new UsageError(error instanceof Error ? error.message : String(error));
 	}
-
-	return selector;
 }
 
 export const tasks: CommandSpec = {
@@ -164,11 +157,7 @@ export const task: CommandSpec = {
 	async run(context, args) {
 		const id = oneArgument('task', args, 'a task ID');
 		const answer = await context.queen.task(id);
-		if (context.output.format === 'json') {
-			printJson(context.output, answer);
-		} else {
-			context.output.stdout.write(describeTask(answer.task, context.now()));
-		}
+		printAnswer(context.output, answer, describeTask(answer.task, context.now()));
 
 		return 0;
 	},
@@ -248,11 +237,9 @@ async function printLogs(stream: Readable, context: CommandContext): Promise<{re
 
 	stream.setEncoding('utf8');
 	for await (const chunk of stream as AsyncIterable<string>) {
-		buffer += chunk;
-		let newline: number;
-		while ((newline = buffer.indexOf('\n')) >= 0) {
-			const text = buffer.slice(0, newline);
-			buffer = buffer.slice(newline + 1);
+		const {lines, rest} = splitLines(buffer + chunk);
+		buffer = rest;
+		for (const text of lines) {
 			// eslint-disable-next-line no-await-in-loop -- in order, and no faster than the terminal takes it
 			await handle(text);
 		}
@@ -290,11 +277,7 @@ export const cancel: CommandSpec = {
 	async run(context, args) {
 		const id = oneArgument('cancel', args, 'a task ID');
 		const answer = await context.queen.cancelTask(id, {user: context.user});
-		if (context.output.format === 'json') {
-			printJson(context.output, answer);
-		} else {
-			context.output.stdout.write(`${taskStatusLine(answer.task satisfies TaskView)}\n`);
-		}
+		printAnswer(context.output, answer, `${taskStatusLine(answer.task satisfies TaskView)}\n`);
 
 		return 0;
 	},

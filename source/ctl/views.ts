@@ -1,6 +1,7 @@
 import type {StreamEvent} from '../client/event-stream.js';
 import type {DroneView, TaskView} from '../client/queen-client.js';
-import {age, ageOf, oneLine, shortId} from './table.js';
+import {shortId} from '../model.js';
+import {age, ageOf, oneLine} from './table.js';
 
 /** What people read of the API's answers: rows of tables, one-line statuses, a task described. Pure. */
 
@@ -24,7 +25,7 @@ export function droneRow(drone: DroneView, now: number): string[] {
 	return [drone.name, droneStatus(drone), drone.address, `${drone.running}/${drone.slots}`, String(drone.tasksDone), drone.allowExec ? 'yes' : 'no', labels || '-', ageOf(drone.registeredAt, now)];
 }
 
-export function droneStatus(drone: DroneView): string {
+function droneStatus(drone: DroneView): string {
 	if (drone.drain) {
 		return `${drone.state},draining`;
 	}

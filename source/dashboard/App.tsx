@@ -1,7 +1,7 @@
 import {Box, useApp, useInput} from 'ink';
 import {useEffect, useMemo, useRef, useState} from 'react';
 import type {QueenClient} from '../client/queen-client.js';
-import {finalTaskStates, type TaskState} from '../model.js';
+import {finalTaskStates, shortId, type TaskState} from '../model.js';
 import {DroneTable} from './DroneTable.js';
 import {droneViewLines, DroneView} from './DroneView.js';
 import {EventLog} from './EventLog.js';
@@ -82,10 +82,23 @@ export function App({store, client, version, token, user, width: fixedWidth, hei
 
 	const page = ui.pages.at(-1);
 	const taskPage = useTaskPage(client, page?.kind === 'task' ? page.id : undefined, hive.tasks, attachment.current.count);
+	// A task page's lines (up to 10,000 of output) and its matches are made again only when they change,
+	// not at each flush of the hive or each scroll.
+	const onTask = page?.kind === 'task';
+	const wrap = page?.kind === 'task' && page.wrap;
+	const search = page?.kind === 'task' ? page.search : '';
+	const taskLines = useMemo(() => {
+		if (!onTask) {
+			return [];
+		}
+
+		const lines = taskViewLines(taskPage.task, taskPage.output, width);
+		return wrap ? wrapLines(lines, width) : lines;
+	}, [onTask, wrap, taskPage.task, taskPage.output, width]);
+	const matches = useMemo(() => findMatches(taskLines, search), [taskLines, search]);
 	let pageLines: readonly ViewLine[] = [];
 	if (page?.kind === 'task') {
-		const lines = taskViewLines(taskPage.task, taskPage.output, width);
-		pageLines = page.wrap ? wrapLines(lines, width) : lines;
+		pageLines = taskLines;
 	} else if (page?.kind === 'drone') {
 		pageLines = droneViewLines(hive.drones.find(each => each.name === page.name), hive.tasks, hive.log, hive.maxRetry, hive.now, width);
 	} else if (page?.kind === 'help') {
@@ -94,7 +107,6 @@ export function App({store, client, version, token, user, width: fixedWidth, hei
 		pageLines = wrapLines(tokenLines(token, hive.queen?.leader ?? hive.queenHost), width);
 	}
 
-	const matches = page?.kind === 'task' ? findMatches(pageLines, page.search) : [];
 	const maxScroll = Math.max(0, pageLines.length - rows.page);
 
 	const view: View = {
@@ -123,15 +135,15 @@ export function App({store, client, version, token, user, width: fixedWidth, hei
 
 	const act = (action: Action): void => {
 		const failed = (error: unknown) => {
-			say('bad', `✗ ${action.kind} ${'id' in action ? action.id.slice(0, 8) : action.name}: ${errorMessage(error)}`);
+			say('bad', `✗ ${action.kind} ${'id' in action ? shortId(action.id) : action.name}: ${errorMessage(error)}`);
 		};
 
 		const requester = {user};
 		switch (action.kind) {
 			case 'cancel': {
-				say('info', `cancelling task ${action.id.slice(0, 8)}…`);
+				say('info', `cancelling task ${shortId(action.id)}…`);
 				client.cancelTask(action.id, requester).then(answer => {
-					say('good', `✓ task ${answer.task.id.slice(0, 8)} cancelled`);
+					say('good', `✓ task ${shortId(answer.task.id)} cancelled`);
 				}, failed);
 				break;
 			}
@@ -177,8 +189,8 @@ export function App({store, client, version, token, user, width: fixedWidth, hei
 					const {task} = answer;
 					// What happened first, the task's text last: at 80 columns a long command is what gets cut.
 					say(task.drone ? 'good' : 'info', task.drone
-						? `✓ task ${task.id.slice(0, 8)} → ${task.drone}: "${what}"`
-						: `… task ${task.id.slice(0, 8)} ${task.state}${task.reason ? ` (${task.reason})` : ''}: "${what}"`);
+						? `✓ task ${shortId(task.id)} → ${task.drone}: "${what}"`
+						: `… task ${shortId(task.id)} ${task.state}${task.reason ? ` (${task.reason})` : ''}: "${what}"`);
 				}, (error: unknown) => {
 					say('bad', `✗ "${what}": ${errorMessage(error)}`);
 				});
@@ -322,7 +334,7 @@ export function App({store, client, version, token, user, width: fixedWidth, hei
 }
 
 /** The keys of where the keys go now, on the line under the prompt. */
-export function hintFor(ui: UiState): string {
+function hintFor(ui: UiState): string {
 	const {input} = ui;
 	if (input) {
 		switch (input.kind) {
@@ -385,7 +397,7 @@ export function hintFor(ui: UiState): string {
 }
 
 /** The `:token` page: the token, and the commands that join this hive with it. */
-export function tokenLines(token: string | undefined, queenHost: string): ViewLine[] {
+function tokenLines(token: string | undefined, queenHost: string): ViewLine[] {
 	if (token === undefined) {
 		return [
 			{text: 'This hive has no token: anyone who can reach the queen can register drones and submit tasks.'},

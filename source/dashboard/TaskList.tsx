@@ -2,7 +2,8 @@ import {memo} from 'react';
 import {Box, Text} from 'ink';
 import type {TaskView} from '../client/queen-client.js';
 import {clip, columnsOf, fit, sortMark} from './format.js';
-import {clockTime, shortId} from './hive-store.js';
+import {shortId} from '../model.js';
+import {clockTime} from './hive-store.js';
 import type {Sort} from './rows.js';
 
 type Props = {

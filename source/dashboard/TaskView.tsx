@@ -2,7 +2,7 @@ import {memo} from 'react';
 import {Box, Text} from 'ink';
 import stringWidth from 'string-width';
 import {clip, columnsOf, fit, matchRanges, printable} from './format.js';
-import {shortId} from './hive-store.js';
+import {shortId} from '../model.js';
 import type {ViewLine} from './task-lines.js';
 
 type Props = {
@@ -34,7 +34,7 @@ What a row shows of `text` (printable) so that the first match of `search` is in
 than the row whose match lies past its edge starts at the match, marked '…' (a long line of output
 would hide what was searched for).
 */
-export function visiblePart(text: string, search: string, width: number): string {
+function visiblePart(text: string, search: string, width: number): string {
 	const flat = printable(text);
 	const [first] = matchRanges(flat, search);
 	if (first === undefined || stringWidth(flat.slice(0, first[1])) <= width - 1) {
@@ -64,7 +64,7 @@ type RowProps = {
 };
 
 /** The colours of a tone (a `ViewLine`). */
-export function toneStyle(tone: ViewLine['tone']): {color?: string; dimColor?: boolean; bold?: boolean} {
+function toneStyle(tone: ViewLine['tone']): {color?: string; dimColor?: boolean; bold?: boolean} {
 	switch (tone) {
 		case 'stderr':
 		case 'error': {

@@ -1,6 +1,7 @@
 import type {StreamEvent} from '../client/event-stream.js';
 import type {DronesAnswer, DroneView, TaskView} from '../client/queen-client.js';
 import {age, errorText} from './format.js';
+import {shortId} from '../model.js';
 
 /**
 The dashboard's picture of the hive, outside React. Snapshots (`GET /drones`, `GET /tasks`) and events
@@ -581,11 +582,6 @@ export function withRecord(known: TaskView, record: TaskView): TaskView {
 
 function isTask(value: unknown): value is TaskView {
 	return typeof value === 'object' && value !== null && typeof (value as {id?: unknown}).id === 'string';
-}
-
-/** A task's short name in the log: the start of its id. */
-export function shortId(id: string): string {
-	return id.slice(0, 8);
 }
 
 /** What the event log says about an event; undefined for those it leaves to other panes. */

@@ -1,5 +1,5 @@
 import type {Readable} from 'node:stream';
-import {parseLogLine, type LogLine, type QueenClient} from '../client/queen-client.js';
+import {parseLogLine, splitLines, type LogLine, type QueenClient} from '../client/queen-client.js';
 import {errorText} from './format.js';
 
 /** One line of a task's output, as the task view shows it. */
@@ -131,15 +131,12 @@ export class TaskOutput {
 		let buffer = '';
 		stream.setEncoding('utf8');
 		stream.on('data', (chunk: string) => {
-			buffer += chunk;
-			let start = 0;
-			let newline: number;
-			while ((newline = buffer.indexOf('\n', start)) >= 0) {
-				this.#take(buffer.slice(start, newline));
-				start = newline + 1;
+			const {lines, rest} = splitLines(buffer + chunk);
+			buffer = rest;
+			for (const text of lines) {
+				this.#take(text);
 			}
 
-			buffer = buffer.slice(start);
 			this.#changed();
 		});
 		stream.on('error', (error: Error & {code?: string}) => {

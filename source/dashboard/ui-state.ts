@@ -1,4 +1,5 @@
 import type {Key} from 'ink';
+import {shortId} from '../model.js';
 import {parseTaskLine, type TaskLine} from './prompt-syntax.js';
 import {defaultDroneSort, defaultTaskSort, droneSortKeys, taskSortKeys, type Sort} from './rows.js';
 import {scrollWindow} from './format.js';
@@ -365,10 +366,10 @@ function droneAction(state: UiState, input: string, name: string): KeyResult | u
 function askCancel(state: UiState, id: string, view: View): KeyResult {
 	const task = view.task(id);
 	if (task?.final) {
-		return {state, effects: [{kind: 'say', tone: 'info', text: `task ${id.slice(0, 8)} has ended (${task.state}): nothing to cancel`}]};
+		return {state, effects: [{kind: 'say', tone: 'info', text: `task ${shortId(id)} has ended (${task.state}): nothing to cancel`}]};
 	}
 
-	const question = `Cancel task ${id.slice(0, 8)}? y/N  (${task ? `${task.state}: ${task.what}` : 'a running command is killed'})`;
+	const question = `Cancel task ${shortId(id)}? y/N  (${task ? `${task.state}: ${task.what}` : 'a running command is killed'})`;
 	return {state: {...state, input: {kind: 'confirm', question, action: {kind: 'cancel', id}}}};
 }
 

@@ -1,4 +1,4 @@
-import {useEffect, useState, useSyncExternalStore} from 'react';
+import {useEffect, useMemo, useState, useSyncExternalStore} from 'react';
 import type {QueenClient, TaskView} from '../client/queen-client.js';
 import {errorMessage} from './format.js';
 import {withRecord} from './hive-store.js';
@@ -68,6 +68,7 @@ export function useTaskPage(client: TaskPageClient, id: string | undefined, task
 
 	const snapshot = useSyncExternalStore(output?.subscribe ?? noSubscription, output?.getSnapshot ?? nothing);
 	const loaded = record?.id === id ? record : undefined;
-	const task = known && loaded?.task ? withRecord(known, loaded.task) : known ?? loaded?.task;
+	const recorded = loaded?.task;
+	const task = useMemo(() => (known && recorded ? withRecord(known, recorded) : known ?? recorded), [known, recorded]);
 	return {task, output: snapshot, note: loaded?.note};
 }

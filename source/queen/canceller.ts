@@ -89,6 +89,6 @@ export class Canceller {
 }
 
 /** A command a drone has, or is being handed. */
-export function isPlacedCommand(task: Task): boolean {
+function isPlacedCommand(task: Task): boolean {
 	return task.kind === 'command' && (task.state === 'dispatched' || task.state === 'running');
 }

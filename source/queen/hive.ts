@@ -365,7 +365,7 @@ export class Hive {
 		const record = this.#knownDrone(name);
 		const at = this.#now();
 		const facts: Fact[] = [{type: 'drone.draining', at, drone: name, by, deadline}];
-		if (this.#tasks.onDrone(name).length === 0) {
+		if (this.#tasks.countOn(name) === 0) {
 			facts.push({type: 'drone.drained', at, drone: name});
 		}
 
@@ -376,7 +376,7 @@ export class Hive {
 	/** A draining drone runs nothing any more: its drain is over (it stays cordoned). */
 	drained(name: string): Promise<void> | undefined {
 		const record = this.#drones.record(name);
-		if (!record?.drain || this.#tasks.onDrone(name).length > 0) {
+		if (!record?.drain || this.#tasks.countOn(name) > 0) {
 			return undefined;
 		}
 

@@ -47,7 +47,7 @@ test('a drone whose registration callback times out is told to try again, and do
 	const queenHost = (await queen.url()).replace('http://', '');
 	// The drone's address as the queen sees it: a relay that swallows the first two connections (the
 	// queen's callback gets no answer: it times out) and passes the later ones through to the drone.
-	const dronePort = await freePort();
+	const dronePort = await stablePort();
 	let swallowed = 0;
 	const held: net.Socket[] = [];
 	const relay = net.createServer(socket => {
@@ -80,7 +80,3 @@ test('a drone whose registration callback times out is told to try again, and do
 	const {drones} = (await request(`http://${queenHost}/healthz`)).body as {drones: Record<string, string>};
 	assert.deepEqual(Object.keys(drones), [advertised]);
 });
-
-async function freePort(): Promise<number> {
-	return stablePort();
-}

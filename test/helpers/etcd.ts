@@ -52,12 +52,6 @@ export type EtcdCluster = {
 	stop(): Promise<void>;
 };
 
-/** A free loopback port (taken and let go: another process may take it meanwhile, rarely). */
-/** A free loopback port that a restart can take again (`stablePort`). */
-export async function freePort(): Promise<number> {
-	return stablePort();
-}
-
 /**
 Starts an etcd cluster of `members` on free loopback ports (or one member in each of `places`), each
 with a temporary data directory, and waits until every member says it is healthy. Stop it with
@@ -67,7 +61,7 @@ export async function startEtcd(options: {readonly members?: number; readonly pl
 	const count = options.places?.length ?? options.members ?? 1;
 	const place = (index: number): EtcdPlace => options.places?.[index] ?? loopback;
 	const dir = mkdtempSync(path.join(tmpdir(), 'hive-etcd-'));
-	const members = await Promise.all(Array.from({length: count}, async (_, index) => ({name: `m${index}`, client: await freePort(), peer: await freePort(), index})));
+	const members = await Promise.all(Array.from({length: count}, async (_, index) => ({name: `m${index}`, client: await stablePort(), peer: await stablePort(), index})));
 	const initialCluster = members.map(member => `${member.name}=http://${place(member.index).host}:${member.peer}`).join(',');
 	const processes: Array<ChildProcess | undefined> = members.map(() => undefined);
 	const endpoints = members.map(member => `http://${place(member.index).host}:${member.client}`);

@@ -1,6 +1,6 @@
 import type {TestContext} from 'node:test';
 import {spawnLarve, type Spawned} from './binary.js';
-import {freePort} from './etcd.js';
+import {stablePort} from './ports.js';
 import {waitFor} from './wait.js';
 
 export type Queen = {
@@ -58,7 +58,7 @@ export async function health(queen: Queen): Promise<Health | undefined> {
 
 /** Starts `count` queens of the real binary on one etcd (`storeFlag`), each on a fixed port of its own. */
 export async function startQueens(t: TestContext, count: number, storeFlag: string, extra: readonly string[] = []): Promise<Queens> {
-	const ports = await Promise.all(Array.from({length: count}, async () => freePort()));
+	const ports = await Promise.all(Array.from({length: count}, async () => stablePort()));
 	const queens = ports.map((port): Queen => {
 		const address = `127.0.0.1:${port}`;
 		const queen: Queen = {

@@ -124,8 +124,7 @@ test('drones that register in a burst are spread over the wheel: their checks do
 	await Promise.all(drones.map(async drone => queen.hive!.register({address: drone.address})));
 	const registeredAt = performance.now();
 	// Two turns later, every drone has been checked at its own slot at least once.
-	await waitFor(() => drones.every(drone => drone.checks.some(at => at > registeredAt)), 'every drone checked', 10_000);
-	await waitFor(() => performance.now() > registeredAt + (2 * wheel.heartbeatIntervalMs), 'two turns', 10_000);
+	await waitFor(() => drones.every(drone => drone.checks.filter(at => at > registeredAt).length >= 2), 'every drone checked on two turns', 10_000);
 	// Each drone's phase on the wheel (20 slots of 50 ms): one slot for all of them would be a burst.
 	const phases = new Set(drones.map(drone => Math.floor((drone.checks.findLast(at => at > registeredAt)! % wheel.heartbeatIntervalMs) / 50)));
 	assert.ok(phases.size >= 8, `20 drones checked at ${phases.size} phases of the wheel`);

@@ -11,7 +11,8 @@ import {createLogger} from '../../source/log.js';
 import {createEtcdClient} from '../../source/queen/store/etcd-client.js';
 import {openEtcdStore} from '../../source/queen/store/etcd-store.js';
 import {spawnLarve} from '../helpers/binary.js';
-import {etcdMissing, freePort, startEtcd, type EtcdCluster} from '../helpers/etcd.js';
+import {etcdMissing, startEtcd, type EtcdCluster} from '../helpers/etcd.js';
+import {stablePort} from '../helpers/ports.js';
 import {call} from '../helpers/queens.js';
 import {fakeDrone} from '../helpers/servers.js';
 import {waitFor} from '../helpers/wait.js';
@@ -169,7 +170,7 @@ test('one of three etcd members hung (SIGSTOP): the leader renews through the ot
 test('a queen whose term ends under a submit answers 503 and stays up, and another term begins', {skip}, async t => {
 	const drone = await fakeDrone(t);
 	drone.takeTasks();
-	const port = await freePort();
+	const port = await stablePort();
 	const queen = spawnLarve(t, ['--queen', '--port', String(port), '--store', `etcd://${etcd.endpoints[0]!.slice('http://'.length)}`, '--etcd-prefix', `crash${prefixes++}/`, '--leader-lease', '2']);
 	const url = `http://127.0.0.1:${port}`;
 	await waitFor(async () => (await call(`${url}/healthz`))?.body.status === 'Status.READY', 'the queen to lead');

@@ -111,6 +111,11 @@ export class TaskTable {
 		return [...(this.#byDrone.get(name) ?? [])];
 	}
 
+	/** How many unfinished tasks are placed on a drone (no copy: looked at on task events while a drain is under way). */
+	countOn(name: string): number {
+		return this.#byDrone.get(name)?.size ?? 0;
+	}
+
 	/** Every unfinished task placed on some drone: drone name → task ids. */
 	placed(): ReadonlyMap<string, ReadonlySet<string>> {
 		return this.#byDrone;

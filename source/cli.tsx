@@ -3,7 +3,7 @@ import meow from 'meow';
 import {commandList, isCtlCommand, runCtlAndExit} from './ctl/index.js';
 import type {Larve} from './larve.js';
 import {createLogger} from './log.js';
-import type {SchedulerName} from './model.js';
+import type {Runtime, SchedulerName} from './model.js';
 import {defaultLogFile, OptionError, parseLabels, parseQueenHosts, readTokenFile, resolveOptions, type LarveInput, type LogLevel} from './options.js';
 import {CorruptStoreError, StoreLockedError} from './queen/store/file-store.js';
 import {RegistrationError} from './drone/registration.js';
@@ -38,6 +38,7 @@ const flags = {
 	taskRetries: {type: 'string'},
 	slots: {type: 'string'},
 	allowExec: {type: 'boolean'},
+	runtime: {type: 'string'},
 	taskTimeout: {type: 'string'},
 	label: {type: 'string', isMultiple: true},
 	logLevel: {type: 'string'},
@@ -88,7 +89,8 @@ const cli = meow(`
 	                              first (e.g. 64MiB; default 256MiB, or a quarter of the heap if less)
 	  --task-retries N            queen: times a task is placed again after its drone is lost (default 2)
 	  --data-dir DIR              queen: where it keeps its state (default: ~/.local/share/hive/queen-PORT
-	                              on Linux, the platform's data directory elsewhere)
+	                              on Linux, the platform's data directory elsewhere); drone: where it
+	                              keeps its containers (default: .../hive/drone-NAME, or drone-PORT)
 	  --store KIND                queen: file (default: a durable log in --data-dir), memory (keep
 	                              nothing), or etcd://H1:2379,H2:2379 (an etcd cluster that several
 	                              queens share: one leads, the others answer by asking it)
@@ -98,7 +100,11 @@ const cli = meow(`
 	  --slots N                   drone: command tasks run at once (default: CPU count)
 	  --allow-exec                drone: run command tasks through /bin/sh -c (default off); a queen's
 	                              --local-drones get it
-	  --task-timeout SECS         drone: kill a command task after this long (default: never)
+	  --runtime runc              drone: also run container tasks, with runc (needs root): a rootfs
+	                              directory or tar file on the drone, its own namespaces, no network,
+	                              a read-only root, limits enforced; a queen's --local-drones get it
+	  --task-timeout SECS         drone: kill a command or container task after this long (default:
+	                              never)
 	  --label KEY=VALUE           drone: a label for task selectors (repeatable)
 	  --register-timeout SECS     drone: how long to keep trying to register at start (default 30)
 	  --token-file PATH           the hive's join secret, read from a file (or HIVE_TOKEN); needed by
@@ -114,7 +120,8 @@ const cli = meow(`
 	  --tui                       show the live dashboard (needs a terminal); with --queen-host and
 	                              no --queen, attach it to that queen
 	  --local-drones N            queen: also start N drones on this machine (default 0), each with
-	                              the queen's --allow-exec, --slots, --label and --task-timeout
+	                              the queen's --allow-exec, --runtime, --slots, --label and
+	                              --task-timeout
 	  --log-file PATH             where logs go while the dashboard is shown (default hive-larve.log)
 	  --version, --help
 
@@ -214,6 +221,7 @@ function toInput(flags: typeof cli.flags): LarveInput {
 		taskRetries: integer('--task-retries', flags.taskRetries),
 		slots: integer('--slots', flags.slots),
 		allowExec: flags.allowExec,
+		runtime: flags.runtime as Runtime | undefined,
 		taskTimeoutMs: seconds('--task-timeout', flags.taskTimeout),
 		labels: flags.label === undefined ? undefined : parseLabels(flags.label),
 		logLevel: flags.logLevel as LogLevel | undefined,
@@ -296,6 +304,12 @@ async function main(): Promise<void> {
 		}
 
 		const code = (error as {code?: string}).code;
+		if (code === 'ERR_HIVE_RUNTIME') {
+			// --runtime runc where runc cannot run: the drone says why, and does not start.
+			log.error({err: (error as Error).message}, 'cannot run containers');
+			fail((error as Error).message, 1);
+		}
+
 		if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
 			fail(`cannot listen on ${options.host}:${options.port}: ${code}`, 1);
 		}

@@ -5,6 +5,7 @@ import {randomUUID} from 'node:crypto';
 import {fileURLToPath} from 'node:url';
 import {createHttpClient, type HttpClient} from './client/http.js';
 import {createQueenClient} from './client/queen-client.js';
+import {Runc, RuntimeError} from './drone/runc.js';
 import {probeSandbox, uncontained} from './drone/sandbox.js';
 import {reportResult} from './drone/reporter.js';
 import {Registration} from './drone/registration.js';
@@ -15,7 +16,7 @@ import {createLogger, type Logger} from './log.js';
 import {DroneMetrics, MeteredExecutor} from './metrics/drone.js';
 import {QueenMetrics} from './metrics/queen.js';
 import {routeMetrics} from './metrics/route.js';
-import {defaultLogFile, formatHostPort, parseQueenHosts, resolveOptions, type LarveInput, type LarveOptions, type Mode} from './options.js';
+import {defaultDataDir, defaultLogFile, formatHostPort, parseQueenHosts, resolveOptions, type LarveInput, type LarveOptions, type Mode} from './options.js';
 import {createFollowerApp} from './queen/follower.js';
 import type {Hive} from './queen/hive.js';
 import {EtcdElection, SoleLeadership, type Leadership, type Term} from './queen/leader.js';
@@ -60,7 +61,8 @@ export type LarveIo = {
 export async function startLarve(input: LarveInput, io: LarveIo = {}): Promise<Larve> {
 	const options = resolveOptions(input);
 	const log = io.log ?? createLogger(options.logLevel, {kind: 'stderr'});
-	return options.mode === 'queen' ? startQueen(options, log, io) : startDrone(options, log, io);
+	// A drone on a port picked at start, with no name, has its data directory named after that port.
+	return options.mode === 'queen' ? startQueen(options, log, io) : startDrone(options, log, io, input.dataDir === undefined && options.name === undefined && options.port === 0);
 }
 
 async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Promise<Larve> {
@@ -189,7 +191,7 @@ async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Prom
 			cliPath: io.cliPath ?? fileURLToPath(new URL('cli.js', import.meta.url)),
 			logLevel: options.logLevel,
 			// The queen's drone flags are its local drones': `--local-drones 2 --allow-exec` runs commands.
-			drone: {allowExec: options.allowExec, slots: options.slots, labels: options.labels, taskTimeoutMs: options.taskTimeoutMs},
+			drone: {allowExec: options.allowExec, runtime: options.runtime, slots: options.slots, labels: options.labels, taskTimeoutMs: options.taskTimeoutMs},
 			token,
 			output: options.tui ? {logFile: options.logFile ?? defaultLogFile} : 'inherit',
 		}, log)
@@ -242,7 +244,7 @@ async function startQueen(options: LarveOptions, log: Logger, io: LarveIo): Prom
 	};
 }
 
-async function startDrone(options: LarveOptions, log: Logger, io: LarveIo): Promise<Larve> {
+async function startDrone(options: LarveOptions, log: Logger, io: LarveIo, dataDirOfPort: boolean): Promise<Larve> {
 	let ready = false;
 	// Commands are contained where the machine allows it; a drone that cannot says so, loudly.
 	const sandbox = options.allowExec ? await probeSandbox() : uncontained('this drone runs no commands');
@@ -250,8 +252,20 @@ async function startDrone(options: LarveOptions, log: Logger, io: LarveIo): Prom
 		log.warn({reason: sandbox.reason}, `commands are NOT contained (${sandbox.reason}): a command can signal and read this drone and what it can reach as this user, and its processes may outlive its task`);
 	}
 
+	// It listens first (its port may be picked now, and name its data directory); it answers 503 until ready.
+	let handle: ((request: IncomingMessage, response: ServerResponse) => unknown) | undefined;
+	const server = await listen({callback: () => async (request: IncomingMessage, response: ServerResponse) => (handle ?? notYet)(request, response)}, options, log);
+	const bound = formatHostPort(options.host, (server.address() as AddressInfo).port);
+	let runtime: Runc | undefined;
+	try {
+		runtime = options.runtime === 'runc' ? await startRunc(dataDirOfPort ? defaultDataDir((server.address() as AddressInfo).port, 'drone') : options.dataDir, log) : undefined;
+	} catch (error: unknown) {
+		await closeServer(server, 0);
+		throw error;
+	}
+
 	const metrics = new DroneMetrics({slots: options.slots, running: (): number => executor.running});
-	const executor = new MeteredExecutor({stdout: io.stdout ?? process.stdout, taskTimeoutMs: options.taskTimeoutMs, sandbox}, metrics);
+	const executor = new MeteredExecutor({stdout: io.stdout ?? process.stdout, taskTimeoutMs: options.taskTimeoutMs, sandbox, runtime}, metrics);
 	const client: HttpClient = createHttpClient({userAgent: `hive-drone/${version}`, timeoutMs: 2000, token: options.token});
 	// Several queens (`--queen-host a:8080,b:8080`): calls move on to the next when one stops answering.
 	const queen = createQueenClient(parseQueenHosts(options.queenHost!) ?? [options.queenHost!], client, {
@@ -271,6 +285,7 @@ async function startDrone(options: LarveOptions, log: Logger, io: LarveIo): Prom
 		slots: options.slots,
 		allowExec: options.allowExec,
 		contained: sandbox.contained,
+		runtimes: runtime ? [runtime.name] : [],
 		labels: options.labels,
 		bootId,
 		token: options.token,
@@ -280,11 +295,11 @@ async function startDrone(options: LarveOptions, log: Logger, io: LarveIo): Prom
 		epoch: () => registration?.epoch,
 		holding: () => holding,
 		taskTimeoutMs: options.taskTimeoutMs,
-		runCommand(id, command) {
+		runTask(id, work) {
 			holding.add(id);
 			const drone = registration?.name;
 			log.info({task: id, drone}, `task ${id} started`);
-			void executor.run(id, command)
+			void executor.run(id, work)
 				.then(async ({cancelled, ...result}) => {
 					log.info({task: id, drone, exitCode: result.exitCode, signal: result.signal, durationMs: result.durationMs, cancelled}, `task ${id} ${cancelled ? 'cancelled' : (result.succeeded ? 'succeeded' : 'failed')}`);
 					// A cancelled task is the queen's doing: it knows how it ended, and nothing is reported.
@@ -300,17 +315,18 @@ async function startDrone(options: LarveOptions, log: Logger, io: LarveIo): Prom
 		},
 	});
 	routeMetrics(router, {registry: metrics.registry, token: options.token, open: options.metricsOpen});
-	const server = await listen(createApp(router, log), options, log);
-	const bound = formatHostPort(options.host, (server.address() as AddressInfo).port);
+	handle = createApp(router, log).callback();
 	const address = options.advertise ?? bound;
 	registration = new Registration(queen, log, {
-		drone: {address, name: options.name, slots: options.slots, allowExec: options.allowExec, labels: options.labels, bootId},
+		drone: {address, name: options.name, slots: options.slots, allowExec: options.allowExec, ...(runtime ? {runtimes: [runtime.name]} : {}), labels: options.labels, bootId},
 		timeoutMs: options.registerTimeoutMs,
 	});
 	const stop = once_(async () => {
 		ready = false;
 		// Running commands may finish and report; what is left when the grace ends is placed again by the queen.
 		await executor.stop(io.graceMs ?? 5000);
+		// Whatever container is left (one that would not die in time) goes with its drone.
+		await runtime?.sweep();
 		reporting.abort();
 		await registration.leave();
 		await closeServer(server, io.graceMs ?? 5000, log);
@@ -337,6 +353,31 @@ async function startDrone(options: LarveOptions, log: Logger, io: LarveIo): Prom
 	}
 
 	return {mode: 'drone', options, url, address, name, log, hive: undefined, token: options.token, stop};
+}
+
+/** The answer of a drone still starting (its container runtime being made ready). */
+function notYet(_request: IncomingMessage, response: ServerResponse): void {
+	response.writeHead(503, {'content-type': 'application/json'}).end(JSON.stringify({error: 'this drone is starting'}));
+}
+
+/**
+The drone's runc, made ready in its data directory: what an earlier run of this drone left there (a
+drone killed with -9) is deleted first. Throws a `RuntimeError` when runc cannot run here.
+*/
+async function startRunc(dataDir: string, log: Logger): Promise<Runc> {
+	const probed = await Runc.probe({dataDir, log});
+	if ('error' in probed) {
+		throw new RuntimeError(`--runtime runc: ${probed.error}`);
+	}
+
+	const {runtime} = probed;
+	const left = await runtime.sweep();
+	if (left.length > 0) {
+		log.warn({containers: left}, `deleted ${left.length} containers an earlier run of this drone left`);
+	}
+
+	log.info({runtime: 'runc', version: runtime.version, root: runtime.root}, `containers run with runc ${runtime.version} (runc --root ${runtime.root} list)`);
+	return runtime;
 }
 
 /** Makes a function that runs once; later calls get the first call's promise. */

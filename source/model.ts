@@ -23,6 +23,8 @@ export type DroneSpec = {
 	readonly contactKey?: string | undefined;
 	/** Whether its commands run contained (a pid namespace each), as its `/healthz` says; undefined: it does not say. */
 	readonly contained?: boolean | undefined;
+	/** The container runtimes it runs container tasks with (`--runtime runc`), as its `/healthz` says. */
+	readonly runtimes?: readonly Runtime[] | undefined;
 };
 
 /** A drone as the queen's store keeps it: who it is and what it can take. */
@@ -36,6 +38,8 @@ export type DroneRecord = {
 	readonly allowExec: boolean;
 	/** Whether its commands run contained (a pid namespace each); undefined: the drone does not say. */
 	readonly contained?: boolean | undefined;
+	/** The container runtimes it has (`--runtime runc`); undefined or empty: it runs no container task. */
+	readonly runtimes?: readonly Runtime[] | undefined;
 	readonly labels: Labels;
 	/** Takes no new tasks (`kubectl cordon`); the ones it runs finish. Kept across a restart of the queen. */
 	readonly cordoned?: boolean | undefined;
@@ -68,12 +72,74 @@ export type Drone = DroneRecord & {
 	readonly failedAttempts: number;
 	readonly lastError: string | undefined;
 	readonly tasksDone: number;
-	/** Command tasks placed on it and not finished (text tasks take no slot: they are done once printed). */
+	/** Command and container tasks placed on it and not finished (text tasks take no slot: they are done once printed). */
 	readonly running: number;
 };
 
 export type TaskState = 'pending' | 'dispatched' | 'running' | 'succeeded' | 'failed' | 'lost' | 'cancelled';
-export type TaskKind = 'text' | 'command';
+export type TaskKind = 'text' | 'command' | 'container';
+
+/** Whether a task of this kind runs on its drone until the drone reports its end, in one of its slots (a text is done once printed). */
+export function runsOnDrone(kind: TaskKind): boolean {
+	return kind !== 'text';
+}
+
+/** A container runtime a drone may have: Debian's `runc`. */
+export type Runtime = 'runc';
+export const runtimes: readonly Runtime[] = ['runc'];
+
+/**
+A container task (HIVE.md §11): a command run by a drone's container runtime in a root filesystem
+already on the drone (a directory or a tar file: no image is pulled), in namespaces of its own, with no
+network, a read-only root and a writable `/tmp`, and the limits the kernel enforces.
+*/
+export type ContainerSpec = {
+	/** An absolute path on the drone: a directory, or a tar file of one. */
+	readonly rootfs: string;
+	/** The program and its arguments, as `execve` takes them: `["sh", "-c", "echo hi"]`. */
+	readonly command: readonly string[];
+	readonly env?: Readonly<Record<string, string>> | undefined;
+	/** An absolute path inside the container. @default '/' */
+	readonly workdir?: string | undefined;
+	/** The most memory it may use, as given (`64M`, `1G`, `65536`: bytes, or K, M, G, T of 1024). */
+	readonly memory?: string | undefined;
+	/** CPU time, in CPUs (`0.5`: half of one). */
+	readonly cpus?: number | undefined;
+	/** The most processes (and threads) it may have at once. */
+	readonly pids?: number | undefined;
+};
+
+/** `64M`, `512k`, `1.5G`, `1GiB`, `65536` → bytes; undefined when it does not parse. */
+export function parseMemory(value: string): number | undefined {
+	const match = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i.exec(value.trim());
+	if (!match) {
+		return undefined;
+	}
+
+	const power = ['', 'k', 'm', 'g', 't'].indexOf(match[2]!.toLowerCase());
+	const bytes = Math.floor(Number(match[1]) * (1024 ** power));
+	return Number.isSafeInteger(bytes) ? bytes : undefined;
+}
+
+/** A container task in one line, as lists and logs show it: `[/srv/busybox] sh -c 'echo hi'`. */
+export function describeContainer(spec: ContainerSpec): string {
+	const limits = [spec.memory === undefined ? '' : `memory=${spec.memory}`, spec.cpus === undefined ? '' : `cpus=${spec.cpus}`, spec.pids === undefined ? '' : `pids=${spec.pids}`].filter(Boolean);
+	return `[${[spec.rootfs, ...limits].join(' ')}] ${spec.command.map(arg => shellQuote(arg)).join(' ')}`;
+}
+
+/** An argument as a POSIX shell would read it back: as it is when it is plain, else in single quotes. */
+export function shellQuote(arg: string): string {
+	return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", String.raw`'\''`)}'`;
+}
+
+/** What a task does, in one line: its text, its command, or its container (`describeContainer`). */
+export function taskWhat(task: Pick<Task, 'kind' | 'text' | 'command' | 'container'>): string {
+	if (task.kind === 'container') {
+		return task.container === undefined ? '' : describeContainer(task.container);
+	}
+
+	return (task.kind === 'command' ? task.command : task.text) ?? '';
+}
 
 export const taskStates: readonly TaskState[] = ['pending', 'dispatched', 'running', 'succeeded', 'failed', 'lost', 'cancelled'];
 export const finalTaskStates: ReadonlySet<TaskState> = new Set(['succeeded', 'failed', 'lost', 'cancelled']);
@@ -96,7 +162,8 @@ export type TaskResult = {
 /** A task as a user submits it. */
 export type TaskSpec =
 	| {readonly kind: 'text'; readonly text: string; readonly selector?: Labels | undefined}
-	| {readonly kind: 'command'; readonly command: string; readonly selector?: Labels | undefined};
+	| {readonly kind: 'command'; readonly command: string; readonly selector?: Labels | undefined}
+	| {readonly kind: 'container'; readonly container: ContainerSpec; readonly selector?: Labels | undefined};
 
 export type Task = {
 	readonly id: string;
@@ -105,6 +172,8 @@ export type Task = {
 	readonly kind: TaskKind;
 	readonly text: string | undefined;
 	readonly command: string | undefined;
+	/** What a container task runs (kind `container`). */
+	readonly container?: ContainerSpec | undefined;
 	readonly selector: Labels;
 	readonly state: TaskState;
 	readonly drone: string | undefined;
@@ -144,7 +213,7 @@ export const summaryTextLength = 1024;
 export function summarizeTask(task: Task | TaskSummary): TaskSummary {
 	const {result} = task;
 	// Most tasks have nothing to leave out: the record itself is its summary (records never change).
-	if (result === undefined && isShort(task.text) && isShort(task.command) && isShort(task.reason) && isShort(task.error)) {
+	if (result === undefined && isShort(task.text) && isShort(task.command) && isShort(task.reason) && isShort(task.error) && (task.container === undefined || argsLength(task.container.command) <= summaryTextLength)) {
 		return task;
 	}
 
@@ -152,10 +221,42 @@ export function summarizeTask(task: Task | TaskSummary): TaskSummary {
 		...task,
 		text: cut(task.text),
 		command: cut(task.command),
+		...(task.container === undefined ? {} : {container: {...task.container, command: cutArgs(task.container.command)}}),
 		reason: cut(task.reason),
 		error: cut(task.error),
 		result: result === undefined ? undefined : {exitCode: result.exitCode, signal: result.signal, durationMs: result.durationMs, timedOut: result.timedOut},
 	};
+}
+
+function argsLength(args: readonly string[]): number {
+	let length = 0;
+	for (const arg of args) {
+		length += arg.length;
+	}
+
+	return length;
+}
+
+/** A container's arguments, kept until they hold `summaryTextLength` characters; the one that passes it cut. */
+function cutArgs(args: readonly string[]): readonly string[] {
+	if (argsLength(args) <= summaryTextLength) {
+		return args;
+	}
+
+	const kept: string[] = [];
+	let room = summaryTextLength;
+	for (const arg of args) {
+		if (arg.length > room) {
+			const end = room > 0 && /[\ud800-\udbff]/.test(arg[room - 1]!) ? room - 1 : room;
+			kept.push(`${arg.slice(0, end)}…`);
+			break;
+		}
+
+		kept.push(arg);
+		room -= arg.length;
+	}
+
+	return kept;
 }
 
 function isShort(text: string | undefined): boolean {

@@ -9,7 +9,7 @@ import {availableParallelism} from 'node:os';
 import {getHeapStatistics} from 'node:v8';
 import path from 'node:path';
 import envPaths from 'env-paths';
-import {schedulerNames, type SchedulerName} from './model.js';
+import {runtimes, schedulerNames, type Runtime, type SchedulerName} from './model.js';
 import {formatHostPort, isValidName, labelKeyPattern, maxLabelValueLength, nameRule, parseHostPort} from './names.js';
 
 export {formatHostPort, isValidName, parseHostPort, type HostPort} from './names.js';
@@ -70,7 +70,9 @@ export type LarveOptions = {
 	readonly slots: number;
 	/** Drone: run command tasks (`/bin/sh -c`). @default false */
 	readonly allowExec: boolean;
-	/** Drone: kill a command task after this long, in ms; 0: never. @default 0 */
+	/** Drone: the container runtime it runs container tasks with (`--runtime runc`); undefined: none. */
+	readonly runtime: Runtime | undefined;
+	/** Drone: kill a command or container task after this long, in ms; 0: never. @default 0 */
 	readonly taskTimeoutMs: number;
 	/** Drone: labels a task's selector can match. @default {} */
 	readonly labels: Readonly<Record<string, string>>;
@@ -93,7 +95,10 @@ export type LarveOptions = {
 	readonly etcdPrefix: string;
 	/** Queen: the lease of the leader of several queens, in ms: a leader that cannot renew it in time steps down, and another takes over. @default 5000 */
 	readonly leaderLeaseMs: number;
-	/** Queen: the directory of its store. @default `<the platform's data directory>/hive/queen-<port>` */
+	/**
+	A queen's store; a drone's containers (runc's state, their bundles, unpacked tar files). @default
+	`<the platform's data directory>/hive/queen-<port>`, or a drone's `drone-<name>` (`drone-<port>` unnamed)
+	*/
 	readonly dataDir: string;
 	/** `GET /metrics` without the token (for a Prometheus that scrapes without one). @default false */
 	readonly metricsOpen: boolean;
@@ -132,9 +137,12 @@ export function parseQueenHosts(value: string): string[] | undefined {
 	return hosts.every(host => parseHostPort(host) !== undefined) ? hosts : undefined;
 }
 
-/** The platform's directory for a queen's store: one per port, so that two queens on one machine do not share one. */
-export function defaultDataDir(port: number): string {
-	return path.join(envPaths('hive', {suffix: ''}).data, `queen-${port}`);
+/**
+The platform's directory for a queen's store, or a drone's containers: one per port (a drone's, per
+name when it has one), so that two larves on one machine do not share one.
+*/
+export function defaultDataDir(port: number, mode: Mode = 'queen', name?: string): string {
+	return path.join(envPaths('hive', {suffix: ''}).data, `${mode}-${mode === 'drone' && name !== undefined ? name : port}`);
 }
 
 /** What a larve is started with: options left out take their defaults; `store` may be `--store`'s text (`etcd://h1:2379`). */
@@ -263,7 +271,8 @@ export function resolveOptions(input: LarveInput): LarveOptions {
 		name: undefined,
 		logFile: undefined,
 		token: undefined,
-		dataDir: defaultDataDir(input.port ?? defaults.port),
+		runtime: undefined,
+		dataDir: defaultDataDir(input.port ?? defaults.port, input.mode, input.name),
 		taskHistoryBytes: defaultTaskHistoryBytes(),
 		maxPendingBytes: defaultMaxPendingBytes(),
 		maxConnections: defaultMaxConnections(),
@@ -317,6 +326,8 @@ export function resolveOptions(input: LarveInput): LarveOptions {
 		check(options.name === undefined || isValidName(options.name), `--name must be ${nameRule}, got ${options.name}`);
 		check(options.localDrones === 0, '--local-drones needs --queen');
 	}
+
+	check(options.runtime === undefined || runtimes.includes(options.runtime), `--runtime must be one of ${runtimes.join(', ')}, got '${String(options.runtime)}'`);
 
 	return options;
 }

@@ -2,6 +2,7 @@ import type {IncomingMessage} from 'node:http';
 import {contactKeyHeader, epochHeader} from '../http/auth.js';
 import {CallError} from './http.js';
 import {createJsonHttp, type JsonHttpOptions} from './json-http.js';
+import type {ContainerSpec} from '../model.js';
 
 export type Health = {
 	readonly status: string;
@@ -25,7 +26,7 @@ export type Health = {
 };
 
 /** A task as the queen hands it to a drone; a seed drone reads `text` alone. */
-export type DoTaskRequest = {readonly id?: string; readonly text: string} | {readonly id: string; readonly command: string};
+export type DoTaskRequest = {readonly id?: string; readonly text: string} | {readonly id: string; readonly command: string} | {readonly id: string; readonly container: ContainerSpec};
 
 export type DoTaskAnswer = {readonly result: string; readonly state?: string};
 
@@ -218,6 +219,10 @@ export function createDroneClient(options: DroneClientOptions): DroneClient {
 
 function taskBytes(task: DoTaskRequest): number {
 	// UTF-16 length × 6 bounds the size in JSON (a control character is sent as \uXXXX); cheap, and safe for the limit.
+	if ('container' in task) {
+		return 64 + (JSON.stringify(task.container).length * 6);
+	}
+
 	return 64 + (('text' in task ? task.text.length : task.command.length) * 6);
 }
 

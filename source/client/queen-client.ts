@@ -1,4 +1,5 @@
 import {randomUUID} from 'node:crypto';
+import type {ContainerSpec, Runtime, TaskKind} from '../model.js';
 import type {ResultReport, TaskResult} from '../http/schemas.js';
 import type {Readable} from 'node:stream';
 import type {HttpClient} from './http.js';
@@ -14,9 +15,11 @@ long strings cut (marked `…`); `GET /tasks/:id` and `/submit_task` carry the w
 */
 export type TaskView = {
 	readonly id: string;
-	readonly kind: 'text' | 'command';
+	readonly kind: TaskKind;
 	readonly text: string | null;
 	readonly command: string | null;
+	/** What a container task runs; absent from a queen older than issue #14. */
+	readonly container?: ContainerSpec | null;
 	readonly selector: Record<string, string>;
 	readonly state: string;
 	readonly drone: string | null;
@@ -38,6 +41,8 @@ export type DroneSpecBody = {
 	readonly name?: string;
 	readonly slots?: number;
 	readonly allowExec?: boolean;
+	/** The container runtimes it runs container tasks with. */
+	readonly runtimes?: readonly Runtime[];
 	readonly labels?: Record<string, string>;
 	readonly bootId?: string;
 	/** A secret for this registration: the queen shows it on its calls to the drone. Never logged. */
@@ -60,6 +65,8 @@ export type DroneView = {
 	readonly slots: number;
 	readonly running: number;
 	readonly allowExec: boolean;
+	/** The container runtimes it has; absent from a queen older than issue #14. */
+	readonly runtimes?: readonly Runtime[];
 	readonly labels: Record<string, string>;
 	/** Takes no new tasks (`cordon`, `drain`); absent from a queen older than issue #12. */
 	readonly cordoned?: boolean;

@@ -1,6 +1,7 @@
 import {spawn, type ChildProcessByStdio} from 'node:child_process';
 import type {Readable, Writable} from 'node:stream';
 import type {ResultReport} from '../http/schemas.js';
+import type {ContainerSpec, Runtime} from '../model.js';
 import type {Sandbox} from './sandbox.js';
 
 /** What one output stream of a command keeps: the first 64 KiB, the cut marked. */
@@ -29,32 +30,70 @@ export type LiveOutput = {
 const cancelledKept = 4096;
 
 type Running = {
-	readonly kill: () => void;
-	readonly done: Promise<CommandEnd>;
+	/** Stops it for good (cancel, timeout, the drone stopping). */
+	kill: () => void;
+	done: Promise<CommandEnd>;
 	readonly stdout: Capture;
 	readonly stderr: Capture;
 	readonly listeners: Set<(chunk: OutputChunk) => void>;
 	cancelled: boolean;
 };
 
+/** What a drone runs for a task: a shell command, or a container. */
+export type Work = {readonly command: string} | {readonly container: ContainerSpec};
+
+/** The program a job runs, its arguments and its environment. */
+export type Spawn = {readonly file: string; readonly args: readonly string[]; readonly env: NodeJS.ProcessEnv};
+
+/** A task that could not start: its message is the task's error. */
+export class JobError extends Error {
+	override readonly name = 'JobError';
+}
+
+/**
+How one task's process is started, stopped and cleaned up: a command's (through the sandbox) or a
+container's (through its runtime).
+*/
+export type Job = {
+	/** What to spawn; throws a `JobError` when the task cannot start. */
+	start(): Promise<Spawn>;
+	/** Stops what it started, for good; called again while its process lives on. @default kill its process group */
+	stop?(): Promise<void>;
+	/** Once its process has ended: cleans up after it, and says why it failed when its runtime can tell (an exceeded memory limit). */
+	finish?(end: {readonly exitCode: number | null; readonly signal: string | null; readonly stopped: boolean}): Promise<string | undefined>;
+};
+
+/** What runs the drone's containers (`--runtime runc`). */
+export type ContainerRuntime = {
+	readonly name: Runtime;
+	job(id: string, spec: ContainerSpec): Job;
+};
+
+/** How often a stop is tried again while the process lives on (a container still being created when first stopped). */
+const stopRetryMs = 250;
+
 export type ExecutorOptions = {
 	readonly stdout: Writable;
-	/** Kill a command after this long; 0: never. */
+	/** Kill a task after this long; 0: never. */
 	readonly taskTimeoutMs: number;
 	/** How commands run: contained (a pid namespace each) or not. */
 	readonly sandbox: Sandbox;
+	/** How containers run; undefined: this drone runs none. */
+	readonly runtime?: ContainerRuntime | undefined;
 };
 
 /**
 Does the work of a drone's tasks. A text task is printed, with a newline, on the drone's standard
 output. A command task runs through `/bin/sh -c`, contained by the sandbox (so that all it started ends
 with it), in a process group of its own (so that killing the group kills the task), its output
-captured, bounded. A task id runs at most once at a time.
+captured, bounded. A container task runs through the drone's container runtime, its output captured
+the same way. A task id runs at most once at a time.
 */
 export class Executor {
 	readonly #stdout: Writable;
 	readonly #taskTimeoutMs: number;
 	readonly #sandbox: Sandbox;
+	readonly #runtime: ContainerRuntime | undefined;
 	readonly #running = new Map<string, Running>();
 	readonly #cancelled = new Set<string>();
 
@@ -62,6 +101,7 @@ export class Executor {
 		this.#stdout = options.stdout;
 		this.#taskTimeoutMs = options.taskTimeoutMs;
 		this.#sandbox = options.sandbox;
+		this.#runtime = options.runtime;
 	}
 
 	get running(): number {
@@ -78,9 +118,10 @@ export class Executor {
 	}
 
 	/**
-	Cancels a task: a running command is killed (its whole process group, its pid namespace with it) and
-	resolves with what it printed; undefined when it does not run here. Either way the id never starts here
-	again, unless `mayReturn` (a task moved off a drained drone may be placed here again later).
+	Cancels a task: a running one is stopped (a command's whole process group, its pid namespace with it; a
+	container, by its runtime) and resolves with what it printed; undefined when it does not run here.
+	Either way the id never starts here again, unless `mayReturn` (a task moved off a drained drone may be
+	placed here again later).
 	*/
 	async cancel(id: string, mayReturn = false): Promise<CommandEnd | undefined> {
 		if (!mayReturn) {
@@ -100,7 +141,7 @@ export class Executor {
 		return running.done;
 	}
 
-	/** What a running command printed so far, and a way to hear the rest as it comes; undefined when it does not run here. */
+	/** What a running task printed so far, and a way to hear the rest as it comes; undefined when it does not run here. */
 	output(id: string): LiveOutput | undefined {
 		const running = this.#running.get(id);
 		if (!running) {
@@ -118,83 +159,22 @@ export class Executor {
 		};
 	}
 
-	/** Starts a command; resolves with its result when it ends. Throws when that task id runs already. */
-	async run(id: string, command: string): Promise<CommandEnd> {
+	/** Starts a command or a container; resolves with its result when it ends. Throws when that task id runs already. */
+	async run(id: string, work: Work): Promise<CommandEnd> {
 		if (this.#running.has(id)) {
 			throw new Error(`task ${id} runs already`);
 		}
 
-		const started = performance.now();
-		// The hive's token is the drone's, not its tasks': a command never sees it.
-		const {HIVE_TOKEN: _token, ...environment} = process.env;
-		const {file, args} = this.#sandbox.argv(command);
-		let child: ChildProcessByStdio<null, Readable, Readable>;
-		try {
-			child = spawn(file, args, {detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: environment});
-		} catch (error: unknown) {
-			// node:child_process throws at once for what cannot start at all (an argument the kernel refuses).
-			return {cancelled: false, succeeded: false, exitCode: null, signal: null, stdout: '', stderr: '', durationMs: Math.round(performance.now() - started), timedOut: false, error: `could not start: ${error instanceof Error ? error.message : String(error)}`};
-		}
-
-		const stdout = new Capture();
-		const stderr = new Capture();
-		const listeners = new Set<(chunk: OutputChunk) => void>();
-		const hear = (stream: 'stdout' | 'stderr', data: Buffer) => {
-			for (const listener of listeners) {
-				listener({stream, data});
-			}
-		};
-
-		child.stdout.on('data', (chunk: Buffer) => {
-			stdout.add(chunk);
-			hear('stdout', chunk);
+		const running: Running = {kill() {}, done: Promise.resolve(undefined as never), stdout: new Capture(), stderr: new Capture(), listeners: new Set(), cancelled: false};
+		this.#running.set(id, running);
+		running.done = this.#execute(id, this.#jobFor(id, work), running).finally(() => {
+			this.#running.delete(id);
+			running.listeners.clear();
 		});
-		child.stderr.on('data', (chunk: Buffer) => {
-			stderr.add(chunk);
-			hear('stderr', chunk);
-		});
-		let timedOut = false;
-		const killGroup = () => {
-			try {
-				process.kill(-child.pid!, 'SIGKILL');
-			} catch {}
-		};
-
-		const timer = this.#taskTimeoutMs > 0
-			? setTimeout(() => {
-				timedOut = true;
-				killGroup();
-			}, this.#taskTimeoutMs)
-			: undefined;
-		const done = new Promise<CommandEnd>(resolve => {
-			let spawnError: string | undefined;
-			child.on('error', error => {
-				spawnError = error.message;
-			});
-			child.on('close', (exitCode, signal) => {
-				clearTimeout(timer);
-				const {cancelled} = this.#running.get(id) ?? {cancelled: false};
-				this.#running.delete(id);
-				listeners.clear();
-				resolve({
-					cancelled,
-					succeeded: exitCode === 0 && !timedOut,
-					exitCode,
-					signal,
-					stdout: stdout.text(),
-					stderr: stderr.text(),
-					durationMs: Math.round(performance.now() - started),
-					timedOut,
-					...(timedOut ? {error: `timed out after ${this.#taskTimeoutMs / 1000} s`} : {}),
-					...(spawnError === undefined ? {} : {error: spawnError}),
-				});
-			});
-		});
-		this.#running.set(id, {kill: killGroup, done, stdout, stderr, listeners, cancelled: false});
-		return done;
+		return running.done;
 	}
 
-	/** Waits for running commands at most `graceMs`, then kills what is left. */
+	/** Waits for running tasks at most `graceMs`, then stops what is left. */
 	async stop(graceMs: number): Promise<void> {
 		const all = Promise.all([...this.#running.values()].map(async each => each.done));
 		let timer: NodeJS.Timeout | undefined;
@@ -209,6 +189,128 @@ export class Executor {
 
 			await all;
 		}
+	}
+
+	#jobFor(id: string, work: Work): Job {
+		if ('command' in work) {
+			const {file, args} = this.#sandbox.argv(work.command);
+			// The hive's token is the drone's, not its tasks': a command never sees it.
+			const {HIVE_TOKEN: _token, ...env} = process.env;
+			return {start: async () => ({file, args, env})};
+		}
+
+		if (!this.#runtime) {
+			return {
+				async start() {
+					throw new JobError('this drone runs no containers (start it with --runtime runc)');
+				},
+			};
+		}
+
+		return this.#runtime.job(id, work.container);
+	}
+
+	async #execute(id: string, job: Job, running: Running): Promise<CommandEnd> {
+		const started = performance.now();
+		const ended = (fields: Partial<CommandEnd> & {error: string}): CommandEnd => ({cancelled: running.cancelled, succeeded: false, exitCode: null, signal: null, stdout: running.stdout.text(), stderr: running.stderr.text(), durationMs: Math.round(performance.now() - started), timedOut: false, ...fields});
+		let stopped = false;
+		running.kill = () => {
+			stopped = true;
+		};
+
+		let spawned: Spawn;
+		try {
+			spawned = await job.start();
+		} catch (error: unknown) {
+			await job.finish?.({exitCode: null, signal: null, stopped: true}).catch(() => undefined);
+			return ended({error: error instanceof JobError ? error.message : `could not start: ${error instanceof Error ? error.message : String(error)}`});
+		}
+
+		if (stopped) {
+			// Cancelled, or the drone stopping, while it was being made ready.
+			await job.finish?.({exitCode: null, signal: null, stopped: true}).catch(() => undefined);
+			return ended({error: 'stopped before it started'});
+		}
+
+		let child: ChildProcessByStdio<null, Readable, Readable>;
+		try {
+			child = spawn(spawned.file, spawned.args, {detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: spawned.env});
+		} catch (error: unknown) {
+			// node:child_process throws at once for what cannot start at all (an argument the kernel refuses).
+			await job.finish?.({exitCode: null, signal: null, stopped: true}).catch(() => undefined);
+			return ended({error: `could not start: ${error instanceof Error ? error.message : String(error)}`});
+		}
+
+		const hear = (stream: 'stdout' | 'stderr', chunk: Buffer) => {
+			running[stream].add(chunk);
+			for (const listener of running.listeners) {
+				listener({stream, data: chunk});
+			}
+		};
+
+		child.stdout.on('data', (chunk: Buffer) => {
+			hear('stdout', chunk);
+		});
+		child.stderr.on('data', (chunk: Buffer) => {
+			hear('stderr', chunk);
+		});
+		let closed = false;
+		const killGroup = async () => {
+			try {
+				process.kill(-child.pid!, 'SIGKILL');
+			} catch {}
+		};
+
+		const stop = job.stop?.bind(job) ?? killGroup;
+		let retry: NodeJS.Timeout | undefined;
+		running.kill = () => {
+			if (stopped) {
+				return;
+			}
+
+			stopped = true;
+			const attempt = async () => {
+				await stop().catch(() => undefined);
+				if (!closed) {
+					retry = setTimeout(() => void attempt(), stopRetryMs);
+				}
+			};
+
+			void attempt();
+		};
+
+		let timedOut = false;
+		const timer = this.#taskTimeoutMs > 0
+			? setTimeout(() => {
+				timedOut = true;
+				running.kill();
+			}, this.#taskTimeoutMs)
+			: undefined;
+		const {exitCode, signal, spawnError} = await new Promise<{exitCode: number | null; signal: string | null; spawnError: string | undefined}>(resolve => {
+			let spawnError: string | undefined;
+			child.on('error', error => {
+				spawnError = error.message;
+			});
+			child.on('close', (exitCode, signal) => {
+				resolve({exitCode, signal, spawnError});
+			});
+		});
+		closed = true;
+		clearTimeout(timer);
+		clearTimeout(retry);
+		const why = await job.finish?.({exitCode, signal, stopped}).catch((error: unknown) => `could not clean up after it: ${error instanceof Error ? error.message : String(error)}`);
+		const error = timedOut ? `timed out after ${this.#taskTimeoutMs / 1000} s` : (spawnError ?? why);
+		return {
+			cancelled: running.cancelled,
+			succeeded: exitCode === 0 && !timedOut && spawnError === undefined,
+			exitCode,
+			signal,
+			stdout: running.stdout.text(),
+			stderr: running.stderr.text(),
+			durationMs: Math.round(performance.now() - started),
+			timedOut,
+			...(error === undefined ? {} : {error}),
+		};
 	}
 }
 

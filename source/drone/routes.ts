@@ -6,7 +6,8 @@ import {HiveError} from '../http/errors.js';
 import {cancelBody, describeIssue, parseBody, taskBatchBody, taskBody, type TaskBody} from '../http/schemas.js';
 import {StringDecoder} from 'node:string_decoder';
 import {openLineStream} from '../http/ndjson.js';
-import type {Executor, OutputChunk} from './executor.js';
+import type {Executor, OutputChunk, Work} from './executor.js';
+import type {Runtime} from '../model.js';
 import type {QueenCallVerdict} from './registration.js';
 
 export type DroneDeps = {
@@ -34,8 +35,10 @@ export type DroneDeps = {
 	readonly holding: () => ReadonlySet<string>;
 	/** Kills a command after this long (0: never): `/healthz` says so. */
 	readonly taskTimeoutMs: number;
-	/** Runs a command task and reports its end to the queen. */
-	readonly runCommand: (id: string, command: string) => void;
+	/** The container runtimes it runs container tasks with (`--runtime runc`); empty: none. */
+	readonly runtimes: readonly Runtime[];
+	/** Runs a command or container task and reports its end to the queen. */
+	readonly runTask: (id: string, work: Work) => void;
 };
 
 /** The queen's User-Agent: for logs and people; it proves nothing (the contact key does). */
@@ -70,6 +73,7 @@ export function createDroneRouter(deps: DroneDeps): Router {
 			running: deps.executor.running,
 			allowExec: deps.allowExec,
 			contained: deps.contained,
+			runtimes: deps.runtimes,
 			labels: deps.labels,
 			bootId: deps.bootId,
 			tasks: [...deps.holding()],
@@ -88,8 +92,12 @@ export function createDroneRouter(deps: DroneDeps): Router {
 			return {result: 'OK'};
 		}
 
-		if (!deps.allowExec) {
+		if (task.kind === 'command' && !deps.allowExec) {
 			throw new HiveError(403, 'this drone does not run commands (start it with --allow-exec)', 'ERR_HIVE_NO_EXEC');
+		}
+
+		if (task.kind === 'container' && deps.runtimes.length === 0) {
+			throw new HiveError(403, 'this drone runs no containers (start it with --runtime runc)', 'ERR_HIVE_NO_RUNTIME');
 		}
 
 		if (task.id === undefined) {
@@ -115,7 +123,7 @@ export function createDroneRouter(deps: DroneDeps): Router {
 			throw new HiveError(429, `no free slot: ${deps.executor.running} of ${deps.slots} in use`, 'ERR_HIVE_FULL');
 		}
 
-		deps.runCommand(task.id, task.command);
+		deps.runTask(task.id, task.kind === 'command' ? {command: task.command} : {container: task.container});
 		return {result: 'OK', state: 'running'};
 	};
 

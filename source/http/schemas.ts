@@ -1,6 +1,6 @@
 import {z} from 'zod';
 import type Koa from 'koa';
-import type {TaskResult} from '../model.js';
+import {parseMemory, runtimes, type ContainerSpec, type TaskResult} from '../model.js';
 import {canonicalAddress, isValidName, labelKeyPattern, maxLabelValueLength, nameRule} from '../names.js';
 import {HiveError} from './errors.js';
 
@@ -42,12 +42,45 @@ function jsonBytes(text: string, limit: number): number {
 	return (text.length * 6) <= limit ? text.length : Buffer.byteLength(JSON.stringify(text)) - 2;
 }
 
+/** The least memory a container may be given: less, and its runtime cannot even start it. */
+export const minContainerMemory = 4 * 1024 * 1024;
+
+const noNul = (value: string) => !value.includes('\u0000');
+const absolutePath = z.string(stringError)
+	.max(4096, {error: 'must be at most 4096 characters'})
+	.refine(value => value.startsWith('/'), {error: 'must be an absolute path (it starts with /)'})
+	.refine(noNul, {error: 'must not contain a NUL character'});
+
+/**
+A container task's spec (HIVE.md §11), checked as far as the queen can tell: an absolute rootfs, a
+command, limits that parse. Whether the rootfs is there is the drone's to tell (a failed task then).
+*/
+export const containerSpec: z.ZodType<ContainerSpec> = z.object({
+	rootfs: absolutePath,
+	command: z.array(z.string({error: 'must be an array of strings'}).refine(noNul, {error: 'must not contain a NUL character'}), {error: 'must be an array of strings, e.g. ["sh", "-c", "echo hi"]'})
+		.min(1, {error: 'must not be empty: the program to run, then its arguments'})
+		.max(1024, {error: 'has more than 1024 arguments'})
+		.refine(args => args[0] !== '', {error: 'must start with the program to run'})
+		.refine(args => Buffer.byteLength(args.join('')) <= maxCommandBytes, {error: `must be at most ${maxCommandBytes / 1024} KiB in all`}),
+	env: z.record(
+		z.string().regex(/^[A-Za-z_]\w*$/, {error: 'keys must be variable names (letters, digits, _)'}),
+		z.string({error: 'must be an object of strings'}).max(32 * 1024).refine(noNul, {error: 'must not contain a NUL character'}),
+		{error: 'must be an object of strings, e.g. {"GREETING": "hi"}'},
+	).refine(value => Object.keys(value).length <= 256, {error: 'has more than 256 variables'}).optional(),
+	workdir: absolutePath.optional(),
+	memory: z.string({error: 'must be a size, e.g. "64M"'}).max(32).refine(value => parseMemory(value) !== undefined, {error: 'must be a size: bytes, or a number with K, M, G or T (e.g. "64M")'})
+		.refine(value => (parseMemory(value) ?? 0) >= minContainerMemory, {error: 'must be at least 4M (a container needs that much to start)'}).optional(),
+	cpus: z.number({error: 'must be a number of CPUs, e.g. 0.5'}).min(0.01, {error: 'must be at least 0.01'}).max(1024, {error: 'must be at most 1024'}).optional(),
+	pids: z.number({error: 'must be a whole number'}).int({error: 'must be a whole number'}).min(1, {error: 'must be at least 1'}).max(4_194_304, {error: 'must be at most 4194304'}).optional(),
+}, {error: issue => (issue.code === 'unrecognized_keys' ? `has no field ${issue.keys.map(key => JSON.stringify(key)).join(', ')} (it takes rootfs, command, env, workdir, memory, cpus, pids)` : 'must be an object: {"rootfs": "/path", "command": ["sh", "-c", "..."]}')}).strict();
+
 /** A task as a user submits it, and as the queen hands it to a drone (`id` then). */
 const task = z.object({
 	id: z.string().max(100).optional(),
 	kind: z.string(stringError).optional(),
 	text: nonEmptyString.optional(),
 	command: nonEmptyString.refine(value => !value.includes('\u0000'), {error: 'must not contain a NUL character (a shell command cannot)'}).optional(),
+	container: containerSpec.optional(),
 	selector: labels.optional(),
 }).transform((body, context) => {
 	const fail = (path: string, message: string, status = 400) => {
@@ -55,13 +88,20 @@ const task = z.object({
 		return z.NEVER;
 	};
 
-	if (body.kind !== undefined && body.kind !== 'text' && body.kind !== 'command') {
-		return fail('kind', `must be text or command, got ${JSON.stringify(body.kind)}`);
+	if (body.kind !== undefined && body.kind !== 'text' && body.kind !== 'command' && body.kind !== 'container') {
+		return fail('kind', `must be text, command or container, got ${JSON.stringify(body.kind)}`);
 	}
 
-	const kind = body.kind ?? (body.command === undefined ? 'text' : 'command');
-	if (body.text !== undefined && body.command !== undefined) {
-		return fail('body', 'has both text and command: a task is one or the other');
+	const given = [body.text === undefined ? '' : 'text', body.command === undefined ? '' : 'command', body.container === undefined ? '' : 'container'].filter(Boolean);
+	if (given.length > 1) {
+		return fail('body', `has both ${given.join(' and ')}: a task is one of text, command or container`);
+	}
+
+	const kind = body.kind ?? (given[0] as 'text' | 'command' | 'container' | undefined) ?? 'text';
+	if (kind === 'container') {
+		return body.container === undefined
+			? fail('container', 'is required: {"rootfs": "/path", "command": ["sh", "-c", "..."]}')
+			: {id: body.id, kind, container: body.container, selector: body.selector} as const;
 	}
 
 	if (kind === 'command') {
@@ -95,11 +135,16 @@ export const taskBatchBody = z.object({
 	tasks: z.array(z.unknown(), {error: 'must be an array of tasks'}).min(1, {error: 'must not be empty'}).max(1024, {error: 'has more than 1024 tasks'}),
 });
 
+/** The container runtimes a drone has: those this hive knows, each once. */
+const runtimeList = z.array(z.enum(runtimes, {error: `must be one of ${runtimes.join(', ')}`}), {error: `must be an array of runtimes, e.g. ["runc"]`}).max(runtimes.length)
+	.refine(list => new Set(list).size === list.length, {error: 'names a runtime twice'});
+
 export const registerBody = z.object({
 	address,
 	name: droneName.optional(),
 	slots: z.number({error: 'must be a whole number'}).int({error: 'must be a whole number'}).min(1).max(10_000).optional(),
 	allowExec: z.boolean({error: 'must be true or false'}).optional(),
+	runtimes: runtimeList.optional(),
 	labels: labels.optional(),
 	bootId: z.string().max(100).optional(),
 	/** The secret the drone gives the queen with this registration; the queen shows it on every call to the drone. */
@@ -135,6 +180,7 @@ export const droneHealth = z.object({
 	slots: z.number({error: 'must be a whole number'}).int({error: 'must be a whole number'}).min(1).max(10_000).optional(),
 	allowExec: z.boolean({error: 'must be true or false'}).optional(),
 	contained: z.boolean({error: 'must be true or false'}).optional(),
+	runtimes: runtimeList.optional(),
 	labels: labels.optional(),
 	bootId: z.string().max(100).optional(),
 	/** Present when the call showed a contact key: whether it is the drone's. */

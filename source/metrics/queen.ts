@@ -1,6 +1,6 @@
 import type Koa from 'koa';
 import {Counter, Gauge, Histogram, Registry} from 'prom-client';
-import {taskStates, type Drone, type DroneState} from '../model.js';
+import {runsOnDrone, taskStates, type Drone, type DroneState} from '../model.js';
 import type {Hive, HiveEvent} from '../queen/hive.js';
 import type {Leadership, Term} from '../queen/leader.js';
 import type {Store} from '../queen/store/store.js';
@@ -176,7 +176,7 @@ export class QueenMetrics {
 	/** Feeds the metrics from a term's hive (its events, and its state when scraped); the returned function stops it. */
 	feed(hive: Hive): () => void {
 		this.#hive = hive;
-		this.#inherited = new Set(hive.tasks({state: 'dispatched', limit: Number.MAX_SAFE_INTEGER}).tasks.filter(task => task.kind === 'command').map(task => task.id));
+		this.#inherited = new Set(hive.tasks({state: 'dispatched', limit: Number.MAX_SAFE_INTEGER}).tasks.filter(task => runsOnDrone(task.kind)).map(task => task.id));
 		const unsubscribe = hive.subscribe(event => {
 			this.#see(event);
 		});

@@ -37,6 +37,10 @@ export function admit(body: RegisterBody, health: DroneHealth): Admission {
 			: `says it does not run commands (allowExec false), not ${body.allowExec}`);
 	}
 
+	if (health.runtimes !== undefined && body.runtimes !== undefined && health.runtimes.join(',') !== body.runtimes.join(',')) {
+		return refuse(`says its container runtimes are [${health.runtimes.join(', ')}], not [${body.runtimes.join(', ')}]`);
+	}
+
 	if (health.labels !== undefined && body.labels !== undefined && labelsText(health.labels) !== labelsText(body.labels)) {
 		return refuse(`says its labels are ${labelsText(health.labels)}, not ${labelsText(body.labels)}`);
 	}
@@ -49,6 +53,7 @@ export function admit(body: RegisterBody, health: DroneHealth): Admission {
 			slots: health.slots ?? body.slots,
 			allowExec: health.allowExec ?? body.allowExec,
 			contained: health.contained,
+			runtimes: health.runtimes ?? body.runtimes,
 			labels: health.labels ?? body.labels,
 			bootId: health.bootId ?? body.bootId,
 			// Kept only when the drone showed it is its own: then the registration is the drone's.

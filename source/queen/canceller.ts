@@ -1,6 +1,6 @@
 import type {DroneClient} from '../client/drone-client.js';
 import type {Logger} from '../log.js';
-import type {Task, TaskResult} from '../model.js';
+import {runsOnDrone, type Task, type TaskResult} from '../model.js';
 import type {Hive} from './hive.js';
 
 /** How long a drone has to kill a command and answer with what it printed. */
@@ -90,5 +90,5 @@ export class Canceller {
 
 /** A command a drone has, or is being handed. */
 function isPlacedCommand(task: Task): boolean {
-	return task.kind === 'command' && (task.state === 'dispatched' || task.state === 'running');
+	return runsOnDrone(task.kind) && (task.state === 'dispatched' || task.state === 'running');
 }

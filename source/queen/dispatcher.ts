@@ -1,7 +1,7 @@
-import {whyNotTaken, type DroneClient} from '../client/drone-client.js';
+import {whyNotTaken, type DoTaskRequest, type DroneClient} from '../client/drone-client.js';
 import type {Logger} from '../log.js';
 import type {HeartbeatMonitor} from './heartbeat.js';
-import type {Task} from '../model.js';
+import {runsOnDrone, type Task} from '../model.js';
 import type {Hive, HiveEvent} from './hive.js';
 import {explainNoFit, pickDrone, scorers, type SchedulerName} from './scheduler.js';
 
@@ -165,7 +165,7 @@ export class Dispatcher {
 
 				try {
 					// eslint-disable-next-line no-await-in-loop -- one drone after another, by design
-					await this.#client.doTask(drone.address, task.kind === 'text' ? {id: task.id, text: task.text!} : {id: task.id, command: task.command!}, this.#options.timeoutMs);
+					await this.#client.doTask(drone.address, droneRequest(task), this.#options.timeoutMs);
 				} catch (error: unknown) {
 					if (!this.#leads()) {
 						// Another queen leads now: what became of the task is its word.
@@ -245,7 +245,7 @@ function makesRoom(event: HiveEvent): boolean {
 		case 'task.succeeded':
 		case 'task.failed':
 		case 'task.lost': {
-			return event.task.kind === 'command';
+			return runsOnDrone(event.task.kind);
 		}
 
 		case 'task.requeued': {
@@ -259,3 +259,20 @@ function makesRoom(event: HiveEvent): boolean {
 }
 
 function noop(): void {}
+
+/** A task as its drone takes it (`/do_task`): its id, and what it does. */
+function droneRequest(task: Task): DoTaskRequest {
+	switch (task.kind) {
+		case 'text': {
+			return {id: task.id, text: task.text!};
+		}
+
+		case 'command': {
+			return {id: task.id, command: task.command!};
+		}
+
+		case 'container': {
+			return {id: task.id, container: task.container!};
+		}
+	}
+}

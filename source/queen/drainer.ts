@@ -1,3 +1,4 @@
+import {runsOnDrone} from '../model.js';
 import type {Logger} from '../log.js';
 import type {Canceller} from './canceller.js';
 import type {Hive, HiveEvent} from './hive.js';
@@ -116,7 +117,7 @@ export class Drainer {
 		this.#log.info({drone: name, tasks: ids.length}, `the drain of ${name} passed its deadline: moving ${ids.length} tasks elsewhere`);
 		const moves = ids.map(async id => {
 			const task = this.#hive.task(id);
-			if (task?.state !== 'running' || task.kind !== 'command') {
+			if (task?.state !== 'running' || !runsOnDrone(task.kind)) {
 				return;
 			}
 

@@ -1,8 +1,8 @@
 import {randomUUID} from 'node:crypto';
-import {finalTaskStates, type Drone, type DroneRecord, type DroneSpec, type Task, type TaskResult, type TaskSpec, type TaskState} from '../model.js';
+import {finalTaskStates, runsOnDrone, type Drone, type DroneRecord, type DroneSpec, type Task, type TaskResult, type TaskSpec, type TaskState} from '../model.js';
 import {DroneRegistry} from './state/drones.js';
 import {EventLog, type EventBody, type HiveEvent, type HiveListener, type KeptEvent} from './state/events.js';
-import type {Fact} from './state/facts.js';
+import type {Fact, SubmittedTask} from './state/facts.js';
 import {TaskTable, weighTask} from './state/tasks.js';
 import {createMemoryStore, type StateImage, type Store} from './store/store.js';
 
@@ -283,7 +283,8 @@ export class Hive {
 			}
 
 			// A registration that does not show the drone's key keeps the key of the same boot.
-			record = {...known, address, ...capacityOf(spec), bootId: bootId ?? known.bootId, contactKey: spec.contactKey ?? (sameBoot && known.address === address ? known.contactKey : undefined)};
+			// A drone restarted without its runtime has none any more (capacityOf leaves out an empty list).
+			record = {...known, address, ...(known.runtimes === undefined ? {} : {runtimes: undefined}), ...capacityOf(spec), bootId: bootId ?? known.bootId, contactKey: spec.contactKey ?? (sameBoot && known.address === address ? known.contactKey : undefined)};
 			facts.push({type: 'drone.registered', at, drone: record, again: true, nextNumber: this.#drones.nextNumber});
 		} else {
 			// A drone at a known address that now asks for another name is a different drone.
@@ -454,7 +455,7 @@ export class Hive {
 				continue;
 			}
 
-			if (task.kind === 'command' && holding.has(id)) {
+			if (runsOnDrone(task.kind) && holding.has(id)) {
 				if (task.state === 'dispatched') {
 					facts.push({type: 'task.running', at, id});
 				}
@@ -479,7 +480,7 @@ export class Hive {
 		const facts: Fact[] = [];
 		for (const id of this.#tasks.onDrone(name)) {
 			const task = this.#tasks.get(id);
-			if (!task || task.kind !== 'command' || task.state !== 'running' || task.updatedAt >= askedAt) {
+			if (!task || !runsOnDrone(task.kind) || task.state !== 'running' || task.updatedAt >= askedAt) {
 				continue;
 			}
 
@@ -531,9 +532,7 @@ export class Hive {
 		}
 
 		const id = randomUUID();
-		const task = spec.kind === 'text'
-			? {id, kind: 'text', text: spec.text, selector: spec.selector ?? {}, idempotencyKey} as const
-			: {id, kind: 'command', command: spec.command, selector: spec.selector ?? {}, idempotencyKey} as const;
+		const task = {id, ...what(spec), selector: spec.selector ?? {}, idempotencyKey};
 		// Weighed as its record will be when it enters the queue (a reason to wait, given later, adds a little).
 		const weight = weighTask(task);
 		const waiting = this.#tasks.pendingBytes;
@@ -777,6 +776,7 @@ export class Hive {
 					kind: spec.kind,
 					text: spec.text,
 					command: spec.command,
+					...(spec.container === undefined ? {} : {container: spec.container}),
 					selector: spec.selector,
 					state: 'pending',
 					drone: undefined,
@@ -852,7 +852,7 @@ export class Hive {
 		switch (fact.type) {
 			case 'task.dispatched': {
 				next = {...task, state: 'dispatched', drone: fact.drone, attempts: task.attempts + 1, reason: undefined, updatedAt: at};
-				if (task.kind === 'command') {
+				if (runsOnDrone(task.kind)) {
 					this.#drones.addRunning(fact.drone, 1);
 				}
 
@@ -917,7 +917,7 @@ export class Hive {
 
 	/** Frees the slot a placed command task held on its drone. */
 	#release(task: Task): void {
-		if (task.kind === 'command' && task.drone !== undefined && (task.state === 'dispatched' || task.state === 'running')) {
+		if (runsOnDrone(task.kind) && task.drone !== undefined && (task.state === 'dispatched' || task.state === 'running')) {
 			this.#drones.addRunning(task.drone, -1);
 		}
 	}
@@ -954,7 +954,7 @@ export class Hive {
 			// An image keeps tasks, not the slots they hold: each placed command task takes one again.
 			for (const [drone, ids] of this.#tasks.placed()) {
 				for (const id of ids) {
-					if (this.#tasks.get(id)!.kind === 'command') {
+					if (runsOnDrone(this.#tasks.get(id)!.kind)) {
 						this.#drones.addRunning(drone, 1);
 					}
 				}
@@ -987,11 +987,27 @@ export class Hive {
 	}
 }
 
-function capacityOf(spec: DroneSpec): Pick<DroneRecord, 'slots' | 'allowExec' | 'contained' | 'labels'> {
-	return {slots: spec.slots ?? 1, allowExec: spec.allowExec ?? false, ...(spec.contained === undefined ? {} : {contained: spec.contained}), labels: {...spec.labels}};
+function capacityOf(spec: DroneSpec): Pick<DroneRecord, 'slots' | 'allowExec' | 'contained' | 'runtimes' | 'labels'> {
+	return {slots: spec.slots ?? 1, allowExec: spec.allowExec ?? false, ...(spec.contained === undefined ? {} : {contained: spec.contained}), ...(spec.runtimes?.length ? {runtimes: spec.runtimes} : {}), labels: {...spec.labels}};
 }
 
 function sameTask(task: Task, spec: TaskSpec): boolean {
-	const what = spec.kind === 'text' ? task.text === spec.text : task.command === spec.command;
-	return task.kind === spec.kind && what && JSON.stringify(task.selector) === JSON.stringify(spec.selector ?? {});
+	return JSON.stringify(what(task)) === JSON.stringify(what(spec)) && JSON.stringify(task.selector) === JSON.stringify(spec.selector ?? {});
+}
+
+/** What a task does, and nothing else of it: its kind and its text, command or container. */
+function what(task: TaskSpec | Task): Omit<SubmittedTask, 'id' | 'selector' | 'idempotencyKey'> {
+	switch (task.kind) {
+		case 'text': {
+			return {kind: 'text', text: task.text};
+		}
+
+		case 'command': {
+			return {kind: 'command', command: task.command};
+		}
+
+		case 'container': {
+			return {kind: 'container', container: task.container};
+		}
+	}
 }

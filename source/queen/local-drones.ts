@@ -5,6 +5,7 @@ import path from 'node:path';
 import {newToken} from '../http/auth.js';
 import type {Logger} from '../log.js';
 import type {LogLevel} from '../options.js';
+import type {Runtime} from '../model.js';
 
 /**
 What the queen's own drone flags say of its local drones: `npm start -- --allow-exec` makes a local hive
@@ -13,6 +14,7 @@ that runs commands. Each drone gets them all (they share the machine: `--slots` 
 export type LocalDroneSpec = {
 	/** `--allow-exec`. @default false */
 	readonly allowExec?: boolean;
+	readonly runtime?: Runtime | undefined;
 	/** `--slots`. @default the drone's own (the CPU count) */
 	readonly slots?: number;
 	/** `--label KEY=VALUE`, each. @default none */
@@ -113,6 +115,10 @@ export function droneFlags(spec: LocalDroneSpec): string[] {
 	const flags: string[] = [];
 	if (spec.allowExec) {
 		flags.push('--allow-exec');
+	}
+
+	if (spec.runtime !== undefined) {
+		flags.push('--runtime', spec.runtime);
 	}
 
 	if (spec.slots !== undefined) {

@@ -100,7 +100,7 @@ export function createQueenRouter(deps: QueenDeps): Router {
 		const spec = parseBody(ctx, taskBody);
 		const wait = queryFlag(ctx, 'wait') === true;
 		const key = idempotencyKey(ctx.get('idempotency-key'));
-		const {task: submitted, created, durable} = await refusals(async () => hive.submitNow(spec.kind === 'text' ? {kind: 'text', text: spec.text, selector: spec.selector} : {kind: 'command', command: spec.command, selector: spec.selector}, key));
+		const {task: submitted, created, durable} = await refusals(async () => hive.submitNow(spec, key));
 		const final = wait && !finalTaskStates.has(submitted.state) ? nextEvent(hive, finalStateOf(submitted.id), requestSignal(ctx, deps.ending)) : undefined;
 		// Placed while its record goes to disk; answered once both are done. A retried submit (the same
 		// key) gets the task as it is now: it is placed once, by its first submit.
@@ -242,6 +242,7 @@ export function droneJson(drone: Drone, now: number) {
 		allowExec: drone.allowExec,
 		// An exec drone that cannot contain its commands: they can reach it, and what it holds (its token).
 		contained: drone.contained ?? null,
+		runtimes: drone.runtimes ?? [],
 		labels: drone.labels,
 		cordoned: drone.cordoned ?? false,
 		drain: drone.drain ? {by: drone.drain.by, startedAt: new Date(drone.drain.startedAt).toISOString(), deadline: drone.drain.deadline === undefined ? null : new Date(drone.drain.deadline).toISOString()} : null,
@@ -255,6 +256,7 @@ export function taskJson(task: Task | TaskSummary) {
 		kind: task.kind,
 		text: task.text ?? null,
 		command: task.command ?? null,
+		container: task.container ?? null,
 		selector: task.selector,
 		state: task.state,
 		drone: task.drone ?? null,

@@ -1,4 +1,4 @@
-import type {Drone, Labels, SchedulerName, TaskKind} from '../model.js';
+import {runsOnDrone, type Drone, type Labels, type SchedulerName, type TaskKind} from '../model.js';
 
 /**
 Placement as small named steps, as the Kubernetes scheduler framework has them: filters say which
@@ -74,14 +74,21 @@ export const runsCommands: Filter = {
 	accepts: (drone, context) => context.task.kind !== 'command' || drone.allowExec,
 };
 
+/** Container tasks only on drones with a container runtime (`--runtime runc`), as Nomad places a task only where its driver is. */
+export const runsContainers: Filter = {
+	name: 'container-runtime',
+	refusal: 'have no container runtime',
+	accepts: (drone, context) => context.task.kind !== 'container' || (drone.runtimes?.length ?? 0) > 0,
+};
+
 /** A drone never runs more command tasks than its slots. Text tasks take no slot: they are done once printed. */
 export const hasFreeSlot: Filter = {
 	name: 'free-slot',
 	refusal: 'have no free slot',
-	accepts: (drone, context) => context.task.kind !== 'command' || drone.running < drone.slots,
+	accepts: (drone, context) => !runsOnDrone(context.task.kind) || drone.running < drone.slots,
 };
 
-export const filters: readonly Filter[] = [notTriedYet, notCordoned, isReady, matchesSelector, runsCommands, hasFreeSlot];
+export const filters: readonly Filter[] = [notTriedYet, notCordoned, isReady, matchesSelector, runsCommands, runsContainers, hasFreeSlot];
 
 /** Fewest tasks per slot first. */
 export const leastLoaded: Scorer = drone => -(drone.running / Math.max(1, drone.slots));

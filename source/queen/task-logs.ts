@@ -3,7 +3,7 @@ import type Koa from 'koa';
 import {CallError} from '../client/http.js';
 import type {DroneClient} from '../client/drone-client.js';
 import {openLineStream} from '../http/ndjson.js';
-import {finalTaskStates, type Task} from '../model.js';
+import {finalTaskStates, runsOnDrone, type Task} from '../model.js';
 import type {Hive} from './hive.js';
 import {nextEvent} from './waiting.js';
 
@@ -55,7 +55,7 @@ export async function streamTaskLogs(ctx: Koa.Context, deps: TaskLogsDeps, task:
 	};
 
 	let current: Task | undefined = task;
-	if (follow && current.kind === 'command' && (current.state === 'pending' || current.state === 'dispatched')) {
+	if (follow && runsOnDrone(current.kind) && (current.state === 'pending' || current.state === 'dispatched')) {
 		current = await until(each => each.state === 'running' || finalTaskStates.has(each.state));
 	}
 

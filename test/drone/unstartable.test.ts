@@ -32,10 +32,10 @@ test('an executor asked to run what cannot start ends the task failed, with the 
 	const executor = new Executor({stdout: new Writable({write(_chunk, _encoding, done) {
 		done();
 	}}), taskTimeoutMs: 0, sandbox: uncontained('test')});
-	const result = await executor.run('x', `echo ${'€'.repeat(65_536)}`);
+	const result = await executor.run('x', {command: `echo ${'€'.repeat(65_536)}`});
 	assert.equal(result.succeeded, false);
 	assert.match(result.error ?? '', /^could not start: spawn E2BIG/);
-	const nul = await executor.run('y', 'echo a\u0000b');
+	const nul = await executor.run('y', {command: 'echo a\u0000b'});
 	assert.match(nul.error ?? '', /^could not start: .*null bytes/);
 	assert.equal(executor.running, 0);
 });

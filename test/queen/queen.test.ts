@@ -22,7 +22,7 @@ test('the queen\'s /healthz is the seed\'s, with the drone map', async t => {
 	assert.equal(store.revision, 1, 'one fact: the registration');
 	const droneHealth = await request(`${drone.url}/healthz`);
 	const {bootId, ...said} = droneHealth.body;
-	assert.deepEqual(said, {status: 'Status.READY', version, mode: 'Mode.DRONE', name: 'drone-0', slots: drone.options.slots, running: 0, allowExec: false, contained: false, labels: {}, tasks: [], taskTimeoutMs: 0, epoch: null});
+	assert.deepEqual(said, {status: 'Status.READY', version, mode: 'Mode.DRONE', name: 'drone-0', slots: drone.options.slots, running: 0, allowExec: false, contained: false, runtimes: [], labels: {}, tasks: [], taskTimeoutMs: 0, epoch: null});
 	assert.match(bootId, /^[\da-f-]{36}$/);
 });
 

@@ -1,4 +1,4 @@
-import type {DroneRecord, Labels, TaskKind, TaskResult} from '../../model.js';
+import type {ContainerSpec, DroneRecord, Labels, TaskKind, TaskResult} from '../../model.js';
 
 /**
 Facts: what the store keeps. A command of the hive decides everything first — ids, names, clocks,
@@ -42,6 +42,7 @@ export type SubmittedTask = {
 	readonly kind: TaskKind;
 	readonly text?: string | undefined;
 	readonly command?: string | undefined;
+	readonly container?: ContainerSpec | undefined;
 	readonly selector: Labels;
 	readonly idempotencyKey?: string | undefined;
 };

@@ -335,7 +335,7 @@ export class TaskTable {
 export const taskOverheadBytes = 2048;
 
 /** What `weighTask` reads of a task: a submit is weighed before its record is made. */
-export type Weighable = Pick<Task, 'selector'> & Partial<Pick<Task, 'text' | 'command' | 'reason' | 'error' | 'result'>>;
+export type Weighable = Pick<Task, 'selector'> & Partial<Pick<Task, 'text' | 'command' | 'container' | 'reason' | 'error' | 'result'>>;
 
 /**
 What keeping a task costs, about: its strings as V8 holds them (one byte a character when they all fit
@@ -349,9 +349,23 @@ export function weighTask(task: Weighable): number {
 		bytes += stringBytes(task.result.stdout) + stringBytes(task.result.stderr);
 	}
 
-	for (const key in task.selector) {
-		if (Object.hasOwn(task.selector, key)) {
-			bytes += stringBytes(key) + stringBytes(task.selector[key]);
+	bytes += labelBytes(task.selector);
+	if (task.container) {
+		const {rootfs, command, env, workdir, memory} = task.container;
+		bytes += stringBytes(rootfs) + stringBytes(workdir) + stringBytes(memory) + labelBytes(env ?? {});
+		for (const arg of command) {
+			bytes += stringBytes(arg) + 16;
+		}
+	}
+
+	return bytes;
+}
+
+function labelBytes(labels: Readonly<Record<string, string>>): number {
+	let bytes = 0;
+	for (const key in labels) {
+		if (Object.hasOwn(labels, key)) {
+			bytes += stringBytes(key) + stringBytes(labels[key]);
 		}
 	}
 

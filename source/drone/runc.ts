@@ -1,0 +1,264 @@
+import {execFile} from 'node:child_process';
+import {createHash} from 'node:crypto';
+import {existsSync} from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import {promisify} from 'node:util';
+import type {ContainerSpec} from '../model.js';
+import type {Logger} from '../log.js';
+import {JobError, type ContainerRuntime, type Job} from './executor.js';
+import {ociConfig} from './oci.js';
+
+const run = promisify(execFile);
+
+/**
+Container tasks through Debian's `runc` (HIVE.md §11), as containerd's shim drives it, made small.
+
+Each task is an OCI bundle the drone writes under its data directory (`bundles/ID/config.json`, see
+`oci.ts`), whose root is the task's rootfs, a directory on the drone, mounted read-only (a tar file is
+unpacked once, into `images/`). `runc run --keep` runs it in the foreground, its output into the
+executor's pipes; `--keep` leaves its cgroup in place once it has exited, so that the drone can read
+whether the kernel killed it for memory before `runc delete` removes it. A cancel, a timeout or a
+stopping drone is `runc delete --force`: every process of the container is killed, and it is gone.
+
+The drone's containers are kept apart from anyone else's in a runc state directory of its own
+(`runc --root DATA_DIR/runc list` shows them). A drone that starts deletes what an earlier run of itself
+left there (a drone killed with -9 cannot delete its containers itself), and one that stops deletes
+what is left.
+*/
+export type RuncOptions = {
+	/** The drone's data directory: `runc/` (runc's state), `bundles/`, `images/` (unpacked tar files). */
+	readonly dataDir: string;
+	readonly log: Logger;
+	/** The runc binary. @default 'runc' */
+	readonly binary?: string | undefined;
+};
+
+/** runc cannot run this drone's containers: the drone does not start (as a kubelet without its runtime). */
+export class RuntimeError extends Error {
+	override readonly name = 'RuntimeError';
+	readonly code = 'ERR_HIVE_RUNTIME';
+}
+
+/** Where runc puts each container's cgroup, from the cgroup root of each controller. */
+const cgroupParent = 'hive';
+const cgroupRoot = '/sys/fs/cgroup';
+
+export class Runc implements ContainerRuntime {
+	readonly name = 'runc';
+	readonly version: string;
+	readonly #binary: string;
+	readonly #root: string;
+	readonly #bundles: string;
+	readonly #images: string;
+	readonly #log: Logger;
+	readonly #unified = existsSync(path.join(cgroupRoot, 'cgroup.controllers'));
+	readonly #swapAccounted = existsSync(path.join(cgroupRoot, 'memory', 'memory.memsw.limit_in_bytes'));
+	/** Tar files being unpacked, by the directory they go to: two tasks of one image unpack it once. */
+	readonly #unpacking = new Map<string, Promise<void>>();
+
+	/**
+	Whether runc can run this drone's containers here: it is installed, runs, and the drone is root
+	(rootless containers are not supported). Resolves with the runtime, or with why not.
+	*/
+	static async probe(options: RuncOptions): Promise<{readonly runtime: Runc} | {readonly error: string}> {
+		if (process.platform !== 'linux') {
+			return {error: `runc needs Linux, this is ${process.platform}`};
+		}
+
+		if (process.getuid?.() !== 0) {
+			return {error: 'runc runs containers for root only here: start the drone as root (rootless containers are not supported)'};
+		}
+
+		const binary = options.binary ?? 'runc';
+		let version: string;
+		try {
+			const {stdout} = await run(binary, ['--version'], {timeout: 5000});
+			version = /runc version (\S+)/.exec(stdout)?.[1] ?? stdout.split('\n')[0]!.trim();
+		} catch (error: unknown) {
+			const code = (error as NodeJS.ErrnoException).code;
+			return {error: code === 'ENOENT' ? `${binary} is not installed (apt-get install runc)` : `${binary} --version failed: ${firstLine(error)}`};
+		}
+
+		const runtime = new Runc(options, version);
+		await fs.mkdir(runtime.#root, {recursive: true, mode: 0o700});
+		await fs.mkdir(runtime.#bundles, {recursive: true, mode: 0o700});
+		return {runtime};
+	}
+
+	private constructor(options: RuncOptions, version: string) {
+		this.version = version;
+		this.#binary = options.binary ?? 'runc';
+		this.#root = path.join(options.dataDir, 'runc');
+		this.#bundles = path.join(options.dataDir, 'bundles');
+		this.#images = path.join(options.dataDir, 'images');
+		this.#log = options.log;
+	}
+
+	/** runc's state directory of this drone: `runc --root THIS list` shows its containers. */
+	get root(): string {
+		return this.#root;
+	}
+
+	job(id: string, spec: ContainerSpec): Job {
+		// A task id is a UUID, which runc takes as a container id as it is.
+		const bundle = path.join(this.#bundles, id);
+		const runcLog = path.join(bundle, 'runc.log');
+		const cgroupsPath = `/${cgroupParent}/${id}`;
+		return {
+			start: async () => {
+				const rootfs = await this.#rootfs(spec.rootfs);
+				await fs.rm(bundle, {recursive: true, force: true});
+				await fs.mkdir(bundle, {recursive: true, mode: 0o700});
+				const config = ociConfig(spec, {rootfs, cgroupsPath, hostname: `hive-${id.slice(0, 8)}`, swapAccounted: this.#swapAccounted});
+				await fs.writeFile(path.join(bundle, 'config.json'), JSON.stringify(config));
+				// The hive's token is the drone's: neither runc nor (from its config) the container sees it.
+				const {HIVE_TOKEN: _token, ...env} = process.env;
+				return {file: this.#binary, args: ['--root', this.#root, '--log', runcLog, '--log-format', 'json', 'run', '--keep', '--bundle', bundle, id], env};
+			},
+			stop: async () => {
+				await this.#delete(id);
+			},
+			finish: async ({exitCode, stopped}) => {
+				const oomKills = stopped || spec.memory === undefined ? 0 : await this.#oomKills(cgroupsPath);
+				const failure = await runcFailure(runcLog);
+				await this.#delete(id);
+				await fs.rm(bundle, {recursive: true, force: true});
+				if (stopped || exitCode === 0) {
+					return undefined;
+				}
+
+				if (oomKills > 0) {
+					return `memory limit (${spec.memory}) exceeded: the kernel killed ${oomKills === 1 ? 'a process' : `${oomKills} processes`} of the container (exit ${exitCode})`;
+				}
+
+				return failure === undefined ? undefined : `runc: ${failure}`;
+			},
+		};
+	}
+
+	/** Deletes every container in this drone's state directory and every bundle left: what an earlier run left, or what is left as it stops. */
+	async sweep(): Promise<readonly string[]> {
+		let ids: string[] = [];
+		try {
+			const {stdout} = await run(this.#binary, ['--root', this.#root, 'list', '--format', 'json'], {timeout: 10_000});
+			ids = ((JSON.parse(stdout || 'null') as Array<{id: string}> | null) ?? []).map(each => each.id);
+		} catch (error: unknown) {
+			this.#log.warn({err: firstLine(error)}, 'could not list the containers an earlier run left');
+		}
+
+		await Promise.all(ids.map(async id => this.#delete(id)));
+		for (const entry of await fs.readdir(this.#bundles).catch(() => [])) {
+			// eslint-disable-next-line no-await-in-loop -- a few directories, one after another
+			await fs.rm(path.join(this.#bundles, entry), {recursive: true, force: true});
+		}
+
+		return ids;
+	}
+
+	/** Kills every process of a container and removes it; nothing when it is not there. */
+	async #delete(id: string): Promise<void> {
+		try {
+			await run(this.#binary, ['--root', this.#root, 'delete', '--force', id], {timeout: 10_000});
+		} catch (error: unknown) {
+			const message = firstLine(error);
+			if (!/does not exist|not exist/.test(message)) {
+				this.#log.warn({container: id, err: message}, `could not delete container ${id}`);
+			}
+		}
+	}
+
+	/** How many times the kernel killed a process of the container for its memory limit (its cgroup is kept by `--keep` until deleted). */
+	async #oomKills(cgroupsPath: string): Promise<number> {
+		const file = this.#unified ? path.join(cgroupRoot, cgroupsPath, 'memory.events') : path.join(cgroupRoot, 'memory', cgroupsPath, 'memory.oom_control');
+		try {
+			const text = await fs.readFile(file, 'utf8');
+			return Number(/^oom_kill (\d+)$/m.exec(text)?.[1] ?? 0);
+		} catch {
+			return 0;
+		}
+	}
+
+	/** The rootfs to mount: the directory itself, or a tar file unpacked once into `images/`. */
+	async #rootfs(rootfs: string): Promise<string> {
+		let stats;
+		try {
+			stats = await fs.stat(rootfs);
+		} catch (error: unknown) {
+			const code = (error as NodeJS.ErrnoException).code;
+			throw new JobError(code === 'ENOENT' ? `rootfs ${rootfs} does not exist on this drone` : `rootfs ${rootfs}: ${code ?? String(error)}`);
+		}
+
+		if (stats.isDirectory()) {
+			return rootfs;
+		}
+
+		if (!stats.isFile()) {
+			throw new JobError(`rootfs ${rootfs} is not a directory or a tar file`);
+		}
+
+		const key = createHash('sha256').update(`${rootfs}\0${stats.size}\0${stats.mtimeMs}`).digest('hex').slice(0, 24);
+		const target = path.join(this.#images, key);
+		if (existsSync(target)) {
+			return target;
+		}
+
+		let unpacking = this.#unpacking.get(target);
+		if (!unpacking) {
+			unpacking = this.#unpack(rootfs, target).finally(() => this.#unpacking.delete(target));
+			this.#unpacking.set(target, unpacking);
+		}
+
+		await unpacking;
+		return target;
+	}
+
+	async #unpack(file: string, target: string): Promise<void> {
+		const partial = `${target}.partial-${process.pid}`;
+		await fs.rm(partial, {recursive: true, force: true});
+		await fs.mkdir(partial, {recursive: true});
+		try {
+			await run('tar', ['-xf', file, '-C', partial], {timeout: 120_000, maxBuffer: 1024 * 1024});
+		} catch (error: unknown) {
+			await fs.rm(partial, {recursive: true, force: true});
+			throw new JobError(`rootfs ${file} is not a directory or a tar file (${firstLine(error)})`);
+		}
+
+		await fs.rename(partial, target).catch(async (error: unknown) => {
+			// Another drone of this machine unpacked it first: theirs is the same.
+			await fs.rm(partial, {recursive: true, force: true});
+			if (!existsSync(target)) {
+				throw error;
+			}
+		});
+		this.#log.info({rootfs: file, unpacked: target}, `unpacked ${file}`);
+	}
+}
+
+/** The error runc logged (its `--log` in JSON), if any: why a container could not start. */
+async function runcFailure(logFile: string): Promise<string | undefined> {
+	let text: string;
+	try {
+		text = await fs.readFile(logFile, 'utf8');
+	} catch {
+		return undefined;
+	}
+
+	for (const line of text.split('\n').reverse()) {
+		try {
+			const entry = JSON.parse(line) as {level?: string; msg?: string};
+			if ((entry.level === 'error' || entry.level === 'fatal') && entry.msg) {
+				return entry.msg.replace(/^runc run failed: /, '');
+			}
+		} catch {}
+	}
+
+	return undefined;
+}
+
+/** An exec error's stderr, first line, or its message. */
+function firstLine(error: unknown): string {
+	const stderr = (error as {stderr?: string}).stderr?.trim();
+	const text = stderr || (error instanceof Error ? error.message : String(error));
+	return text.split('\n').find(line => line.trim() !== '')?.trim() ?? text;
+}

@@ -131,7 +131,7 @@ export type QueenClient = {
 	A string is a text task (the seed's body). `wait`: the answer comes once the task has ended (no time limit).
 	`idempotencyKey`: a submit sent again with the same key gets the first one's task, not a second one.
 	*/
-	submitTask(task: string | {text: string; selector?: Record<string, string>} | {command: string; selector?: Record<string, string>}, options?: {wait?: boolean; idempotencyKey?: string}): Promise<SubmitAnswer>;
+	submitTask(task: string | {text: string; selector?: Record<string, string>} | {command: string; selector?: Record<string, string>} | {container: ContainerSpec; selector?: Record<string, string>}, options?: {wait?: boolean; idempotencyKey?: string}): Promise<SubmitAnswer>;
 	reportResult(id: string, report: ResultReport): Promise<{result: string}>;
 	drones(): Promise<DronesAnswer>;
 	tasks(query?: {state?: string; limit?: number; offset?: number}): Promise<{tasks: TaskView[]; total: number}>;

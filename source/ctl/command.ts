@@ -24,8 +24,13 @@ export type CommandSpec = {
 	/** Usage and options, as `hive-larve NAME --help` prints them (the common options are added). */
 	readonly help: string;
 	readonly flags: AnyFlags;
-	/** Resolves with the exit status; throws a `UsageError` (2) or anything else (1). */
-	run(context: CommandContext, args: readonly string[], flags: ParsedFlags): Promise<number>;
+	/**
+	Resolves with the exit status; throws a `UsageError` (2) or anything else (1). `args`: the arguments,
+	those after `--` last; `afterSeparator`: those after `--` alone, as typed (undefined without a `--`),
+	so that a command that takes a program and its arguments (`submit --image DIR -- sh -c '...'`) can tell
+	them from its own.
+	*/
+	run(context: CommandContext, args: readonly string[], flags: ParsedFlags, afterSeparator: readonly string[] | undefined): Promise<number>;
 };
 
 export function stringFlag(flags: ParsedFlags, name: string): string | undefined {

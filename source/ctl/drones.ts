@@ -1,7 +1,7 @@
 import {booleanFlag, noArguments, oneArgument, secondsFlag, type CommandSpec} from './command.js';
 import {printAnswer, printJson} from './output.js';
 import {age, renderTable} from './table.js';
-import {byName, droneColumns, droneRow} from './views.js';
+import {byName, droneColumns, droneColumnsWithRuntimes, droneRow, hasRuntimes} from './views.js';
 
 /** `drones`, `cordon`, `uncordon`, `drain`: the workers, and taking them out of service (as kubectl's nodes). */
 
@@ -14,7 +14,8 @@ export const drones: CommandSpec = {
 	  $ hive-larve drones
 
 	Lists the drones registered with the queen: STATUS is ready or suspect (heartbeats failing), with
-	',cordoned' (takes no new tasks) or ',draining'; RUNNING is commands running / slots.
+	',cordoned' (takes no new tasks) or ',draining'; RUNNING is commands and containers running / slots;
+	RUNTIMES (once a drone has one: --runtime runc) what runs container tasks there.
 
 	Examples
 	  $ hive-larve drones
@@ -36,7 +37,8 @@ export const drones: CommandSpec = {
 		}
 
 		const now = context.now();
-		output.stdout.write(renderTable(droneColumns, [...answer.drones].sort(byName).map(drone => droneRow(drone, now)), output.width));
+		const withRuntimes = hasRuntimes(answer.drones);
+		output.stdout.write(renderTable(withRuntimes ? droneColumnsWithRuntimes : droneColumns, [...answer.drones].sort(byName).map(drone => droneRow(drone, now, withRuntimes)), output.width));
 		return 0;
 	},
 };

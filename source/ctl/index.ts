@@ -95,7 +95,10 @@ export async function runCtl(argv: readonly string[], io: CtlIo = processIo): Pr
 		const token = resolveToken(flags, io);
 		http = createHttpClient({userAgent: `hive-larve/${version} (client)`, timeoutMs: 15_000, maxSockets: 4, token});
 		const output: Output = {format, stdout: io.stdout as Output['stdout'], stderr: io.stderr as Output['stderr'], width: terminalWidth(io.stdout, io.env)};
-		return await spec.run({queen: createQueenClient(queenHosts, http), output, user: requester(io.env), now: Date.now}, cli.input, flags);
+		// meow puts what follows `--` with the other arguments: the command is told which they are.
+		const separator = rest.indexOf('--');
+		const afterSeparator = separator === -1 ? undefined : rest.slice(separator + 1);
+		return await spec.run({queen: createQueenClient(queenHosts, http), output, user: requester(io.env), now: Date.now}, cli.input, flags, afterSeparator);
 	} catch (error: unknown) {
 		return error instanceof UsageError ? fail(error.message, 2) : fail(describeFailure(error, queenHosts), 1);
 	} finally {

@@ -1,8 +1,8 @@
 import type {Readable, Writable} from 'node:stream';
 import {parseLogLine, splitLines, type LogLine, type TaskView} from '../client/queen-client.js';
-import {taskStates} from '../model.js';
+import {taskStates, type ContainerSpec} from '../model.js';
 import {parseLabels} from '../options.js';
-import {booleanFlag, listFlag, noArguments, oneArgument, stringFlag, wholeNumberFlag, type CommandContext, type CommandSpec} from './command.js';
+import {booleanFlag, listFlag, noArguments, oneArgument, stringFlag, wholeNumberFlag, type CommandContext, type CommandSpec, type ParsedFlags} from './command.js';
 import {CommandError, printAnswer, printJson, UsageError} from './output.js';
 import {renderTable} from './table.js';
 import {describeTask, taskColumns, taskRow, taskStatusLine} from './views.js';
@@ -15,18 +15,28 @@ const succeeded = 'succeeded';
 export const submit: CommandSpec = {
 	name: 'submit',
 	synopsis: 'TEXT | --command CMD',
-	summary: 'Submit a text or a command task (--wait: until it ends)',
+	summary: 'Submit a task: a text, a command, a container (--image DIR -- PROGRAM)',
 	help: `
 	Usage
 	  $ hive-larve submit TEXT [--selector KEY=VALUE ...]
 	  $ hive-larve submit --command CMD [--selector KEY=VALUE ...] [--wait]
+	  $ hive-larve submit --image DIR [--memory SIZE] [--cpus N] [--pids N] [--env K=V ...] [--workdir DIR]
+	                      [--selector KEY=VALUE ...] [--wait] -- PROGRAM ARGS...
 
-	Submits a task: a text (printed by a drone) or a shell command (run by a drone started with
-	--allow-exec). Prints the task's id and where it went; with --wait, how it ended and the command's
-	output (its standard error on standard error), and exits 0 only if it succeeded.
+	Submits a task: a text (printed by a drone), a shell command (run by a drone started with
+	--allow-exec), or a program run in a container (by a drone started with --runtime runc). Prints the
+	task's id and where it went; with --wait, how it ended and its output (its standard error on
+	standard error), and exits 0 only if it succeeded.
 
 	Options
 	  --command CMD            a command task, run through /bin/sh -c
+	  --image DIR              a container task: DIR is its root filesystem, a directory (or a tar file)
+	                           on the drone, an absolute path; the program and its arguments come after --
+	  --memory SIZE            the container's memory limit: bytes, or with K, M, G (64M)
+	  --cpus N                 its CPU time, in CPUs (0.5: half of one)
+	  --pids N                 the most processes it may have at once
+	  --env KEY=VALUE          a variable of its environment (repeatable)
+	  --workdir DIR            where in the container the program starts (default /)
 	  --selector KEY=VALUE     only drones with this label may take it (repeatable)
 	  --wait                   wait until the task ends; exit 1 if it failed, was lost or cancelled
 	  --idempotency-key KEY    a submit sent again with this key gets the first one's task, not a second
@@ -35,26 +45,48 @@ export const submit: CommandSpec = {
 	  $ hive-larve submit hello
 	  $ hive-larve submit --command 'uname -a' --wait
 	  $ hive-larve submit --command 'make test' --selector zone=a -o json
+	  $ hive-larve submit --image /srv/busybox --wait -- sh -c 'echo hi from $(hostname)'
+	  $ hive-larve submit --image /srv/busybox --memory 64M --cpus 0.5 --pids 64 -- sleep 30
 	`,
 	flags: {
 		command: {type: 'string'},
+		image: {type: 'string'},
+		memory: {type: 'string'},
+		cpus: {type: 'string'},
+		pids: {type: 'string'},
+		env: {type: 'string', isMultiple: true},
+		workdir: {type: 'string'},
 		selector: {type: 'string', isMultiple: true},
 		wait: {type: 'boolean'},
 		idempotencyKey: {type: 'string'},
 	},
-	async run(context, args, flags) {
+	async run(context, args, flags, afterSeparator) {
 		const command = stringFlag(flags, 'command');
+		const image = stringFlag(flags, 'image');
+		if (image === undefined) {
+			const containerFlag = containerFlags.find(name => flags[name] !== undefined && !(Array.isArray(flags[name]) && flags[name].length === 0));
+			if (containerFlag !== undefined) {
+				throw new UsageError(`--${containerFlag} is for a container task: submit --image DIR --${containerFlag} ... -- PROGRAM ARGS...`);
+			}
+		}
+
+		if (command !== undefined && image !== undefined) {
+			throw new UsageError('submit takes --command CMD or --image DIR, not both');
+		}
+
 		if (command !== undefined && args.length > 0) {
 			throw new UsageError(`submit takes a TEXT or --command CMD, not both (got '${args[0]!}' and --command)`);
 		}
 
-		if (command === '' || (command === undefined && args.join(' ') === '')) {
-			throw new UsageError('submit needs a TEXT or --command CMD (see hive-larve submit --help)');
+		if (command === '' || (command === undefined && image === undefined && args.join(' ') === '')) {
+			throw new UsageError('submit needs a TEXT, --command CMD or --image DIR -- PROGRAM (see hive-larve submit --help)');
 		}
 
 		const selector = parseSelector(listFlag(flags, 'selector'));
 		const wait = booleanFlag(flags, 'wait');
-		const spec = command === undefined ? {text: args.join(' '), selector} : {command, selector};
+		const spec = image === undefined
+			? (command === undefined ? {text: args.join(' '), selector} : {command, selector})
+			: {container: containerSpec(image, args, afterSeparator, flags), selector};
 		const answer = await context.queen.submitTask(spec, {wait, idempotencyKey: stringFlag(flags, 'idempotencyKey')});
 		const {output} = context;
 		if (output.format === 'json') {
@@ -70,6 +102,70 @@ export const submit: CommandSpec = {
 		return wait && answer.task.state !== succeeded ? 1 : 0;
 	},
 };
+
+/** The flags that only a container task takes. */
+const containerFlags = ['memory', 'cpus', 'pids', 'env', 'workdir'] as const;
+
+/**
+`--image DIR ... -- PROGRAM ARGS...` as the API takes it. Only the form is checked here: DIR is a path on
+the drone, sent as given (a relative one is the queen's to refuse), and the limits' values are the queen's
+to judge (its 400 says what is wrong).
+*/
+function containerSpec(rootfs: string, args: readonly string[], afterSeparator: readonly string[] | undefined, flags: ParsedFlags): ContainerSpec {
+	const command = afterSeparator ?? [];
+	// Words before `--` would be a text, or a program whose flags (sh -c) were taken for submit's.
+	const before = args.slice(0, args.length - command.length);
+	if (before.length > 0) {
+		throw new UsageError(`submit --image DIR takes its program after --, not a TEXT (got '${before[0]!}'): submit --image DIR -- PROGRAM ARGS...`);
+	}
+
+	if (command.length === 0) {
+		throw new UsageError('submit --image DIR needs the program to run after --: submit --image DIR -- PROGRAM ARGS...');
+	}
+
+	const cpus = stringFlag(flags, 'cpus');
+	const cpusNumber = Number(cpus);
+	if (cpus !== undefined && (cpus.trim() === '' || !Number.isFinite(cpusNumber))) {
+		throw new UsageError(`--cpus must be a number of CPUs (0.5: half of one), got '${cpus}'`);
+	}
+
+	const memory = stringFlag(flags, 'memory');
+	const workdir = stringFlag(flags, 'workdir');
+	const pids = stringFlag(flags, 'pids');
+	if (pids !== undefined && !/^\d+$/.test(pids.trim())) {
+		throw new UsageError(`--pids must be a whole number of processes, got '${pids}'`);
+	}
+
+	const env = parseEnv(listFlag(flags, 'env'));
+	return {
+		rootfs,
+		command,
+		...(env === undefined ? {} : {env}),
+		...(workdir === undefined ? {} : {workdir}),
+		...(memory === undefined ? {} : {memory}),
+		...(cpus === undefined ? {} : {cpus: cpusNumber}),
+		...(pids === undefined ? {} : {pids: Number(pids)}),
+	};
+}
+
+/** `--env GREETING=hi --env EMPTY=` as the API takes it: the first `=` ends the name, the value may hold more. */
+function parseEnv(values: readonly string[]): Record<string, string> | undefined {
+	if (values.length === 0) {
+		return undefined;
+	}
+
+	const env: Record<string, string> = {};
+	for (const value of values) {
+		const equals = value.indexOf('=');
+		if (equals <= 0) {
+			throw new UsageError(`--env must be KEY=VALUE, got '${value}'`);
+		}
+
+		env[value.slice(0, equals)] = value.slice(equals + 1);
+	}
+
+	return env;
+}
 
 /** `--selector zone=a --selector disk=ssd` as the API takes it; a bad one is a usage error. */
 export function parseSelector(values: readonly string[]): Record<string, string> | undefined {

@@ -1,6 +1,6 @@
 import type {StreamEvent} from '../client/event-stream.js';
 import type {DroneView, TaskView} from '../client/queen-client.js';
-import {shortId} from '../model.js';
+import {shellQuote, shortId, taskWhat, type ContainerSpec} from '../model.js';
 import {age, ageOf, oneLine} from './table.js';
 
 /** What people read of the API's answers: rows of tables, one-line statuses, a task described. Pure. */
@@ -9,20 +9,31 @@ export const taskColumns = ['id', 'state', 'drone', 'age', 'kind', 'task'] as co
 
 /** A row of `tasks`: the id's first 8 characters, as the dashboard shows them (and any unique prefix works). */
 export function taskRow(task: TaskView, now: number): string[] {
-	return [shortId(task.id), task.state, task.drone ?? '-', ageOf(task.submittedAt, now), task.kind, taskContent(task)];
+	return [shortId(task.id), task.state, task.drone ?? '-', ageOf(task.submittedAt, now), task.kind, what(task)];
 }
 
-/** A text task's text, a command task's command. */
-function taskContent(task: TaskView): string {
-	return (task.kind === 'command' ? task.command : task.text) ?? '';
+/** A task's text, command or container in one line (`taskWhat`), from the queen's answer (nulls where the record has nothing). */
+function what(task: TaskView): string {
+	return taskWhat({kind: task.kind, text: task.text ?? undefined, command: task.command ?? undefined, container: task.container ?? undefined});
 }
 
 export const droneColumns = ['name', 'status', 'address', 'running', 'done', 'exec', 'labels', 'age'] as const;
 
-/** A row of `drones`; STATUS says `cordoned` or `draining` after the state, as kubectl's `SchedulingDisabled`. */
-export function droneRow(drone: DroneView, now: number): string[] {
+/** `droneColumns` with RUNTIMES after EXEC: for a hive where a drone runs containers (others read as before, in less width). */
+export const droneColumnsWithRuntimes = ['name', 'status', 'address', 'running', 'done', 'exec', 'runtimes', 'labels', 'age'] as const;
+
+export function hasRuntimes(drones: readonly DroneView[]): boolean {
+	return drones.some(drone => (drone.runtimes?.length ?? 0) > 0);
+}
+
+/**
+A row of `drones`; STATUS says `cordoned` or `draining` after the state, as kubectl's `SchedulingDisabled`.
+`withRuntimes`: a RUNTIMES cell after EXEC (`runc`, or `-`), for `droneColumnsWithRuntimes`.
+*/
+export function droneRow(drone: DroneView, now: number, withRuntimes = false): string[] {
 	const labels = Object.entries(drone.labels).map(([key, value]) => `${key}=${value}`).join(',');
-	return [drone.name, droneStatus(drone), drone.address, `${drone.running}/${drone.slots}`, String(drone.tasksDone), drone.allowExec ? 'yes' : 'no', labels || '-', ageOf(drone.registeredAt, now)];
+	const runtimes = withRuntimes ? [drone.runtimes?.join(',') || '-'] : [];
+	return [drone.name, droneStatus(drone), drone.address, `${drone.running}/${drone.slots}`, String(drone.tasksDone), drone.allowExec ? 'yes' : 'no', ...runtimes, labels || '-', ageOf(drone.registeredAt, now)];
 }
 
 function droneStatus(drone: DroneView): string {
@@ -92,7 +103,7 @@ export function describeTask(task: TaskView, now: number): string {
 	const fields: Array<[string, string | null | undefined]> = [
 		['ID', task.id],
 		['Kind', task.kind],
-		[task.kind === 'command' ? 'Command' : 'Text', task.kind === 'command' ? task.command : task.text],
+		...whatFields(task),
 		['Selector', Object.entries(task.selector).map(([key, value]) => `${key}=${value}`).join(',') || '-'],
 		['State', task.state],
 		['Drone', task.drone ?? '-'],
@@ -119,6 +130,29 @@ export function describeTask(task: TaskView, now: number): string {
 	}
 
 	return text;
+}
+
+/** What the task does: its text, its command, or its container's root, command, environment and limits. */
+function whatFields(task: TaskView): Array<[string, string | null | undefined]> {
+	if (task.kind === 'container' && task.container) {
+		return containerFields(task.container);
+	}
+
+	return [task.kind === 'command' ? ['Command', task.command] : ['Text', task.text]];
+}
+
+function containerFields(container: ContainerSpec): Array<[string, string | undefined]> {
+	const {rootfs, command, env, workdir, memory, cpus, pids} = container;
+	const limits = [memory === undefined ? '' : `memory=${memory}`, cpus === undefined ? '' : `cpus=${cpus}`, pids === undefined ? '' : `pids=${pids}`].filter(Boolean);
+	const variables = Object.entries(env ?? {}).map(([name, value]) => `${name}=${shellQuote(value)}`);
+	return [
+		['Rootfs', rootfs],
+		// As a shell would read it back: the arguments stay apart (`sh -c 'echo hi'`).
+		['Command', command.map(arg => shellQuote(arg)).join(' ')],
+		['Env', variables.length === 0 ? undefined : variables.join(' ')],
+		['Workdir', workdir],
+		['Limits', limits.length === 0 ? 'none' : limits.join(' ')],
+	];
 }
 
 function indent(text: string): string {
@@ -212,7 +246,7 @@ function eventMessage(event: StreamEvent, now: number): string {
 			}
 
 			if (event.type === 'task.submitted') {
-				return `${task.kind}: ${taskContent(task)}`;
+				return `${task.kind}: ${what(task)}`;
 			}
 
 			const where = task.drone ? ` on ${task.drone}` : '';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import {test} from 'node:test';
 import type {DroneView, TaskView} from '../../source/client/queen-client.js';
-import {describeTask, droneRow, duration, eventRow, taskRow, taskStatusLine} from '../../source/ctl/views.js';
+import {describeTask, droneColumnsWithRuntimes, droneRow, duration, eventRow, hasRuntimes, taskRow, taskStatusLine} from '../../source/ctl/views.js';
 
 const now = Date.parse('2030-01-01T12:00:00.000Z');
 const ago = (ms: number) => new Date(now - ms).toISOString();
@@ -73,11 +73,35 @@ test('a described task has a field a line and its output indented, with escape s
 	assert.ok(!text.includes('Reason'), 'empty fields are left out');
 });
 
+const container = {rootfs: '/srv/busybox', command: ['sh', '-c', 'echo "hi there"'], env: {GREETING: 'hi there', PLAIN: 'x'}, workdir: '/tmp', memory: '64M', cpus: 0.5, pids: 32};
+
+test('a container task: its row and its submitted event say its root, limits and command as a shell reads it back', () => {
+	const row = taskRow(task({kind: 'container', command: null, container}), now);
+	assert.deepEqual(row.slice(4), ['container', `[/srv/busybox memory=64M cpus=0.5 pids=32] sh -c 'echo "hi there"'`]);
+	assert.deepEqual(eventRow({time: ago(0), type: 'task.submitted', task: task({kind: 'container', command: null, container: {rootfs: '/r', command: ['true']}})}, now)[3], 'container: [/r] true');
+});
+
+test('a described container task: its root, command, environment, workdir and limits, a field each', () => {
+	const text = describeTask(task({kind: 'container', command: null, container}), now);
+	assert.match(text, /\nKind: +container\nRootfs: +\/srv\/busybox\nCommand: +sh -c 'echo "hi there"'\nEnv: +GREETING='hi there' PLAIN=x\nWorkdir: +\/tmp\nLimits: +memory=64M cpus=0\.5 pids=32\nSelector:/);
+	const bare = describeTask(task({kind: 'container', command: null, container: {rootfs: '/r', command: ['true']}}), now);
+	assert.match(bare, /\nRootfs: +\/r\nCommand: +true\nLimits: +none\n/);
+	assert.ok(!bare.includes('Env') && !bare.includes('Workdir'), bare);
+});
+
 test('a drone row: STATUS says cordoned or draining, RUNNING is running/slots', () => {
 	assert.deepEqual(droneRow(drone(), now), ['drone-1', 'ready', '127.0.0.1:5001', '1/4', '12', 'yes', 'zone=a,disk=ssd', '3h']);
 	assert.equal(droneRow(drone({cordoned: true}), now)[1], 'ready,cordoned');
 	assert.equal(droneRow(drone({cordoned: true, drain: {startedAt: ago(0), deadline: null}}), now)[1], 'ready,draining');
 	assert.equal(droneRow(drone({state: 'suspect', labels: {}}), now)[6], '-');
+});
+
+test('RUNTIMES, after EXEC, only for a hive where a drone has one', () => {
+	assert.equal(hasRuntimes([drone(), drone({runtimes: []})]), false);
+	assert.equal(hasRuntimes([drone(), drone({runtimes: ['runc']})]), true);
+	assert.deepEqual(droneRow(drone({runtimes: ['runc']}), now, true), ['drone-1', 'ready', '127.0.0.1:5001', '1/4', '12', 'yes', 'runc', 'zone=a,disk=ssd', '3h']);
+	assert.equal(droneRow(drone(), now, true)[6], '-');
+	assert.equal(droneColumnsWithRuntimes.length, droneRow(drone(), now, true).length);
 });
 
 test('event rows name their object and say what happened, the new ones of issue #12 too', () => {

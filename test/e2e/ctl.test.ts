@@ -487,7 +487,15 @@ describe('hive-larve\'s commands without a hive', () => {
 			[['tasks', '--state', 'done'], /--state must be one of pending, .*, got 'done'/],
 			[['drones', '-o', 'yaml'], /--output must be table or json, got 'yaml'/],
 			[['drones', '--queen-host', 'nohost'], /--queen-host must be HOST:PORT/],
-			[['submit'], /submit needs a TEXT or --command CMD/],
+			[['submit'], /submit needs a TEXT, --command CMD or --image DIR -- PROGRAM/],
+			[['submit', '--image', '/srv/x'], /--image DIR needs the program to run after --/],
+			[['submit', '--image', '/srv/x', '--'], /--image DIR needs the program to run after --/],
+			[['submit', '--image', '/srv/x', 'hello', '--', 'true'], /takes its program after --, not a TEXT \(got 'hello'\)/],
+			[['submit', '--image', '/srv/x', '--command', 'true'], /--command CMD or --image DIR, not both/],
+			[['submit', '--image', '/srv/x', '--cpus', 'half', '--', 'true'], /--cpus must be a number of CPUs .*got 'half'/],
+			[['submit', '--image', '/srv/x', '--pids', 'many', '--', 'true'], /--pids must be a whole number of processes, got 'many'/],
+			[['submit', '--image', '/srv/x', '--env', 'NOVALUE', '--', 'true'], /--env must be KEY=VALUE, got 'NOVALUE'/],
+			[['submit', '--memory', '64M', 'hello'], /--memory is for a container task: submit --image DIR/],
 			[['submit', '--command', 'true', 'text'], /not both/],
 			[['submit', '--selector', 'novalue', 'x'], /--selector must be KEY=VALUE/],
 			[['drain', 'bee-a', '--deadline', 'soon'], /--deadline must be a number of seconds/],
@@ -511,6 +519,7 @@ describe('hive-larve\'s commands without a hive', () => {
 		const submit = await start(['submit', '--help'], {}).done;
 		assert.equal(submit.status, 0);
 		assert.match(submit.stdout, /\$ hive-larve submit --command CMD/);
+		assert.match(submit.stdout, /\$ hive-larve submit --image DIR .*\n.* -- PROGRAM ARGS\.\.\./);
 		assert.match(submit.stdout, /Common options/);
 	});
 });

@@ -54,9 +54,18 @@ function stateText(drone: DroneRow): string {
 	return words.join(', ');
 }
 
+/** `runc: runs container tasks`, or why it runs none. */
+function runtimesText(drone: DroneRow): string {
+	if (drone.runtimes === undefined) {
+		return 'unknown (an older queen)';
+	}
+
+	return drone.runtimes.length === 0 ? 'none: no container tasks' : `${drone.runtimes.join(', ')}: runs container tasks`;
+}
+
 /**
 What describing a drone shows: name, address, state (and its cordon or drain), when it registered and
-was last seen, failed heartbeats n/m, the last error whole, slots, exec, labels; then the tasks running
+was last seen, failed heartbeats n/m, the last error whole, slots, exec, runtimes, labels; then the tasks running
 there and the log lines that name it, newest last. `width` (the view's): long values wrap rather than
 being cut; without it, they are one line each.
 */
@@ -81,6 +90,7 @@ export function droneViewLines(drone: DroneRow | undefined, tasks: readonly Task
 	lines.push(
 		...field('slots', drone.slots === undefined ? 'unknown (an older queen)' : `${drone.running ?? 0} running of ${drone.slots}`, width),
 		...field('exec', drone.allowExec === undefined ? 'unknown (an older queen)' : (drone.allowExec ? 'allowed: runs command tasks' : 'not allowed: text tasks only'), width),
+		...field('runtimes', runtimesText(drone), width),
 		...field('labels', labelText(drone).replaceAll(',', ' ') || '(none)', width),
 		...field('tasks done', String(drone.tasksDone), width),
 	);

@@ -568,7 +568,7 @@ function sameDrone(a: DroneRow, b: DroneRow): boolean {
 
 /**
 A task as the detail view shows it: its state as the list knows it now, with what only its whole record
-has (`GET /tasks/:id`): the output, and the text or command that the list carries cut.
+has (`GET /tasks/:id`): the output, and the text, command or container's command that the list carries cut.
 */
 export function withRecord(known: TaskView, record: TaskView): TaskView {
 	return {
@@ -576,6 +576,7 @@ export function withRecord(known: TaskView, record: TaskView): TaskView {
 		...known,
 		text: record.text,
 		command: record.command,
+		container: record.container,
 		result: known.result && record.result ? {...record.result, ...known.result} : known.result ?? record.result,
 	};
 }

@@ -3,15 +3,22 @@ What a line typed at the dashboard's prompt asks for, as the queen's `POST /subm
 
 - `hello` → a text task;
 - `$ uname -a` → a command task (run by `/bin/sh -c` on a drone started with `--allow-exec`);
+- `$[/srv/busybox] uname -a` → a container task: `sh -c 'uname -a'` in that root filesystem (a path on
+  the drone), by a drone started with `--runtime runc`; its limits inside the brackets:
+  `$[/srv/busybox memory=64M cpus=0.5 pids=32] echo hi` (the shell's own `[` is `$ [`, with a blank);
 - `@zone=a,gpu=yes hello`, `@zone=a @disk=ssd $ df -h` → the same, only on drones with those labels;
 - `\$5 off`, `\@home` → the rest as typed, as text (the way out of the syntax).
 
-Pure, so that the help and the tests say the same thing as the prompt does.
+Pure, so that the help and the tests say the same thing as the prompt does. Only the form is checked:
+what a value means (a relative rootfs, memory=lots) is the queen's to judge, and its 400 shows.
 */
+
+import {shellQuote, type ContainerSpec} from '../model.js';
 
 export type TaskLine =
 	| {readonly text: string; readonly selector?: Record<string, string>}
-	| {readonly command: string; readonly selector?: Record<string, string>};
+	| {readonly command: string; readonly selector?: Record<string, string>}
+	| {readonly container: ContainerSpec; readonly selector?: Record<string, string>};
 
 export type ParsedLine = {readonly task: TaskLine; readonly error?: undefined} | {readonly task?: undefined; readonly error: string};
 
@@ -39,6 +46,11 @@ export function parseTaskLine(line: string): ParsedLine {
 	}
 
 	const withSelector = selector === undefined ? {} : {selector};
+	if (rest.startsWith('$[')) {
+		const container = parseContainer(rest);
+		return typeof container === 'string' ? {error: container} : {task: {container, ...withSelector}};
+	}
+
 	if (rest.startsWith('$')) {
 		const command = rest.slice(1).trim();
 		return command === '' ? {error: 'nothing after $ to run'} : {task: {command, ...withSelector}};
@@ -51,9 +63,77 @@ export function parseTaskLine(line: string): ParsedLine {
 	return {task: {text: rest, ...withSelector}};
 }
 
-/** A task line as it is shown in the outcome line: `$ uname -a @zone=a`. */
+const containerForm = 'a container is $[/path/to/rootfs] command';
+const limitKeys = ['memory', 'cpus', 'pids'] as const;
+type LimitKey = typeof limitKeys[number];
+
+/**
+`$[ROOTFS key=value...] script` → the container that runs `sh -c script` in ROOTFS; a string says why
+the line is not one.
+*/
+function parseContainer(line: string): ContainerSpec | string {
+	const close = line.indexOf(']');
+	if (close === -1) {
+		return `$[ without ]: ${containerForm}`;
+	}
+
+	const [rootfs, ...words] = line.slice(2, close).split(/\s+/).filter(Boolean);
+	if (rootfs === undefined || /^\w+=/.test(rootfs)) {
+		return `$[${line.slice(2, close)}]: no rootfs: ${containerForm}`;
+	}
+
+	const limits: Partial<Record<LimitKey, string>> = {};
+	for (const word of words) {
+		const equals = word.indexOf('=');
+		const key = word.slice(0, Math.max(0, equals));
+		if (!(limitKeys as readonly string[]).includes(key) || equals === word.length - 1) {
+			return `${word} in $[...]: the limits are memory=64M cpus=0.5 pids=32`;
+		}
+
+		limits[key as LimitKey] = word.slice(equals + 1);
+	}
+
+	const script = line.slice(close + 1).trim();
+	if (script === '') {
+		return `nothing after $[${line.slice(2, close)}] to run`;
+	}
+
+	// CPUs and processes are numbers in the API: one that is not a number cannot be sent (the queen judges the rest).
+	for (const key of ['cpus', 'pids'] as const) {
+		const value = limits[key];
+		if (value !== undefined && !Number.isFinite(Number(value))) {
+			return `${key}=${value}: ${key} is a number (${key}=${key === 'cpus' ? '0.5' : '32'})`;
+		}
+	}
+
+	return {
+		rootfs,
+		command: ['sh', '-c', script],
+		...(limits.memory === undefined ? {} : {memory: limits.memory}),
+		...(limits.cpus === undefined ? {} : {cpus: Number(limits.cpus)}),
+		...(limits.pids === undefined ? {} : {pids: Number(limits.pids)}),
+	};
+}
+
+/** A container's limits as the prompt takes them: `memory=64M cpus=0.5 pids=32` (those it has). */
+export function limitWords({memory, cpus, pids}: ContainerSpec): string[] {
+	return [memory === undefined ? '' : `memory=${memory}`, cpus === undefined ? '' : `cpus=${cpus}`, pids === undefined ? '' : `pids=${pids}`].filter(Boolean);
+}
+
+/**
+A container as the prompt would take it: `$[/srv/bb memory=64M] echo hi` (a command that is not
+`sh -c SCRIPT` as a shell reads it back), so that what the dashboard shows can be typed again.
+*/
+export function describeContainerLine(container: ContainerSpec): string {
+	const {rootfs, command} = container;
+	const limits = limitWords(container);
+	const script = command.length === 3 && command[0] === 'sh' && command[1] === '-c' ? command[2]! : command.map(arg => shellQuote(arg)).join(' ');
+	return `$[${[rootfs, ...limits].join(' ')}] ${script}`;
+}
+
+/** A task line as it is shown in the outcome line: `$ uname -a @zone=a`, `$[/srv/bb memory=64M] echo hi @zone=a`. */
 export function describeTaskLine(task: TaskLine): string {
-	const what = 'command' in task ? `$ ${task.command}` : task.text;
+	const what = 'container' in task ? describeContainerLine(task.container) : ('command' in task ? `$ ${task.command}` : task.text);
 	const selector = task.selector === undefined ? '' : ` @${Object.entries(task.selector).map(([key, value]) => `${key}=${value}`).join(',')}`;
 	return `${what}${selector}`;
 }

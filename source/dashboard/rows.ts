@@ -129,7 +129,7 @@ const taskFields: Readonly<Record<string, (task: TaskView) => string>> = {
 	id: task => task.id,
 	kind: task => task.kind,
 	text: taskWhat,
-	command: task => task.command ?? '',
+	command: task => task.command ?? task.container?.command.join(' ') ?? '',
 };
 
 /** Tasks that match every word of `filter`: `state:failed`, `drone:local-1`, `id:3f2a`, or text in the id, task, drone, state or outcome. */

@@ -1,4 +1,6 @@
 import type {TaskView} from '../client/queen-client.js';
+import {shellQuote} from '../model.js';
+import {limitWords} from './prompt-syntax.js';
 import {printable, searchPattern, wrap} from './format.js';
 import type {TaskOutputSnapshot} from './task-output.js';
 
@@ -43,6 +45,16 @@ function recordLines(task: TaskView, width: number): ViewLine[] {
 	add('kind', task.kind);
 	add('text', task.text);
 	add('command', task.command);
+	if (task.container) {
+		const {rootfs, command, env, workdir} = task.container;
+		add('rootfs', rootfs);
+		// As a shell would read it back: where each argument starts and ends shows.
+		add('command', command.map(arg => shellQuote(arg)).join(' '));
+		add('env', Object.entries(env ?? {}).map(([name, value]) => `${name}=${shellQuote(value)}`).join(' '));
+		add('workdir', workdir);
+		add('limits', limitWords(task.container).join(' ') || 'none');
+	}
+
 	add('selector', Object.entries(task.selector ?? {}).map(([key, value]) => `${key}=${value}`).join(','));
 	add('state', task.state);
 	add('reason', task.reason);
@@ -94,7 +106,7 @@ function streamLines(text: string): string[] {
 const rule: ViewLine = {text: '── output ──', tone: 'meta'};
 
 /**
-The record's lines (id, kind, text/command, selector, state, reason, drone, times, attempts, error, exit
+The record's lines (id, kind, text/command/container, selector, state, reason, drone, times, attempts, error, exit
 code, duration, cancelled by), a rule, then the output lines (stderr tone 'stderr'), then how it ended.
 The output followed live (`output`) when there is one; else what the whole record carries (stdout, then
 stderr: the record does not say how they interleaved). The record's values wrap at `width`; the output's

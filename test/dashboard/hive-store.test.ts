@@ -248,6 +248,10 @@ test('the detail of a task takes its output, text and command from the task\'s r
 	assert.equal(shown.result?.stdout, 'Linux\n');
 	assert.equal(shown.result?.exitCode, 0);
 	assert.equal(withRecord(task('b', {state: 'failed'}), task('b', {state: 'running'})).state, 'failed');
+	// A container's command as the record has it, not as the list cut it.
+	const whole = ['sh', '-c', 'x'.repeat(2000)];
+	const container = withRecord(task('c', {kind: 'container', container: {rootfs: '/r', command: ['sh', '-c', `${'x'.repeat(1000)}…`]}}), task('c', {kind: 'container', container: {rootfs: '/r', command: whole}}));
+	assert.deepEqual(container.container?.command, whole);
 });
 
 test('a reload replaces drones and tasks (nothing of the old leader\'s kept), forgets the sweep, and counts no dispatch twice', () => {

@@ -2,9 +2,12 @@ import assert from 'node:assert/strict';
 import {test} from 'node:test';
 import type {Key} from 'ink';
 import {render} from 'ink-testing-library';
+import {createHttpClient} from '../../source/client/http.js';
+import {createQueenClient} from '../../source/client/queen-client.js';
 import {App, type DashboardClient} from '../../source/dashboard/App.js';
 import {HiveStore} from '../../source/dashboard/hive-store.js';
 import {initialUiState, reduceKey, type Effect, type UiState, type View} from '../../source/dashboard/ui-state.js';
+import {request, startDrone, startQueen} from '../helpers/larves.js';
 import {waitFor} from '../helpers/wait.js';
 import {drone, t0, task} from './fixtures.js';
 import {plain} from './frame.js';
@@ -279,4 +282,31 @@ test('App: a task typed at the prompt goes to the queen\'s API and its outcome s
 	assert.equal(lines.length, 24);
 	unmount();
 	store.close();
+});
+
+test('App: a container typed at the prompt ($[rootfs limits] script) reaches a real queen as one; the queen\'s 400 shows as it says it', async t => {
+	const queen = await startQueen(t);
+	await startDrone(t, queen);
+	const http = createHttpClient({userAgent: 'hive-dashboard/test', timeoutMs: 5000, maxSockets: 2});
+	t.after(() => {
+		http.close();
+	});
+	const store = new HiveStore({queenHost: queen.address, flushMs: 10});
+	t.after(() => {
+		store.close();
+	});
+	const {stdin, lastFrame, unmount} = render(<App store={store} client={createQueenClient(queen.address, http)} version="0.1.0" user="alice@laptop" width={200} height={24}/>);
+	t.after(unmount);
+	const frame = () => plain(lastFrame());
+	stdin.write('@pool=x $[/srv/bb memory=64M] echo hi');
+	await waitFor(() => frame().includes('› @pool=x $[/srv/bb memory=64M] echo hi'), 'the typed task');
+	stdin.write('\r');
+	await waitFor(() => /… task [\da-f]{8} pending \(.*\): "\$\[\/srv\/bb memory=64M\] echo hi @pool=x"/.test(frame()), `the outcome (${frame()})`);
+	const {tasks} = (await request(`${queen.url}/tasks`)).body;
+	assert.deepEqual(tasks.map((each: {kind: string; container: unknown; selector: unknown}) => [each.kind, each.container, each.selector]), [['container', {rootfs: '/srv/bb', command: ['sh', '-c', 'echo hi'], memory: '64M'}, {pool: 'x'}]]);
+
+	stdin.write('$[srv/bb memory=lots] echo hi');
+	await waitFor(() => frame().includes('› $[srv/bb memory=lots] echo hi'), 'the typed task');
+	stdin.write('\r');
+	await waitFor(() => frame().includes('✗ "$[srv/bb memory=lots] echo hi": container.rootfs must be an absolute path'), `the queen's error (${frame()})`);
 });

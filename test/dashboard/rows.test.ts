@@ -17,6 +17,26 @@ test('the prompt\'s syntax: text, $ command, @selectors before either, \\ for te
 	assert.equal(describeTaskLine({command: 'ls', selector: {zone: 'a', disk: 'ssd'}}), '$ ls @zone=a,disk=ssd');
 });
 
+test('the prompt\'s container syntax: $[rootfs limits] script, after selectors too; errors say the form; values are the queen\'s to judge', () => {
+	assert.deepEqual(parseTaskLine('$[/srv/busybox] uname -a'), {task: {container: {rootfs: '/srv/busybox', command: ['sh', '-c', 'uname -a']}}});
+	assert.deepEqual(parseTaskLine(' $[/srv/busybox  memory=64M cpus=0.5 pids=32 ]echo hi '), {task: {container: {rootfs: '/srv/busybox', command: ['sh', '-c', 'echo hi'], memory: '64M', cpus: 0.5, pids: 32}}});
+	assert.deepEqual(parseTaskLine('@zone=a $[/srv/bb] echo hi'), {task: {container: {rootfs: '/srv/bb', command: ['sh', '-c', 'echo hi']}, selector: {zone: 'a'}}});
+	assert.deepEqual(parseTaskLine('$[/srv/bb] echo a\necho [b]'), {task: {container: {rootfs: '/srv/bb', command: ['sh', '-c', 'echo a\necho [b]']}}});
+	// Sent as typed: a relative rootfs, memory that does not parse, a fraction of a process are the queen's 400 to explain.
+	assert.deepEqual(parseTaskLine('$[busybox memory=lots pids=1.5] true'), {task: {container: {rootfs: 'busybox', command: ['sh', '-c', 'true'], memory: 'lots', pids: 1.5}}});
+	// The shell's own [ is still a command, with a blank after $.
+	assert.deepEqual(parseTaskLine('$ [ -f /x ] && echo yes'), {task: {command: '[ -f /x ] && echo yes'}});
+	assert.equal(parseTaskLine('$[/srv/bb echo hi').error, '$[ without ]: a container is $[/path/to/rootfs] command');
+	assert.equal(parseTaskLine('$[] echo hi').error, '$[]: no rootfs: a container is $[/path/to/rootfs] command');
+	assert.equal(parseTaskLine('$[memory=64M] echo hi').error, '$[memory=64M]: no rootfs: a container is $[/path/to/rootfs] command');
+	assert.equal(parseTaskLine('$[/srv/bb disk=1G] echo hi').error, 'disk=1G in $[...]: the limits are memory=64M cpus=0.5 pids=32');
+	assert.equal(parseTaskLine('$[/srv/bb memory=] echo hi').error, 'memory= in $[...]: the limits are memory=64M cpus=0.5 pids=32');
+	assert.equal(parseTaskLine('$[/srv/bb cpus=half] echo hi').error, 'cpus=half: cpus is a number (cpus=0.5)');
+	assert.equal(parseTaskLine('@zone=a $[/srv/bb]  ').error, 'nothing after $[/srv/bb] to run');
+	assert.equal(describeTaskLine({container: {rootfs: '/srv/bb', command: ['sh', '-c', 'echo hi'], memory: '64M'}, selector: {zone: 'a'}}), '$[/srv/bb memory=64M] echo hi @zone=a');
+	assert.equal(describeTaskLine({container: {rootfs: '/srv/bb', command: ['echo', 'hi there'], cpus: 0.5, pids: 8}}), '$[/srv/bb cpus=0.5 pids=8] echo \'hi there\'');
+});
+
 test('the drone filter: name, state and labels; the address only for a word that looks like one (/1 is not every 127.0.0.1)', () => {
 	const drones = [
 		drone(1, {labels: {zone: 'a'}}),
@@ -40,11 +60,16 @@ test('the task filter: state: and drone: fields, other words anywhere in the row
 		task('aaa111', {state: 'failed', error: 'exit 3', drone: 'local-1'}),
 		task('bbb222', {state: 'succeeded', text: 'say failed', drone: 'local-2'}),
 		task('ccc333', {state: 'running', kind: 'command', text: null, command: 'sleep 9', drone: 'local-1'}),
+		task('ddd444', {state: 'pending', kind: 'container', text: null, container: {rootfs: '/srv/bb', command: ['sh', '-c', 'sleep 9']}, drone: null}),
 	];
 	const ids = (filter: string) => filterTasks(tasks, filter).map(each => each.id);
 	assert.deepEqual(ids('failed'), ['aaa111', 'bbb222']);
 	assert.deepEqual(ids('state:fail'), ['aaa111']);
 	assert.deepEqual(ids('drone:local-1 sleep'), ['ccc333']);
+	assert.deepEqual(ids('sleep'), ['ccc333', 'ddd444']);
+	assert.deepEqual(ids('/srv/bb'), ['ddd444']);
+	assert.deepEqual(ids('command:sleep'), ['ccc333', 'ddd444']);
+	assert.deepEqual(ids('kind:container'), ['ddd444']);
 	assert.deepEqual(ids('id:bbb'), ['bbb222']);
 	assert.deepEqual(filterEvents([{id: 1, time: '', tone: 'info', text: 'local-1 cordoned by me'}, {id: 2, time: '', tone: 'info', text: 'local-2 left'}], 'cordoned').map(entry => entry.id), [1]);
 });

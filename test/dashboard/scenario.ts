@@ -18,6 +18,7 @@ export const drones: readonly DroneRow[] = Array.from({length: 30}, (_, index) =
 		running: number % 3,
 		tasksDone: number * 7,
 		allowExec: true,
+		runtimes: [],
 		labels: {},
 		lastSeenAt: t0 - (failing ? 4000 : 500),
 		...(failing ? {state: 'suspect', failedAttempts: 2, lastError: `GET http://127.0.0.1:${40_100 + number}/healthz: ECONNREFUSED`} : {}),

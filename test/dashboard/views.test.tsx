@@ -13,7 +13,7 @@ import type {HiveSnapshot} from '../../source/dashboard/hive-store.js';
 import {layout} from '../../source/dashboard/layout.js';
 import {Prompt} from '../../source/dashboard/Prompt.js';
 import {findMatches, taskViewLines, type ViewLine} from '../../source/dashboard/task-lines.js';
-import {TaskList} from '../../source/dashboard/TaskList.js';
+import {TaskList, taskWhat} from '../../source/dashboard/TaskList.js';
 import {TaskView} from '../../source/dashboard/TaskView.js';
 import {drone, t0, task} from './fixtures.js';
 import {plain} from './frame.js';
@@ -203,7 +203,7 @@ test('TaskView: a match past the right edge of a long line is brought into view'
 test('DroneView at 80×24 and 200×60: the drone described, what runs there, the events that name it', () => {
 	const now = t0 + 3_725_000;
 	const expected = (width: number) => [
-		`Drone local-4  lines 1-18 of 18  (Esc back)`,
+		`Drone local-4  lines 1-19 of 19  (Esc back)`,
 		'name       local-4',
 		'address    127.0.0.1:40104',
 		'state      suspect',
@@ -213,6 +213,7 @@ test('DroneView at 80×24 and 200×60: the drone described, what runs there, the
 		'last error GET http://127.0.0.1:40104/healthz: ECONNREFUSED',
 		'slots      1 running of 4',
 		'exec       allowed: runs command tasks',
+		'runtimes   none: no container tasks',
 		'labels     (none)',
 		'tasks done 28',
 		'── running here (1) ──',
@@ -222,7 +223,7 @@ test('DroneView at 80×24 and 200×60: the drone described, what runs there, the
 		'12:01:18 local-4 answers heartbeats again',
 		'12:02:18 local-4 answers heartbeats again',
 		'12:03:18 local-4 heartbeat failed 1/3: ECONNREFUSED',
-		...blank((width === 80 ? small : large).bodyRows - 19),
+		...blank((width === 80 ? small : large).bodyRows - 20),
 	].join('\n');
 	for (const size of [small, large]) {
 		const lines = droneViewLines(drones[3], tasks, log, 3, now, size.width);
@@ -232,7 +233,7 @@ test('DroneView at 80×24 and 200×60: the drone described, what runs there, the
 
 test('droneViewLines: the last error whole, wrapped under its label; a cordon and a drain; a drone gone', () => {
 	const error = 'GET http://127.0.0.1:40104/healthz: connect ECONNREFUSED 127.0.0.1:40104 (the drone stopped answering after it was asked to drain)';
-	const draining = drone(1, {lastError: error, cordoned: true, drain: {startedAt: new Date(t0).toISOString(), deadline: new Date(t0 + 300_000).toISOString()}, slots: 2, running: 1, allowExec: false, labels: {zone: 'a', gpu: 'yes'}});
+	const draining = drone(1, {lastError: error, cordoned: true, drain: {startedAt: new Date(t0).toISOString(), deadline: new Date(t0 + 300_000).toISOString()}, slots: 2, running: 1, allowExec: false, runtimes: ['runc'], labels: {zone: 'a', gpu: 'yes'}});
 	const lines = droneViewLines(draining, [], [], 3, t0, 50).map(line => line.text);
 	assert.deepEqual(lines.slice(2, 13), [
 		'state      draining, since 12:00:00, deadline',
@@ -247,7 +248,10 @@ test('droneViewLines: the last error whole, wrapped under its label; a cordon an
 		'slots      1 running of 2',
 		'exec       not allowed: text tasks only',
 	]);
-	assert.equal(lines[13], 'labels     zone=a gpu=yes');
+	assert.equal(lines[13], 'runtimes   runc: runs container tasks');
+	assert.equal(lines[14], 'labels     zone=a gpu=yes');
+	// A queen older than containers does not say.
+	assert.ok(droneViewLines(drone(2), [], [], 3, t0).some(line => line.text === 'runtimes   unknown (an older queen)'));
 	assert.ok(lines.every(line => stringWidth(line) <= 50), lines.join('\n'));
 	// Without a width, one line each.
 	assert.ok(droneViewLines(draining, [], [], 3, t0).some(line => line.text === `last error ${error}`));
@@ -275,7 +279,7 @@ test('droneViewLines: the events that name the drone as a word (drone-1 is not d
 
 test('HelpOverlay at 80×24 and 200×60: the first page, sections and the prompt\'s task syntax', () => {
 	assert.equal(frameAt(<HelpOverlay width={80} rows={small.bodyRows} scroll={0}/>, 80, small.bodyRows), [
-		'Keys  (Esc or ? to close)  lines 1-19 of 78',
+		'Keys  (Esc or ? to close)  lines 1-19 of 82',
 		'Anywhere',
 		'  Tab           move between the prompt, the drones, the tasks and the events',
 		'                (Shift-Tab: back)',
@@ -294,15 +298,15 @@ test('HelpOverlay at 80×24 and 200×60: the first page, sections and the prompt
 		'  hello world   a text task',
 		'  $ uname -a    a command task: a shell runs it on a drone started with',
 		'                --allow-exec',
-		'  @zone=a hi    a selector first: only drones with these labels (@k=v,k=v;',
+		'  $[/bb] ls     a container task: sh -c runs it in the root filesystem /bb (a',
 	].join('\n'));
 	const page = frameAt(<HelpOverlay width={200} rows={large.bodyRows} scroll={0}/>, 200, large.bodyRows).split('\n');
-	assert.equal(page[0], 'Keys  (Esc or ? to close)  lines 1-55 of 64');
+	assert.equal(page[0], 'Keys  (Esc or ? to close)  lines 1-55 of 66');
 	assert.equal(page[4], '  ?                 this help (outside the prompt: there every key is text)');
 	assert.equal(page[6], '  Esc               on the prompt: leave it for the drones (the line is kept); elsewhere: close what is open (help, a view, a search, a filter), then a pane shown alone gives way to the three; never');
 	// Scrolled to the end: the last page, the filters.
 	const end = frameAt(<HelpOverlay width={200} rows={large.bodyRows} scroll={1000}/>, 200, large.bodyRows).split('\n');
-	assert.equal(end[0], 'Keys  (Esc or ? to close)  lines 10-64 of 64');
+	assert.equal(end[0], 'Keys  (Esc or ? to close)  lines 12-66 of 66');
 	assert.equal(end.at(-1), '  other words       drones: name, state, labels (the address only with a . or : in the word); tasks: id, text or command, drone, state, outcome');
 });
 
@@ -323,7 +327,7 @@ test('helpLines: every meaning whole at 80 columns (and at 40), wrapped, never c
 	const titles = sections.map(section => section.title);
 	assert.deepEqual(titles.map(title => title.split(' ')[0]), ['Anywhere', 'Prompt', 'Tables', 'Task', 'Drone', 'Commands', 'Sort', 'Filters']);
 	const keys = sections.flatMap(section => section.keys.map(([key]) => key));
-	for (const key of ['$ uname -a', '@zone=a hi', '\\$5 off', ':drones', ':tasks', ':events', ':hive', ':task ID', ':drone NAME', ':token', ':help', ':q']) {
+	for (const key of ['$ uname -a', '$[/bb] ls', '@zone=a hi', '\\$5 off', ':drones', ':tasks', ':events', ':hive', ':task ID', ':drone NAME', ':token', ':help', ':q']) {
 		assert.ok(keys.includes(key), key);
 	}
 });
@@ -426,6 +430,29 @@ test('taskViewLines: the record, a rule, the output (stderr in its tone, dropped
 	// A text task without output: the record alone, no rule.
 	assert.equal(taskViewLines(task('t'), undefined).at(-1)!.text, 'attempts   1');
 	assert.equal(taskViewLines(task('t', {cancelled: {by: 'alice@laptop', at: '2030-01-01T12:00:03.000Z'}}), undefined).at(-1)!.text, 'cancelled  by alice@laptop at 2030-01-01T12:00:03.000Z');
+});
+
+test('a container task: its record says its root, its command as a shell reads it back, its environment and limits; the list shows it as the prompt takes it', () => {
+	const container = {rootfs: '/srv/busybox', command: ['sh', '-c', 'echo "hi there"'], env: {GREETING: 'hi there'}, workdir: '/tmp', memory: '64M', cpus: 0.5, pids: 32};
+	const record = task('c0ffee12-0000-4000-8000-000000000000', {kind: 'container', text: null, command: null, container, state: 'pending', drone: null, attempts: 0, reason: '0/2 drones can take it: 2 have no container runtime'});
+	assert.equal(frameAt(<TaskView id={record.id} lines={taskViewLines(record, undefined)} width={80} rows={13} scroll={0} following={false} search="" searching={false} matches={[]} match={undefined} state="pending"/>, 80, 13), [
+		'Task c0ffee12  pending  lines 1-12 of 12  (Esc back)',
+		'id         c0ffee12-0000-4000-8000-000000000000',
+		'kind       container',
+		'rootfs     /srv/busybox',
+		'command    sh -c \'echo "hi there"\'',
+		'env        GREETING=\'hi there\'',
+		'workdir    /tmp',
+		'limits     memory=64M cpus=0.5 pids=32',
+		'state      pending',
+		'reason     0/2 drones can take it: 2 have no container runtime',
+		'submitted  2030-01-01T12:00:00.000Z',
+		'updated    2030-01-01T12:00:00.000Z',
+		'attempts   0',
+	].join('\n'));
+	assert.ok(taskViewLines(task('t', {kind: 'container', text: null, container: {rootfs: '/r', command: ['true']}}), undefined).some(line => line.text === 'limits     none'));
+	assert.equal(taskWhat(record), '$[/srv/busybox memory=64M cpus=0.5 pids=32] echo "hi there"');
+	assert.equal(taskWhat(task('t', {kind: 'container', text: null, container: {rootfs: '/r', command: ['echo', 'a b']}})), '$[/r] echo \'a b\'');
 });
 
 test('findMatches: the lines that contain the search in any case, as typed (not a pattern); none for an empty search', () => {

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import {execFile} from 'node:child_process';
-import {readdirSync, readFileSync} from 'node:fs';
+import {chmodSync, cpSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
 import {after, before, test, type TestContext} from 'node:test';
 import {promisify} from 'node:util';
+import {hostUid} from '../../source/drone/oci.js';
 import type {Larve} from '../../source/larve.js';
 import type {LarveInput} from '../../source/options.js';
 import {spawnLarve, temporaryDirectory} from '../helpers/binary.js';
@@ -40,6 +41,8 @@ type ContainerHive = {
 async function containerHive(t: TestContext, drone: Partial<LarveInput> = {}, queen: Partial<LarveInput> = {}): Promise<ContainerHive> {
 	const hiveQueen = await startQueen(t, queen);
 	const dataDir = temporaryDirectory(t);
+	// As the drone's own would be: searchable by others, so that a container's user reaches its unpacked images.
+	chmodSync(dataDir, 0o711);
 	const hiveDrone = await startDrone(t, hiveQueen, {runtime: 'runc', dataDir, slots: 4, ...drone});
 	return {
 		queen: hiveQueen,
@@ -104,6 +107,23 @@ test('a container has its own namespaces: loopback only, a read-only root, its o
 	});
 	assert.equal(body.task.state, 'succeeded', JSON.stringify(body.task));
 	assert.deepEqual(body.task.result.stdout.split('\n'), ['lo', 'Read-only file system', 'kept', 'pid=1', 'cwd=/tmp greeting=hi', '0', '']);
+});
+
+test('a container\'s root is no one on the machine: a file only root may read stays unread, its processes run as an unprivileged uid', needsRunc, async t => {
+	const hive = await containerHive(t);
+	const secret = path.join(rootfs, 'secret');
+	writeFileSync(secret, 'the machine root\'s\n', {mode: 0o600});
+	t.after(() => rmSync(secret, {force: true}));
+	const marker = uniqueSleep();
+	t.after(() => killProcessesWith(marker));
+	const {body} = await hive.submit({command: ['sh', '-c', `id -u; cat /secret 2>&1 | sed "s/.*: //"; exec sleep ${marker}`]}, false);
+	const [sleeper] = await waitFor(() => (processesWith(marker).length === 1 ? processesWith(marker) : undefined), 'the container to sleep');
+	const uid = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${sleeper!.pid}/status`, 'utf8'))?.[1]);
+	assert.equal(uid, hostUid);
+	await request(`${hive.queen.url}/tasks/${body.task.id}`, {method: 'DELETE'});
+	const task = await hive.task(body.task.id);
+	assert.equal(task.result.stdout, '0\nPermission denied\n');
+	await assertNothingLeft(hive.dataDir, marker);
 });
 
 test('a memory hog is killed by the kernel, and the task says its memory limit was exceeded, not a bare 137', needsRunc, async t => {
@@ -224,6 +244,12 @@ test('a rootfs may be a tar file; one that does not exist, or is neither a direc
 	const notTar = await hive.submit({rootfs: '/etc/hostname', command: ['sh']});
 	assert.equal(notTar.body.task.state, 'failed');
 	assert.match(notTar.body.task.error, /^rootfs \/etc\/hostname is not a directory or a tar file \(tar: /);
+	// A rootfs in a directory only root may search: a container's root, no user of the machine, cannot reach it.
+	const closed = temporaryDirectory(t);
+	cpSync(rootfs, path.join(closed, 'busybox'), {recursive: true, verbatimSymlinks: true});
+	const unreachable = await hive.submit({rootfs: path.join(closed, 'busybox'), command: ['true']});
+	assert.equal(unreachable.body.task.state, 'failed');
+	assert.equal(unreachable.body.task.error, `rootfs ${closed}/busybox is out of a container's reach: ${closed} is not searchable by others (chmod o+x ${closed}; a container's root is no user of this machine)`);
 	const noProgram = await hive.submit({command: ['no-such-program']});
 	assert.equal(noProgram.body.task.state, 'failed');
 	assert.match(noProgram.body.task.error, /^runc: .*"no-such-program": executable file not found/);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import {test} from 'node:test';
-import {ociConfig} from '../../source/drone/oci.js';
+import {hostUid, ociConfig} from '../../source/drone/oci.js';
 
 const options = {rootfs: '/srv/busybox', cgroupsPath: '/hive/t1', hostname: 'hive-t1', swapAccounted: true};
 
@@ -13,7 +13,10 @@ test('a container config: the command, a read-only root, a /tmp of its own, its 
 	assert.ok(config.process.env.includes('GREETING=hi'));
 	assert.ok(config.process.env.some((each: string) => each.startsWith('PATH=')));
 	assert.deepEqual(config.root, {path: '/srv/busybox', readonly: true});
-	assert.deepEqual(config.linux.namespaces.map((each: {type: string}) => each.type).sort(), ['ipc', 'mount', 'network', 'pid', 'uts']);
+	assert.deepEqual(config.linux.namespaces.map((each: {type: string}) => each.type).sort(), ['ipc', 'mount', 'network', 'pid', 'user', 'uts']);
+	// Its root is no one on the machine.
+	assert.deepEqual(config.linux.uidMappings, [{containerID: 0, hostID: hostUid, size: 65_536}]);
+	assert.deepEqual(config.linux.gidMappings, [{containerID: 0, hostID: hostUid, size: 65_536}]);
 	assert.equal(config.linux.cgroupsPath, '/hive/t1');
 	const tmp = config.mounts.find((each: {destination: string}) => each.destination === '/tmp');
 	assert.equal(tmp.type, 'tmpfs');

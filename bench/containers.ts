@@ -132,13 +132,13 @@ export function throughputRow(kind: BenchedKind, inFlight: number, batches: read
 
 /** What the bench's containers left behind: each list should be empty. */
 export type Leftovers = {
-	/** `runc --root DATA_DIR/runc list` while the drone was still up, after the load. */
+	/** `runc --root DATA_DIR/runc list` (and its state directory's entries) while the drone was still up, after the load. */
 	readonly containersWhileUp: readonly string[];
 	/** Entries of DATA_DIR/bundles while the drone was still up. */
 	readonly bundlesWhileUp: readonly string[];
 	/** cgroup directories of the bench's containers (`/hive/TASK_ID` under each controller) while the drone was still up. */
 	readonly cgroupsWhileUp: readonly string[];
-	/** `runc --root DATA_DIR/runc list` once the drone had stopped. */
+	/** The same once the drone had stopped. */
 	readonly containersAfterStop: readonly string[];
 	/** Tasks the queen still held pending, dispatched or running once every submit had its answer. */
 	readonly unfinishedTasks: number;
@@ -296,10 +296,15 @@ async function batch(queenUrl: string, body: Record<string, unknown>, count: num
 	return {samples, wallMs, droneCpuSeconds: cpuBefore === undefined || cpuAfter === undefined ? undefined : cpuAfter - cpuBefore, cut: samples.length < count};
 }
 
-/** The ids of the containers in a runc state directory. */
-async function runcList(root: string): Promise<string[]> {
+/**
+The containers of a runc state directory: those `runc list` shows, and any directory it holds that runc
+cannot load (one left half-made has no state.json: `runc list` only says so on standard error).
+*/
+async function runcContainers(root: string): Promise<string[]> {
 	const {stdout} = await run('runc', ['--root', root, 'list', '--quiet'], {timeout: 10_000});
-	return stdout.split('\n').map(line => line.trim()).filter(Boolean);
+	const listed = stdout.split('\n').map(line => line.trim()).filter(Boolean);
+	const unloadable = (existsSync(root) ? readdirSync(root) : []).filter(entry => !listed.includes(entry)).map(entry => `${entry} (not loadable by runc)`);
+	return [...listed, ...unloadable];
 }
 
 /** The cgroup directories (`/hive/ID` under each controller, or the unified root) of the given containers that still exist. */
@@ -431,12 +436,12 @@ export async function runContainers(context: BenchContext): Promise<ScenarioOutc
 		}
 
 		context.progress('containers: what is left behind');
-		const containersWhileUp = await runcList(runcRoot);
+		const containersWhileUp = await runcContainers(runcRoot);
 		const bundlesWhileUp = readdirSync(path.join(dataDir, 'bundles'));
 		const cgroupsWhileUp = cgroupsOf(containerIds);
 		const unfinishedTasks = await unfinishedAtQueen(queen.url);
 		await drone.stop(10_000);
-		const containersAfterStop = await runcList(runcRoot);
+		const containersAfterStop = await runcContainers(runcRoot);
 		leftovers = {containersWhileUp, bundlesWhileUp, cgroupsWhileUp, containersAfterStop, unfinishedTasks};
 	} finally {
 		await drone?.stop(10_000);

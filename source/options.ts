@@ -138,11 +138,16 @@ export function parseQueenHosts(value: string): string[] | undefined {
 }
 
 /**
-The platform's directory for a queen's store, or a drone's containers: one per port (a drone's, per
-name when it has one), so that two larves on one machine do not share one.
+The directory of a queen's store (the platform's data directory), or of a drone's containers
+(`/var/lib/hive`, as containerd's `/var/lib/containerd`: a drone runs containers as root, and their
+root filesystems must be reachable by a container's unprivileged user, which a home directory is
+not): one per port, a drone's per name when it has one, so that two larves on one machine do not
+share one.
 */
 export function defaultDataDir(port: number, mode: Mode = 'queen', name?: string): string {
-	return path.join(envPaths('hive', {suffix: ''}).data, `${mode}-${mode === 'drone' && name !== undefined ? name : port}`);
+	return mode === 'drone'
+		? path.join('/var/lib/hive', `drone-${name ?? port}`)
+		: path.join(envPaths('hive', {suffix: ''}).data, `queen-${port}`);
 }
 
 /** What a larve is started with: options left out take their defaults; `store` may be `--store`'s text (`etcd://h1:2379`). */

@@ -3,10 +3,19 @@ import {parseMemory, type ContainerSpec} from '../model.js';
 /**
 The OCI runtime config (`config.json`) of one container task, as `runc spec` writes it and then made
 tighter: the task's command, environment and working directory; its own pid, mount, ipc, uts and
-network namespaces (no interface but loopback); a read-only root with a writable `/tmp` of its own;
-the capabilities and masked paths of `runc spec`; and the task's limits, enforced by the kernel's
-cgroups. Pure: the drone writes what this returns into the task's bundle.
+network namespaces (no interface but loopback); a user namespace whose root is an unprivileged user
+of the machine (`hostUid`), so that what is the machine root's alone (the hive's token, a queen's
+store) stays out of its reach whatever rootfs it is given; a read-only root with a writable `/tmp` of
+its own; the capabilities and masked paths of `runc spec`; and the task's limits, enforced by the
+kernel's cgroups. Pure: the drone writes what this returns into the task's bundle.
 */
+
+/**
+Who a container's root is on the machine: the first of 65,536 ids far above any user's or any
+`/etc/subuid` range, so that no file of the machine's is theirs.
+*/
+export const hostUid = 0x7F_FF_00_00;
+const mappedIds = 65_536;
 
 /** The CFS period of a CPU limit: `cpus` × this is the quota. */
 export const cpuPeriodUs = 100_000;
@@ -51,12 +60,13 @@ export function ociConfig(spec: ContainerSpec, options: OciOptions): Record<stri
 			{destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k']},
 			{destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev']},
 			{destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro']},
-			{destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro']},
 			// The one place it may write: its own, gone with it.
 			{destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777', `size=${Math.floor((memory ?? defaultTmpBytes) / 1024)}k`]},
 		],
 		linux: {
-			namespaces: [{type: 'pid'}, {type: 'network'}, {type: 'ipc'}, {type: 'uts'}, {type: 'mount'}],
+			namespaces: [{type: 'pid'}, {type: 'network'}, {type: 'ipc'}, {type: 'uts'}, {type: 'mount'}, {type: 'user'}],
+			uidMappings: [{containerID: 0, hostID: hostUid, size: mappedIds}],
+			gidMappings: [{containerID: 0, hostID: hostUid, size: mappedIds}],
 			cgroupsPath: options.cgroupsPath,
 			resources: {
 				devices: [{allow: false, access: 'rwm'}],

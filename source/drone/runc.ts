@@ -81,6 +81,9 @@ export class Runc implements ContainerRuntime {
 		}
 
 		const runtime = new Runc(options, version);
+		// Searchable, not readable, by others: the way to the unpacked images, for a container's user.
+		await fs.mkdir(options.dataDir, {recursive: true, mode: 0o711});
+		await fs.mkdir(runtime.#images, {recursive: true, mode: 0o711});
 		await fs.mkdir(runtime.#root, {recursive: true, mode: 0o700});
 		await fs.mkdir(runtime.#bundles, {recursive: true, mode: 0o700});
 		return {runtime};
@@ -190,6 +193,7 @@ export class Runc implements ContainerRuntime {
 		}
 
 		if (stats.isDirectory()) {
+			await mustReach(rootfs);
 			return rootfs;
 		}
 
@@ -210,13 +214,14 @@ export class Runc implements ContainerRuntime {
 		}
 
 		await unpacking;
+		await mustReach(target);
 		return target;
 	}
 
 	async #unpack(file: string, target: string): Promise<void> {
 		const partial = `${target}.partial-${process.pid}`;
 		await fs.rm(partial, {recursive: true, force: true});
-		await fs.mkdir(partial, {recursive: true});
+		await fs.mkdir(partial, {recursive: true, mode: 0o755});
 		try {
 			await run('tar', ['-xf', file, '-C', partial], {timeout: 120_000, maxBuffer: 1024 * 1024});
 		} catch (error: unknown) {
@@ -232,6 +237,28 @@ export class Runc implements ContainerRuntime {
 			}
 		});
 		this.#log.info({rootfs: file, unpacked: target}, `unpacked ${file}`);
+	}
+}
+
+/**
+Throws a `JobError` unless a container's user (no user of this machine: see `hostUid` in oci.ts) can
+reach `dir`: every directory on its way must be searchable by others.
+*/
+async function mustReach(dir: string): Promise<void> {
+	const ways: string[] = [];
+	for (let each = path.resolve(dir); ; each = path.dirname(each)) {
+		ways.unshift(each);
+		if (path.dirname(each) === each) {
+			break;
+		}
+	}
+
+	for (const each of ways) {
+		// eslint-disable-next-line no-await-in-loop -- from / down, the first one closed is the one to name
+		const {mode} = await fs.stat(each);
+		if ((mode & 0o001) === 0) {
+			throw new JobError(`rootfs ${dir} is out of a container's reach: ${each} is not searchable by others (chmod o+x ${each}; a container's root is no user of this machine)`);
+		}
 	}
 }
 

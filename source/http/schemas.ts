@@ -18,11 +18,16 @@ const address = z.string(stringError).transform((value, context) => {
 
 	return canonical;
 });
+/** A record's error: what is wrong with a key, when a key is (a record's own error would hide it), else `whole`. */
+function recordError(whole: string) {
+	return (issue: {code?: string; issues?: ReadonlyArray<{message: string}>}) => (issue.code === 'invalid_key' ? issue.issues?.[0]?.message ?? whole : whole);
+}
+
 const droneName = z.string(stringError).refine(isValidName, {error: `must be ${nameRule}`});
 const labels = z.record(
 	z.string().regex(labelKeyPattern, {error: 'keys must be label names (letters, digits, . _ / -)'}),
 	z.string({error: 'must be an object of strings'}).max(maxLabelValueLength),
-	{error: 'must be an object of strings, e.g. {"zone": "a"}'},
+	{error: recordError('must be an object of strings, e.g. {"zone": "a"}')},
 ).refine(value => Object.keys(value).length <= 64, {error: 'has more than 64 labels'});
 
 /**
@@ -65,7 +70,7 @@ export const containerSpec: z.ZodType<ContainerSpec> = z.object({
 	env: z.record(
 		z.string().regex(/^[A-Za-z_]\w*$/, {error: 'keys must be variable names (letters, digits, _)'}),
 		z.string({error: 'must be an object of strings'}).max(32 * 1024).refine(noNul, {error: 'must not contain a NUL character'}),
-		{error: 'must be an object of strings, e.g. {"GREETING": "hi"}'},
+		{error: recordError('must be an object of strings, e.g. {"GREETING": "hi"}')},
 	).refine(value => Object.keys(value).length <= 256, {error: 'has more than 256 variables'}).optional(),
 	workdir: absolutePath.optional(),
 	memory: z.string({error: 'must be a size, e.g. "64M"'}).max(32).refine(value => parseMemory(value) !== undefined, {error: 'must be a size: bytes, or a number with K, M, G or T (e.g. "64M")'})

@@ -17,6 +17,8 @@ A busybox root filesystem in a directory of its own (`bin/busybox` and a link fo
 */
 export async function buildBusyboxRootfs(): Promise<{readonly dir: string; remove(): Promise<void>}> {
 	const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'hive-rootfs-'));
+	// Reachable by a container's root, which is no user of the machine (a new temporary directory is not).
+	await fs.chmod(dir, 0o755);
 	for (const each of ['bin', 'tmp', 'proc', 'dev', 'sys', 'etc', 'root']) {
 		// eslint-disable-next-line no-await-in-loop -- a few directories
 		await fs.mkdir(path.join(dir, each));

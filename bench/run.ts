@@ -25,6 +25,7 @@ import {runRestart} from './restart.js';
 import {runWatchers} from './watchers.js';
 import {runDashboards} from './dashboards.js';
 import {runQueens} from './queens.js';
+import {runContainers} from './containers.js';
 
 export const scenarios: readonly Scenario[] = [
 	{name: 'startup', description: 'time from launch to a ready /healthz', run: runStartup},
@@ -38,6 +39,7 @@ export const scenarios: readonly Scenario[] = [
 	{name: 'dashboards', description: 'queen CPU per task, tasks/s, p99 with 3 dashboards and 200 clients of /events vs none; each dashboard\'s cores', run: runDashboards},
 	{name: 'restart', description: 'kill -9 a queen holding 100,000 tasks: time until it serves again on its data directory', run: runRestart},
 	{name: 'queens', description: 'three queens on a three-member etcd: tasks/s at 64 connections vs one queen and the seed; 10 kill -9s of the leader', run: runQueens},
+	{name: 'containers', description: 'one drone with runc: a container\'s start-to-exit latency and containers/s beside a bare command\'s', run: runContainers},
 ];
 
 const {values, positionals} = parseArgs({

@@ -349,7 +349,7 @@ async function startDrone(options: LarveOptions, log: Logger, io: LarveIo, dataD
 	const url = `http://${bound}`;
 	log.info({mode: 'drone', name, url, address, queen: queen.baseUrl, slots: options.slots, allowExec: options.allowExec, ...(options.allowExec ? {contained: sandbox.contained} : {})}, `drone ${name} listening on ${url}`);
 	if (options.token === undefined) {
-		log.warn({url}, `no --token: anyone who can reach ${url} can command this drone${options.allowExec ? ' and run commands on this machine' : ''}`);
+		log.warn({url}, `no --token: anyone who can reach ${url} can command this drone${options.allowExec ? ' and run commands on this machine' : ''}${runtime ? ' and run containers on it' : ''}`);
 	}
 
 	return {mode: 'drone', options, url, address, name, log, hive: undefined, token: options.token, stop};

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {newToken} from '../http/auth.js';
 import type {Logger} from '../log.js';
-import type {LogLevel} from '../options.js';
+import {defaultDataDir, type LogLevel} from '../options.js';
 import type {Runtime} from '../model.js';
 
 /**
@@ -76,6 +76,12 @@ export function startLocalDrones(options: LocalDronesOptions, log: Logger): Loca
 
 		// Named for their place (`local-0`...): a queen restarted on its store finds the same drones again.
 		const args = [options.cliPath, '--queen-host', options.queenAddress, '--port', '0', '--name', `local-${index}`, '--log-level', options.logLevel, ...droneFlags(options.drone ?? {})];
+		if (options.drone?.runtime !== undefined) {
+			// Its containers' directory, its own and not another local hive's `local-0` (queens on two ports).
+			const queenPort = options.queenAddress.slice(options.queenAddress.lastIndexOf(':') + 1);
+			args.push('--data-dir', defaultDataDir(0, 'drone', `local-${index}-of-${queenPort}`));
+		}
+
 		const child = spawn(process.execPath, args, {stdio, env: options.token === undefined ? process.env : {...process.env, HIVE_TOKEN: options.token}});
 		child.on('error', error => {
 			log.error({err: error}, 'could not start a local drone');

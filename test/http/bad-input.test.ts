@@ -21,7 +21,7 @@ test('malformed, missing, wrongly typed and oversized bodies get a 400 or 413 JS
 		[`${drone.url}/do_task`, {raw: '{{'}, 400, /not valid JSON/],
 		[`${drone.url}/do_task`, {body: {text: null}}, 400, /^text must be a string$/],
 		[`${drone.url}/do_task`, {body: {txt: 'hello'}}, 400, /^text is required$/],
-		[`${queen.url}/submit_task`, {body: {kind: 'docker', text: 'x'}}, 400, /^kind must be text or command/],
+		[`${queen.url}/submit_task`, {body: {kind: 'docker', text: 'x'}}, 400, /^kind must be text, command or container, got "docker"$/],
 		[`${queen.url}/submit_task`, {body: {command: ''}}, 400, /^command must not be empty$/],
 		[`${queen.url}/submit_task`, {body: {text: 'a', command: 'b'}}, 400, /both text and command/],
 		[`${queen.url}/submit_task`, {body: {text: 'a', selector: {zone: 1}}}, 400, /^selector/],

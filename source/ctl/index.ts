@@ -130,7 +130,9 @@ function checkFlags(given: Readonly<Record<string, unknown>>, specs: Readonly<Re
 
 	for (const flag of Object.keys(given)) {
 		if (!known.has(flag)) {
-			throw new UsageError(`unknown flag ${flag.length === 1 ? '-' : '--'}${kebab(flag)} (see --help)`);
+			// `submit --image DIR sh -c '...'`: the container's own flags were read as the CLI's.
+			const hint = given.image === undefined ? 'see --help' : "a container's program and its flags go after --: submit --image DIR -- sh -c '...'";
+			throw new UsageError(`unknown flag ${flag.length === 1 ? '-' : '--'}${kebab(flag)} (${hint})`);
 		}
 	}
 

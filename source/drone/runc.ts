@@ -194,6 +194,7 @@ export class Runc implements ContainerRuntime {
 
 		if (stats.isDirectory()) {
 			await mustReach(rootfs);
+			await makeMountPoints(rootfs);
 			return rootfs;
 		}
 
@@ -215,6 +216,7 @@ export class Runc implements ContainerRuntime {
 
 		await unpacking;
 		await mustReach(target);
+		await makeMountPoints(target);
 		return target;
 	}
 
@@ -258,6 +260,27 @@ async function mustReach(dir: string): Promise<void> {
 		const {mode} = await fs.stat(each);
 		if ((mode & 0o001) === 0) {
 			throw new JobError(`rootfs ${dir} is out of a container's reach: ${each} is not searchable by others (chmod o+x ${each}; a container's root is no user of this machine)`);
+		}
+	}
+}
+
+/** Where a container's filesystems are mounted, from its root: see `mounts` in oci.ts. */
+const mountPoints = ['proc', 'dev', 'sys', 'tmp'];
+
+/**
+Makes the directories a container's filesystems are mounted on, as runc would (and cannot, here: in
+its user namespace, the container's root may not write a rootfs that is the machine root's).
+*/
+async function makeMountPoints(rootfs: string): Promise<void> {
+	for (const each of mountPoints) {
+		try {
+			// eslint-disable-next-line no-await-in-loop -- four directories
+			await fs.mkdir(path.join(rootfs, each), {mode: 0o755});
+		} catch (error: unknown) {
+			const code = (error as NodeJS.ErrnoException).code;
+			if (code !== 'EEXIST') {
+				throw new JobError(`rootfs ${rootfs} has no /${each} to mount on, and the drone cannot make one (${code ?? String(error)})`);
+			}
 		}
 	}
 }

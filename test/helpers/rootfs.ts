@@ -13,13 +13,14 @@ const busybox = '/usr/bin/busybox';
 
 /**
 A busybox root filesystem in a directory of its own (`bin/busybox` and a link for each of its tools,
-`/tmp`, `/proc`, `/dev`, `/sys` to mount on), built from Debian's `busybox-static`; removed with `remove`.
+`etc/passwd`), built from Debian's `busybox-static` as the README says; removed with `remove`.
 */
 export async function buildBusyboxRootfs(): Promise<{readonly dir: string; remove(): Promise<void>}> {
 	const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'hive-rootfs-'));
 	// Reachable by a container's root, which is no user of the machine (a new temporary directory is not).
 	await fs.chmod(dir, 0o755);
-	for (const each of ['bin', 'tmp', 'proc', 'dev', 'sys', 'etc', 'root']) {
+	// No /proc, /dev, /sys or /tmp: the README's rootfs has none either, and a drone makes them.
+	for (const each of ['bin', 'etc']) {
 		// eslint-disable-next-line no-await-in-loop -- a few directories
 		await fs.mkdir(path.join(dir, each));
 	}

@@ -121,10 +121,20 @@ export function parseMemory(value: string): number | undefined {
 	return Number.isSafeInteger(bytes) ? bytes : undefined;
 }
 
-/** A container task in one line, as lists and logs show it: `[/srv/busybox] sh -c 'echo hi'`. */
+/** A container's limits as words: `memory=64M cpus=0.5 pids=32` (those it has). */
+export function containerLimits({memory, cpus, pids}: ContainerSpec): string[] {
+	return [memory === undefined ? '' : `memory=${memory}`, cpus === undefined ? '' : `cpus=${cpus}`, pids === undefined ? '' : `pids=${pids}`].filter(Boolean);
+}
+
+/**
+A container task in one line, as the dashboard's prompt takes it, so that what lists show can be typed
+again: `$[/srv/busybox memory=64M] echo hi` for `sh -c 'echo hi'`; another command as a shell reads it
+back (`$[/srv/busybox] uname -a`).
+*/
 export function describeContainer(spec: ContainerSpec): string {
-	const limits = [spec.memory === undefined ? '' : `memory=${spec.memory}`, spec.cpus === undefined ? '' : `cpus=${spec.cpus}`, spec.pids === undefined ? '' : `pids=${spec.pids}`].filter(Boolean);
-	return `[${[spec.rootfs, ...limits].join(' ')}] ${spec.command.map(arg => shellQuote(arg)).join(' ')}`;
+	const {rootfs, command} = spec;
+	const script = command.length === 3 && command[0] === 'sh' && command[1] === '-c' ? command[2]! : command.map(arg => shellQuote(arg)).join(' ');
+	return `$[${[rootfs, ...containerLimits(spec)].join(' ')}] ${script}`;
 }
 
 /** An argument as a POSIX shell would read it back: as it is when it is plain, else in single quotes. */
@@ -132,10 +142,10 @@ export function shellQuote(arg: string): string {
 	return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", String.raw`'\''`)}'`;
 }
 
-/** What a task does, in one line: its text, its command, or its container (`describeContainer`). */
-export function taskWhat(task: Pick<Task, 'kind' | 'text' | 'command' | 'container'>): string {
+/** What a task does, in one line: its text, its command, or its container (`describeContainer`); a record or the API's answer (nulls). */
+export function taskWhat(task: {readonly kind: TaskKind; readonly text?: string | null | undefined; readonly command?: string | null | undefined; readonly container?: ContainerSpec | null | undefined}): string {
 	if (task.kind === 'container') {
-		return task.container === undefined ? '' : describeContainer(task.container);
+		return task.container ? describeContainer(task.container) : '';
 	}
 
 	return (task.kind === 'command' ? task.command : task.text) ?? '';

@@ -16,10 +16,10 @@ test('parseMemory reads sizes as docker -m does: bytes, or K, M, G, T of 1024', 
 });
 
 test('a container task in one line: its rootfs and limits, then its command as a shell would read it back', () => {
-	assert.equal(describeContainer({rootfs: '/srv/busybox', command: ['sh', '-c', "echo 'hi' there"]}), String.raw`[/srv/busybox] sh -c 'echo '\''hi'\'' there'`);
-	assert.equal(describeContainer({rootfs: '/srv/busybox', command: ['uname', '-a'], memory: '64M', cpus: 0.5, pids: 32}), '[/srv/busybox memory=64M cpus=0.5 pids=32] uname -a');
+	assert.equal(describeContainer({rootfs: '/srv/busybox', command: ['sh', '-c', "echo 'hi' there"]}), "$[/srv/busybox] echo 'hi' there");
+	assert.equal(describeContainer({rootfs: '/srv/busybox', command: ['echo', "it's"], memory: '64M', cpus: 0.5, pids: 32}), String.raw`$[/srv/busybox memory=64M cpus=0.5 pids=32] echo 'it'\''s'`);
 	const task = {kind: 'container', text: undefined, command: undefined, container: {rootfs: '/r', command: ['true']}} as const;
-	assert.equal(taskWhat(task), '[/r] true');
+	assert.equal(taskWhat(task), '$[/r] true');
 });
 
 test('a summary of a container task cuts its arguments past the summary length, and keeps a short one whole', () => {

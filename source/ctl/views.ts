@@ -1,6 +1,6 @@
 import type {StreamEvent} from '../client/event-stream.js';
 import type {DroneView, TaskView} from '../client/queen-client.js';
-import {shellQuote, shortId, taskWhat, type ContainerSpec} from '../model.js';
+import {containerLimits, shellQuote, shortId, taskWhat, type ContainerSpec} from '../model.js';
 import {age, ageOf, oneLine} from './table.js';
 
 /** What people read of the API's answers: rows of tables, one-line statuses, a task described. Pure. */
@@ -14,7 +14,7 @@ export function taskRow(task: TaskView, now: number): string[] {
 
 /** A task's text, command or container in one line (`taskWhat`), from the queen's answer (nulls where the record has nothing). */
 function what(task: TaskView): string {
-	return taskWhat({kind: task.kind, text: task.text ?? undefined, command: task.command ?? undefined, container: task.container ?? undefined});
+	return taskWhat(task);
 }
 
 export const droneColumns = ['name', 'status', 'address', 'running', 'done', 'exec', 'labels', 'age'] as const;
@@ -142,8 +142,8 @@ function whatFields(task: TaskView): Array<[string, string | null | undefined]> 
 }
 
 function containerFields(container: ContainerSpec): Array<[string, string | undefined]> {
-	const {rootfs, command, env, workdir, memory, cpus, pids} = container;
-	const limits = [memory === undefined ? '' : `memory=${memory}`, cpus === undefined ? '' : `cpus=${cpus}`, pids === undefined ? '' : `pids=${pids}`].filter(Boolean);
+	const {rootfs, command, env, workdir} = container;
+	const limits = containerLimits(container);
 	const variables = Object.entries(env ?? {}).map(([name, value]) => `${name}=${shellQuote(value)}`);
 	return [
 		['Rootfs', rootfs],

@@ -2,9 +2,8 @@ import {memo} from 'react';
 import {Box, Text} from 'ink';
 import type {TaskView} from '../client/queen-client.js';
 import {clip, columnsOf, fit, sortMark} from './format.js';
-import {shortId} from '../model.js';
+import {describeContainer, shortId} from '../model.js';
 import {clockTime} from './hive-store.js';
-import {describeContainerLine} from './prompt-syntax.js';
 import type {Sort} from './rows.js';
 
 type Props = {
@@ -39,7 +38,7 @@ const stateColor: Record<string, string> = {
 /** What a task asks for as the prompt takes it: its text, `$ ` and its command, or `$[rootfs limits] ` and its container's command. */
 export function taskWhat(task: TaskView): string {
 	if (task.container) {
-		return describeContainerLine(task.container);
+		return describeContainer(task.container);
 	}
 
 	return task.text ?? (task.command === undefined || task.command === null ? '' : `$ ${task.command}`);

@@ -13,7 +13,7 @@ Pure, so that the help and the tests say the same thing as the prompt does. Only
 what a value means (a relative rootfs, memory=lots) is the queen's to judge, and its 400 shows.
 */
 
-import {shellQuote, type ContainerSpec} from '../model.js';
+import {describeContainer, type ContainerSpec} from '../model.js';
 
 export type TaskLine =
 	| {readonly text: string; readonly selector?: Record<string, string>}
@@ -115,25 +115,10 @@ function parseContainer(line: string): ContainerSpec | string {
 	};
 }
 
-/** A container's limits as the prompt takes them: `memory=64M cpus=0.5 pids=32` (those it has). */
-export function limitWords({memory, cpus, pids}: ContainerSpec): string[] {
-	return [memory === undefined ? '' : `memory=${memory}`, cpus === undefined ? '' : `cpus=${cpus}`, pids === undefined ? '' : `pids=${pids}`].filter(Boolean);
-}
-
-/**
-A container as the prompt would take it: `$[/srv/bb memory=64M] echo hi` (a command that is not
-`sh -c SCRIPT` as a shell reads it back), so that what the dashboard shows can be typed again.
-*/
-export function describeContainerLine(container: ContainerSpec): string {
-	const {rootfs, command} = container;
-	const limits = limitWords(container);
-	const script = command.length === 3 && command[0] === 'sh' && command[1] === '-c' ? command[2]! : command.map(arg => shellQuote(arg)).join(' ');
-	return `$[${[rootfs, ...limits].join(' ')}] ${script}`;
-}
 
 /** A task line as it is shown in the outcome line: `$ uname -a @zone=a`, `$[/srv/bb memory=64M] echo hi @zone=a`. */
 export function describeTaskLine(task: TaskLine): string {
-	const what = 'container' in task ? describeContainerLine(task.container) : ('command' in task ? `$ ${task.command}` : task.text);
+	const what = 'container' in task ? describeContainer(task.container) : ('command' in task ? `$ ${task.command}` : task.text);
 	const selector = task.selector === undefined ? '' : ` @${Object.entries(task.selector).map(([key, value]) => `${key}=${value}`).join(',')}`;
 	return `${what}${selector}`;
 }

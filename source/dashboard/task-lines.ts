@@ -1,6 +1,6 @@
 import type {TaskView} from '../client/queen-client.js';
-import {shellQuote} from '../model.js';
-import {limitWords} from './prompt-syntax.js';
+import {containerLimits, shellQuote} from '../model.js';
+
 import {printable, searchPattern, wrap} from './format.js';
 import type {TaskOutputSnapshot} from './task-output.js';
 
@@ -52,7 +52,7 @@ function recordLines(task: TaskView, width: number): ViewLine[] {
 		add('command', command.map(arg => shellQuote(arg)).join(' '));
 		add('env', Object.entries(env ?? {}).map(([name, value]) => `${name}=${shellQuote(value)}`).join(' '));
 		add('workdir', workdir);
-		add('limits', limitWords(task.container).join(' ') || 'none');
+		add('limits', containerLimits(task.container).join(' ') || 'none');
 	}
 
 	add('selector', Object.entries(task.selector ?? {}).map(([key, value]) => `${key}=${value}`).join(','));

@@ -52,7 +52,7 @@ test('submit --image DIR -- sh -c: a container task, pending while no drone has 
 	assert.match(described.stdout, /\nReason: +.*have no container runtime\n/);
 
 	const list = await ctl(queen.address, ['tasks']);
-	assert.match(list.stdout, new RegExp(`\n${id.slice(0, 8)} +pending +- +\\S+ +container +\\[/srv/x memory=64M cpus=0\\.5 pids=32\\] sh -c 'echo hi'\n`));
+	assert.match(list.stdout, new RegExp(`\n${id.slice(0, 8)} +pending +- +\\S+ +container +\\$\\[/srv/x memory=64M cpus=0\\.5 pids=32\\] echo hi\n`));
 
 	// No drone runs containers: no RUNTIMES column.
 	assert.match((await ctl(queen.address, ['drones'])).stdout, /^NAME +STATUS +ADDRESS +RUNNING +DONE +EXEC +LABELS +AGE\n/);

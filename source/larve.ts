@@ -257,8 +257,10 @@ async function startDrone(options: LarveOptions, log: Logger, io: LarveIo, dataD
 	const server = await listen({callback: () => async (request: IncomingMessage, response: ServerResponse) => (handle ?? notYet)(request, response)}, options, log);
 	const bound = formatHostPort(options.host, (server.address() as AddressInfo).port);
 	let runtime: Runc | undefined;
+	let guard: {release(): void} | undefined;
 	try {
 		runtime = options.runtime === 'runc' ? await startRunc(dataDirOfPort ? defaultDataDir((server.address() as AddressInfo).port, 'drone') : options.dataDir, log) : undefined;
+		guard = runtime?.guard();
 	} catch (error: unknown) {
 		await closeServer(server, 0);
 		throw error;
@@ -327,6 +329,7 @@ async function startDrone(options: LarveOptions, log: Logger, io: LarveIo, dataD
 		await executor.stop(io.graceMs ?? 5000);
 		// Whatever container is left (one that would not die in time) goes with its drone.
 		await runtime?.sweep();
+		guard?.release();
 		reporting.abort();
 		await registration.leave();
 		await closeServer(server, io.graceMs ?? 5000, log);

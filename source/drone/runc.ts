@@ -1,4 +1,4 @@
-import {execFile} from 'node:child_process';
+import {execFile, spawn} from 'node:child_process';
 import {createHash} from 'node:crypto';
 import {existsSync} from 'node:fs';
 import fs from 'node:fs/promises';
@@ -22,9 +22,9 @@ whether the kernel killed it for memory before `runc delete` removes it. A cance
 stopping drone is `runc delete --force`: every process of the container is killed, and it is gone.
 
 The drone's containers are kept apart from anyone else's in a runc state directory of its own
-(`runc --root DATA_DIR/runc list` shows them). A drone that starts deletes what an earlier run of itself
-left there (a drone killed with -9 cannot delete its containers itself), and one that stops deletes
-what is left.
+(`runc --root DATA_DIR/runc list` shows them). No container outlives its drone: one that stops deletes
+what is left; for one killed with -9, which cannot, a guard does (`guard`); and one that starts deletes
+what an earlier run of itself left there all the same (its guard killed with it, a reboot).
 */
 export type RuncOptions = {
 	/** The drone's data directory: `runc/` (runc's state), `bundles/`, `images/` (unpacked tar files). */
@@ -136,6 +136,30 @@ export class Runc implements ContainerRuntime {
 				}
 
 				return failure === undefined ? undefined : `runc: ${failure}`;
+			},
+		};
+	}
+
+	/**
+	Starts the guard of this drone's containers: a small shell, outside the drone's process group, that
+	reads a pipe from the drone until it closes, then deletes every container left in the drone's state
+	directory. The pipe closes when the drone's process ends, however it ends: a drone killed with -9
+	takes its containers with it. `release` closes it on purpose (a drone that stops).
+	*/
+	guard(): {release(): void} {
+		const sweep = 'cat > /dev/null; for id in $("$0" --root "$1" list -q); do "$0" --root "$1" delete --force "$id"; done';
+		const child = spawn('/bin/sh', ['-c', sweep, this.#binary, this.#root], {detached: true, stdio: ['pipe', 'ignore', 'ignore']});
+		child.on('error', error => {
+			this.#log.warn({err: error.message}, 'the guard of this drone\'s containers did not start: a drone killed with -9 leaves them until it starts again');
+		});
+		// Neither the guard nor its pipe keeps the drone's process alive.
+		child.unref();
+		const pipe = child.stdin as (typeof child.stdin & {unref?: () => void}) | null;
+		pipe?.on('error', () => undefined);
+		pipe?.unref?.();
+		return {
+			release() {
+				pipe?.end();
 			},
 		};
 	}

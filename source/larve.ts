@@ -330,6 +330,7 @@ async function startDrone(options: LarveOptions, log: Logger, io: LarveIo, dataD
 		// Whatever container is left (one that would not die in time) goes with its drone.
 		await runtime?.sweep();
 		guard?.release();
+		await runtime?.close();
 		reporting.abort();
 		await registration.leave();
 		await closeServer(server, io.graceMs ?? 5000, log);
@@ -344,6 +345,8 @@ async function startDrone(options: LarveOptions, log: Logger, io: LarveIo, dataD
 		registration.stop();
 		await closeServer(server, 0);
 		client.close();
+		guard?.release();
+		await runtime?.close();
 		throw error;
 	}
 

@@ -127,9 +127,9 @@ export function containerLimits({memory, cpus, pids}: ContainerSpec): string[] {
 }
 
 /**
-A container task in one line, as the dashboard's prompt takes it, so that what lists show can be typed
-again: `$[/srv/busybox memory=64M] echo hi` for `sh -c 'echo hi'`; another command as a shell reads it
-back (`$[/srv/busybox] uname -a`).
+A container task in one line, in the dashboard's prompt's form: `$[/srv/busybox memory=64M] echo hi`
+for `sh -c 'echo hi'`; another command as a shell reads it back (`$[/srv/busybox] uname -a`). Its
+environment and working directory are left out (a task's page shows them).
 */
 export function describeContainer(spec: ContainerSpec): string {
 	const {rootfs, command} = spec;
@@ -223,7 +223,7 @@ export const summaryTextLength = 1024;
 export function summarizeTask(task: Task | TaskSummary): TaskSummary {
 	const {result} = task;
 	// Most tasks have nothing to leave out: the record itself is its summary (records never change).
-	if (result === undefined && isShort(task.text) && isShort(task.command) && isShort(task.reason) && isShort(task.error) && (task.container === undefined || argsLength(task.container.command) <= summaryTextLength)) {
+	if (result === undefined && isShort(task.text) && isShort(task.command) && isShort(task.reason) && isShort(task.error) && (task.container === undefined || summarizeContainer(task.container) === task.container)) {
 		return task;
 	}
 
@@ -231,11 +231,22 @@ export function summarizeTask(task: Task | TaskSummary): TaskSummary {
 		...task,
 		text: cut(task.text),
 		command: cut(task.command),
-		...(task.container === undefined ? {} : {container: {...task.container, command: cutArgs(task.container.command)}}),
+		...(task.container === undefined ? {} : {container: summarizeContainer(task.container)}),
 		reason: cut(task.reason),
 		error: cut(task.error),
 		result: result === undefined ? undefined : {exitCode: result.exitCode, signal: result.signal, durationMs: result.durationMs, timedOut: result.timedOut},
 	};
+}
+
+/** A container as summaries carry it: its arguments cut past the summary length, its environment left out when it is longer. */
+function summarizeContainer(container: ContainerSpec): ContainerSpec {
+	const {env, ...rest} = container;
+	const longEnv = env !== undefined && argsLength(Object.entries(env).flat()) > summaryTextLength;
+	if (!longEnv && argsLength(container.command) <= summaryTextLength) {
+		return container;
+	}
+
+	return {...rest, command: cutArgs(container.command), ...(env === undefined || longEnv ? {} : {env})};
 }
 
 function argsLength(args: readonly string[]): number {

@@ -220,7 +220,8 @@ export function createDroneClient(options: DroneClientOptions): DroneClient {
 function taskBytes(task: DoTaskRequest): number {
 	// UTF-16 length × 6 bounds the size in JSON (a control character is sent as \uXXXX); cheap, and safe for the limit.
 	if ('container' in task) {
-		return 64 + (JSON.stringify(task.container).length * 6);
+		// Already JSON: its length in bytes is its size as sent.
+		return 64 + Buffer.byteLength(JSON.stringify(task.container));
 	}
 
 	return 64 + (('text' in task ? task.text.length : task.command.length) * 6);

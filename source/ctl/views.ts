@@ -9,13 +9,9 @@ export const taskColumns = ['id', 'state', 'drone', 'age', 'kind', 'task'] as co
 
 /** A row of `tasks`: the id's first 8 characters, as the dashboard shows them (and any unique prefix works). */
 export function taskRow(task: TaskView, now: number): string[] {
-	return [shortId(task.id), task.state, task.drone ?? '-', ageOf(task.submittedAt, now), task.kind, what(task)];
+	return [shortId(task.id), task.state, task.drone ?? '-', ageOf(task.submittedAt, now), task.kind, taskWhat(task)];
 }
 
-/** A task's text, command or container in one line (`taskWhat`), from the queen's answer (nulls where the record has nothing). */
-function what(task: TaskView): string {
-	return taskWhat(task);
-}
 
 export const droneColumns = ['name', 'status', 'address', 'running', 'done', 'exec', 'labels', 'age'] as const;
 
@@ -246,7 +242,7 @@ function eventMessage(event: StreamEvent, now: number): string {
 			}
 
 			if (event.type === 'task.submitted') {
-				return `${task.kind}: ${what(task)}`;
+				return `${task.kind}: ${taskWhat(task)}`;
 			}
 
 			const where = task.drone ? ` on ${task.drone}` : '';

@@ -14,7 +14,7 @@ import {describeTaskLine} from './prompt-syntax.js';
 import {Prompt, type Outcome} from './Prompt.js';
 import {filterDrones, filterEvents, filterTasks, sortDrones, sortTasks} from './rows.js';
 import {findMatches, taskViewLines, wrapLines, type ViewLine} from './task-lines.js';
-import {TaskList, taskWhat} from './TaskList.js';
+import {TaskList, taskAsTyped} from './TaskList.js';
 import {TaskView as TaskPageView} from './TaskView.js';
 import {TextPage} from './TextPage.js';
 import {initialUiState, reduceKey, resetView, type Action, type Effect, type UiState, type View} from './ui-state.js';
@@ -120,7 +120,7 @@ export function App({store, client, version, token, user, width: fixedWidth, hei
 			// A whole id, or the start of one as `:task 3f2a` takes it (when only one task has it).
 			const starting = hive.tasks.filter(each => each.id.startsWith(id));
 			const task = hive.tasks.find(each => each.id === id) ?? (starting.length === 1 ? starting[0] : undefined) ?? (page?.kind === 'task' && page.id === id ? taskPage.task : undefined);
-			return task ? {what: taskWhat(task), state: task.state, final: isFinal(task.state)} : undefined;
+			return task ? {what: taskAsTyped(task), state: task.state, final: isFinal(task.state)} : undefined;
 		},
 	};
 

@@ -6,7 +6,7 @@ import {age, fit} from './format.js';
 import {shortId} from '../model.js';
 import {clockTime, type DroneRow, type LogEntry} from './hive-store.js';
 import {field, type ViewLine} from './task-lines.js';
-import {taskWhat} from './TaskList.js';
+import {taskAsTyped} from './TaskList.js';
 import {clampScroll, linesRange, ViewRow} from './TaskView.js';
 
 type Props = {
@@ -97,7 +97,7 @@ export function droneViewLines(drone: DroneRow | undefined, tasks: readonly Task
 	const running = tasks.filter(task => task.drone === drone.name && (task.state === 'dispatched' || task.state === 'running'));
 	lines.push({text: `── running here (${running.length}) ──`, tone: 'meta'});
 	for (const task of running) {
-		lines.push({text: `${shortId(task.id).padEnd(8)}  ${task.state.padEnd(10)} ${taskWhat(task)}`});
+		lines.push({text: `${shortId(task.id).padEnd(8)}  ${task.state.padEnd(10)} ${taskAsTyped(task)}`});
 	}
 
 	const named = events.filter(entry => names(entry.text, drone.name));

@@ -36,7 +36,7 @@ const stateColor: Record<string, string> = {
 };
 
 /** What a task asks for as the prompt takes it: its text, `$ ` and its command, or `$[rootfs limits] ` and its container's command. */
-export function taskWhat(task: TaskView): string {
+export function taskAsTyped(task: TaskView): string {
 	if (task.container) {
 		return describeContainer(task.container);
 	}
@@ -95,7 +95,7 @@ export const TaskList = memo(function TaskList({tasks, total, width, rows, offse
 			<Text wrap="truncate" bold inverse={focused}>{(focused ? fit : clip)(title, width)}</Text>
 			<Text wrap="truncate" dimColor>{clip(titles.join(' '), width)}</Text>
 			{shown.map((task, index) => {
-				const cells = line(clockTime(task.submittedAt), shortId(task.id), taskWhat(task), task.drone ?? '-', task.state, taskOutcome(task));
+				const cells = line(clockTime(task.submittedAt), shortId(task.id), taskAsTyped(task), task.drone ?? '-', task.state, taskOutcome(task));
 				const isSelected = focused && selected === offset + index;
 				// The selected row is inverse to the end; others need no trailing blanks.
 				const outcome = isSelected ? cells[5]! : cells[5]!.trimEnd();

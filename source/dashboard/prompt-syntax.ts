@@ -115,7 +115,6 @@ function parseContainer(line: string): ContainerSpec | string {
 	};
 }
 
-
 /** A task line as it is shown in the outcome line: `$ uname -a @zone=a`, `$[/srv/bb memory=64M] echo hi @zone=a`. */
 export function describeTaskLine(task: TaskLine): string {
 	const what = 'container' in task ? describeContainer(task.container) : ('command' in task ? `$ ${task.command}` : task.text);

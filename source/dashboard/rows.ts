@@ -1,7 +1,7 @@
 import type {TaskView} from '../client/queen-client.js';
 import {droneState, labelText} from './DroneTable.js';
 import type {DroneRow, LogEntry} from './hive-store.js';
-import {taskOutcome, taskWhat} from './TaskList.js';
+import {taskOutcome, taskAsTyped} from './TaskList.js';
 
 /**
 Which rows the tables show, in which order: the filters and sorts of the dashboard, as pure functions
@@ -52,7 +52,7 @@ const droneKeys: Readonly<Record<string, (drone: DroneRow) => Key>> = {
 const taskKeys: Readonly<Record<string, (task: TaskView) => Key>> = {
 	time: task => Date.parse(task.submittedAt) || 0,
 	id: task => task.id,
-	what: taskWhat,
+	what: taskAsTyped,
 	drone: task => task.drone ?? '',
 	state: task => task.state,
 };
@@ -128,7 +128,7 @@ const taskFields: Readonly<Record<string, (task: TaskView) => string>> = {
 	drone: task => task.drone ?? '',
 	id: task => task.id,
 	kind: task => task.kind,
-	text: taskWhat,
+	text: taskAsTyped,
 	command: task => task.command ?? task.container?.command.join(' ') ?? '',
 };
 
@@ -151,7 +151,7 @@ export function filterTasks(tasks: readonly TaskView[], filter: string): readonl
 			return word.field === 'state' || word.field === 'id' ? value.startsWith(word.text) : value.includes(word.text);
 		}
 
-		return `${task.id} ${taskWhat(task)} ${task.drone ?? ''} ${task.state} ${taskOutcome(task)}`.toLowerCase().includes(word.text);
+		return `${task.id} ${taskAsTyped(task)} ${task.drone ?? ''} ${task.state} ${taskOutcome(task)}`.toLowerCase().includes(word.text);
 	}));
 }
 

@@ -55,8 +55,8 @@ How one task's process is started, stopped and cleaned up: a command's (through 
 container's (through its runtime).
 */
 export type Job = {
-	/** What to spawn; throws a `JobError` when the task cannot start. */
-	start(): Promise<Spawn>;
+	/** What to spawn; throws a `JobError` when the task cannot start. `signal`: stopped meanwhile, give up. */
+	start(signal: AbortSignal): Promise<Spawn>;
 	/** Stops what it started, for good; called again while its process lives on. @default kill its process group */
 	stop?(): Promise<void>;
 	/** Once its process has ended: cleans up after it, and says why it failed when its runtime can tell (an exceeded memory limit). */
@@ -71,6 +71,14 @@ export type ContainerRuntime = {
 
 /** How often a stop is tried again while the process lives on (a container still being created when first stopped). */
 const stopRetryMs = 250;
+/** Tries of a job's own stop before its process group is killed as well. */
+const stopTriesAlone = 8;
+
+/** The drone's environment less the hive's token: what every process a task starts gets (the token is the drone's, not its tasks'). */
+export function withoutToken(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+	const {HIVE_TOKEN: _token, ...rest} = env;
+	return rest;
+}
 
 export type ExecutorOptions = {
 	readonly stdout: Writable;
@@ -194,9 +202,7 @@ export class Executor {
 	#jobFor(id: string, work: Work): Job {
 		if ('command' in work) {
 			const {file, args} = this.#sandbox.argv(work.command);
-			// The hive's token is the drone's, not its tasks': a command never sees it.
-			const {HIVE_TOKEN: _token, ...env} = process.env;
-			return {start: async () => ({file, args, env})};
+			return {start: async () => ({file, args, env: withoutToken()})};
 		}
 
 		if (!this.#runtime) {
@@ -213,23 +219,38 @@ export class Executor {
 	async #execute(id: string, job: Job, running: Running): Promise<CommandEnd> {
 		const started = performance.now();
 		const ended = (fields: Partial<CommandEnd> & {error: string}): CommandEnd => ({cancelled: running.cancelled, succeeded: false, exitCode: null, signal: null, stdout: running.stdout.text(), stderr: running.stderr.text(), durationMs: Math.round(performance.now() - started), timedOut: false, ...fields});
+		const timeoutError = `timed out after ${this.#taskTimeoutMs / 1000} s`;
+		let timedOut = false;
 		let stopped = false;
+		// Until it is spawned, a stop (a cancel, the timeout, the drone stopping) aborts its start (a tar being unpacked).
+		const starting = new AbortController();
 		running.kill = () => {
 			stopped = true;
+			starting.abort();
+		};
+
+		// The time limit counts from the task's arrival: making it ready (its rootfs) is part of it.
+		const timer = this.#taskTimeoutMs > 0
+			? setTimeout(() => {
+				timedOut = true;
+				running.kill();
+			}, this.#taskTimeoutMs)
+			: undefined;
+		const gone = async (error: string): Promise<CommandEnd> => {
+			clearTimeout(timer);
+			await job.finish?.({exitCode: null, signal: null, stopped: true}).catch(() => undefined);
+			return ended(timedOut ? {error: timeoutError, timedOut: true} : {error});
 		};
 
 		let spawned: Spawn;
 		try {
-			spawned = await job.start();
+			spawned = await job.start(starting.signal);
 		} catch (error: unknown) {
-			await job.finish?.({exitCode: null, signal: null, stopped: true}).catch(() => undefined);
-			return ended({error: error instanceof JobError ? error.message : `could not start: ${error instanceof Error ? error.message : String(error)}`});
+			return gone(error instanceof JobError ? error.message : `could not start: ${error instanceof Error ? error.message : String(error)}`);
 		}
 
 		if (stopped) {
-			// Cancelled, or the drone stopping, while it was being made ready.
-			await job.finish?.({exitCode: null, signal: null, stopped: true}).catch(() => undefined);
-			return ended({error: 'stopped before it started'});
+			return gone('stopped before it started');
 		}
 
 		let child: ChildProcessByStdio<null, Readable, Readable>;
@@ -237,8 +258,7 @@ export class Executor {
 			child = spawn(spawned.file, spawned.args, {detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: spawned.env});
 		} catch (error: unknown) {
 			// node:child_process throws at once for what cannot start at all (an argument the kernel refuses).
-			await job.finish?.({exitCode: null, signal: null, stopped: true}).catch(() => undefined);
-			return ended({error: `could not start: ${error instanceof Error ? error.message : String(error)}`});
+			return gone(`could not start: ${error instanceof Error ? error.message : String(error)}`);
 		}
 
 		const hear = (stream: 'stdout' | 'stderr', chunk: Buffer) => {
@@ -261,7 +281,6 @@ export class Executor {
 			} catch {}
 		};
 
-		const stop = job.stop?.bind(job) ?? killGroup;
 		let retry: NodeJS.Timeout | undefined;
 		running.kill = () => {
 			if (stopped) {
@@ -269,23 +288,18 @@ export class Executor {
 			}
 
 			stopped = true;
-			const attempt = async () => {
-				await stop().catch(() => undefined);
+			// The job's own stop (a container's delete), tried again while its process lives on; past a few
+			// tries, its process group is killed too, so that a stop always ends.
+			const attempt = async (tries: number) => {
+				await (job.stop && tries < stopTriesAlone ? job.stop() : Promise.all([job.stop?.(), killGroup()])).catch(() => undefined);
 				if (!closed) {
-					retry = setTimeout(() => void attempt(), stopRetryMs);
+					retry = setTimeout(() => void attempt(tries + 1), stopRetryMs);
 				}
 			};
 
-			void attempt();
+			void attempt(0);
 		};
 
-		let timedOut = false;
-		const timer = this.#taskTimeoutMs > 0
-			? setTimeout(() => {
-				timedOut = true;
-				running.kill();
-			}, this.#taskTimeoutMs)
-			: undefined;
 		const {exitCode, signal, spawnError} = await new Promise<{exitCode: number | null; signal: string | null; spawnError: string | undefined}>(resolve => {
 			let spawnError: string | undefined;
 			child.on('error', error => {
@@ -299,7 +313,7 @@ export class Executor {
 		clearTimeout(timer);
 		clearTimeout(retry);
 		const why = await job.finish?.({exitCode, signal, stopped}).catch((error: unknown) => `could not clean up after it: ${error instanceof Error ? error.message : String(error)}`);
-		const error = timedOut ? `timed out after ${this.#taskTimeoutMs / 1000} s` : (spawnError ?? why);
+		const error = timedOut ? timeoutError : (spawnError ?? why);
 		return {
 			cancelled: running.cancelled,
 			succeeded: exitCode === 0 && !timedOut && spawnError === undefined,

@@ -17,6 +17,9 @@ Who a container's root is on the machine: the first of 65,536 ids far above any 
 export const hostUid = 0x7F_FF_00_00;
 const mappedIds = 65_536;
 
+/** The processes a container may have when its task sets no `pids`: a fork bomb stays a container's problem. */
+export const defaultPids = 1024;
+
 /** The CFS period of a CPU limit: `cpus` × this is the quota. */
 export const cpuPeriodUs = 100_000;
 
@@ -72,7 +75,7 @@ export function ociConfig(spec: ContainerSpec, options: OciOptions): Record<stri
 				devices: [{allow: false, access: 'rwm'}],
 				...(memory === undefined ? {} : {memory: {limit: memory, ...(options.swapAccounted ? {swap: memory} : {})}}),
 				...(spec.cpus === undefined ? {} : {cpu: {quota: Math.max(1000, Math.round(spec.cpus * cpuPeriodUs)), period: cpuPeriodUs}}),
-				...(spec.pids === undefined ? {} : {pids: {limit: spec.pids}}),
+				pids: {limit: spec.pids ?? defaultPids},
 			},
 			maskedPaths: ['/proc/acpi', '/proc/asound', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug', '/sys/firmware', '/proc/scsi'],
 			readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],

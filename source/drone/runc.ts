@@ -5,9 +5,11 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import {promisify} from 'node:util';
 import type {ContainerSpec} from '../model.js';
+import {lockDirectory} from '../lock.js';
 import type {Logger} from '../log.js';
-import {JobError, type ContainerRuntime, type Job} from './executor.js';
-import {ociConfig} from './oci.js';
+import {containerIdPattern} from '../http/schemas.js';
+import {JobError, withoutToken, type ContainerRuntime, type Job} from './executor.js';
+import {hostUid, ociConfig} from './oci.js';
 
 const run = promisify(execFile);
 
@@ -52,7 +54,10 @@ export class Runc implements ContainerRuntime {
 	readonly #bundles: string;
 	readonly #images: string;
 	readonly #log: Logger;
+	readonly #lockFile: string;
 	readonly #unified = existsSync(path.join(cgroupRoot, 'cgroup.controllers'));
+	/** This drone's own part of the cgroup tree (`/hive/GROUP/ID`): named after its data directory, never another drone's. */
+	readonly #cgroupGroup: string;
 	readonly #swapAccounted = existsSync(path.join(cgroupRoot, 'memory', 'memory.memsw.limit_in_bytes'));
 	/** Tar files being unpacked, by the directory they go to: two tasks of one image unpack it once. */
 	readonly #unpacking = new Map<string, Promise<void>>();
@@ -73,28 +78,32 @@ export class Runc implements ContainerRuntime {
 		const binary = options.binary ?? 'runc';
 		let version: string;
 		try {
-			const {stdout} = await run(binary, ['--version'], {timeout: 5000});
+			const {stdout} = await run(binary, ['--version'], {timeout: 5000, env: withoutToken()});
 			version = /runc version (\S+)/.exec(stdout)?.[1] ?? stdout.split('\n')[0]!.trim();
 		} catch (error: unknown) {
 			const code = (error as NodeJS.ErrnoException).code;
 			return {error: code === 'ENOENT' ? `${binary} is not installed (apt-get install runc)` : `${binary} --version failed: ${firstLine(error)}`};
 		}
 
-		const runtime = new Runc(options, version);
 		// Searchable, not readable, by others: the way to the unpacked images, for a container's user.
 		await fs.mkdir(options.dataDir, {recursive: true, mode: 0o711});
+		// One drone a directory: another's start would delete this one's containers.
+		const lockFile = await lockDirectory(options.dataDir, 'drone', message => new RuntimeError(`--runtime runc: ${message}`));
+		const runtime = new Runc(options, version, lockFile);
 		await fs.mkdir(runtime.#images, {recursive: true, mode: 0o711});
 		await fs.mkdir(runtime.#root, {recursive: true, mode: 0o700});
 		await fs.mkdir(runtime.#bundles, {recursive: true, mode: 0o700});
 		return {runtime};
 	}
 
-	private constructor(options: RuncOptions, version: string) {
+	private constructor(options: RuncOptions, version: string, lockFile: string) {
 		this.version = version;
+		this.#lockFile = lockFile;
 		this.#binary = options.binary ?? 'runc';
 		this.#root = path.join(options.dataDir, 'runc');
 		this.#bundles = path.join(options.dataDir, 'bundles');
 		this.#images = path.join(options.dataDir, 'images');
+		this.#cgroupGroup = createHash('sha256').update(path.resolve(options.dataDir)).digest('hex').slice(0, 12);
 		this.#log = options.log;
 	}
 
@@ -104,20 +113,23 @@ export class Runc implements ContainerRuntime {
 	}
 
 	job(id: string, spec: ContainerSpec): Job {
-		// A task id is a UUID, which runc takes as a container id as it is.
+		if (!containerIdPattern.test(id)) {
+			// It names a directory that is removed as root: the drone's routes never let another id through.
+			throw new Error(`${JSON.stringify(id)} cannot name a container`);
+		}
+
 		const bundle = path.join(this.#bundles, id);
 		const runcLog = path.join(bundle, 'runc.log');
-		const cgroupsPath = `/${cgroupParent}/${id}`;
+		const cgroupsPath = `/${cgroupParent}/${this.#cgroupGroup}/${id}`;
 		return {
-			start: async () => {
-				const rootfs = await this.#rootfs(spec.rootfs);
+			start: async signal => {
+				const rootfs = await abortable(this.#rootfs(spec.rootfs), signal);
 				await fs.rm(bundle, {recursive: true, force: true});
 				await fs.mkdir(bundle, {recursive: true, mode: 0o700});
 				const config = ociConfig(spec, {rootfs, cgroupsPath, hostname: `hive-${id.slice(0, 8)}`, swapAccounted: this.#swapAccounted});
 				await fs.writeFile(path.join(bundle, 'config.json'), JSON.stringify(config));
-				// The hive's token is the drone's: neither runc nor (from its config) the container sees it.
-				const {HIVE_TOKEN: _token, ...env} = process.env;
-				return {file: this.#binary, args: ['--root', this.#root, '--log', runcLog, '--log-format', 'json', 'run', '--keep', '--bundle', bundle, id], env};
+				// The container's environment is its config's alone; runc's own is the drone's, less the token.
+				return {file: this.#binary, args: ['--root', this.#root, '--log', runcLog, '--log-format', 'json', 'run', '--keep', '--bundle', bundle, id], env: withoutToken()};
 			},
 			stop: async () => {
 				await this.#delete(id);
@@ -147,8 +159,9 @@ export class Runc implements ContainerRuntime {
 	takes its containers with it. `release` closes it on purpose (a drone that stops).
 	*/
 	guard(): {release(): void} {
-		const sweep = 'cat > /dev/null; for id in $("$0" --root "$1" list -q); do "$0" --root "$1" delete --force "$id"; done';
-		const child = spawn('/bin/sh', ['-c', sweep, this.#binary, this.#root], {detached: true, stdio: ['pipe', 'ignore', 'ignore']});
+		// Deaf to the signals that stop the drone's service with it (systemd's KillMode=control-group): it ends when the pipe does.
+		const sweep = 'trap "" HUP INT TERM; cat > /dev/null; for id in $(ls "$1"); do "$0" --root "$1" delete --force "$id"; done';
+		const child = spawn('/bin/sh', ['-c', sweep, this.#binary, this.#root], {detached: true, stdio: ['pipe', 'ignore', 'ignore'], env: withoutToken()});
 		child.on('error', error => {
 			this.#log.warn({err: error.message}, 'the guard of this drone\'s containers did not start: a drone killed with -9 leaves them until it starts again');
 		});
@@ -166,27 +179,33 @@ export class Runc implements ContainerRuntime {
 
 	/** Deletes every container in this drone's state directory and every bundle left: what an earlier run left, or what is left as it stops. */
 	async sweep(): Promise<readonly string[]> {
-		let ids: string[] = [];
-		try {
-			const {stdout} = await run(this.#binary, ['--root', this.#root, 'list', '--format', 'json'], {timeout: 10_000});
-			ids = ((JSON.parse(stdout || 'null') as Array<{id: string}> | null) ?? []).map(each => each.id);
-		} catch (error: unknown) {
-			this.#log.warn({err: firstLine(error)}, 'could not list the containers an earlier run left');
-		}
-
+		// Each container is a directory of runc's state, a half-made one too (no state.json yet: `runc list` leaves it out).
+		const ids = await fs.readdir(this.#root).catch(() => []);
 		await Promise.all(ids.map(async id => this.#delete(id)));
 		for (const entry of await fs.readdir(this.#bundles).catch(() => [])) {
 			// eslint-disable-next-line no-await-in-loop -- a few directories, one after another
 			await fs.rm(path.join(this.#bundles, entry), {recursive: true, force: true});
 		}
 
+		for (const entry of await fs.readdir(this.#images).catch(() => [])) {
+			if (entry.includes('.partial-')) {
+				// eslint-disable-next-line no-await-in-loop -- what an unpack cut short left
+				await fs.rm(path.join(this.#images, entry), {recursive: true, force: true});
+			}
+		}
+
 		return ids;
+	}
+
+	/** Gives the data directory back (the drone stops, its containers deleted). */
+	async close(): Promise<void> {
+		await fs.rm(this.#lockFile, {force: true});
 	}
 
 	/** Kills every process of a container and removes it; nothing when it is not there. */
 	async #delete(id: string): Promise<void> {
 		try {
-			await run(this.#binary, ['--root', this.#root, 'delete', '--force', id], {timeout: 10_000});
+			await run(this.#binary, ['--root', this.#root, 'delete', '--force', id], {timeout: 10_000, env: withoutToken()});
 		} catch (error: unknown) {
 			const message = firstLine(error);
 			if (!/does not exist|not exist/.test(message)) {
@@ -226,6 +245,12 @@ export class Runc implements ContainerRuntime {
 			throw new JobError(`rootfs ${rootfs} is not a directory or a tar file`);
 		}
 
+		// Unpacked by no one the tar's reader could not be: what only root may read stays root's.
+		await mustReach(path.dirname(rootfs), rootfs);
+		if ((stats.mode & 0o004) === 0) {
+			throw new JobError(`rootfs ${rootfs} is not readable by others (chmod o+r ${rootfs}; a container's root is no user of this machine)`);
+		}
+
 		const key = createHash('sha256').update(`${rootfs}\0${stats.size}\0${stats.mtimeMs}`).digest('hex').slice(0, 24);
 		const target = path.join(this.#images, key);
 		if (existsSync(target)) {
@@ -239,24 +264,30 @@ export class Runc implements ContainerRuntime {
 		}
 
 		await unpacking;
-		await mustReach(target);
-		await makeMountPoints(target);
 		return target;
 	}
 
+	/**
+	Unpacks a tar file as a container's user, not as root: no owner, device node or setuid bit of the
+	archive is made real on the machine, and what it holds is its files' as the container sees them.
+	*/
 	async #unpack(file: string, target: string): Promise<void> {
 		const partial = `${target}.partial-${process.pid}`;
 		await fs.rm(partial, {recursive: true, force: true});
 		await fs.mkdir(partial, {recursive: true, mode: 0o755});
+		await fs.chown(partial, hostUid, hostUid);
 		try {
-			await run('tar', ['-xf', file, '-C', partial], {timeout: 120_000, maxBuffer: 1024 * 1024});
+			await run('tar', ['-xf', file, '-C', partial, '--no-same-owner', '--no-same-permissions'], {cwd: partial, timeout: 120_000, maxBuffer: 1024 * 1024, uid: hostUid, gid: hostUid, env: withoutToken()});
+			// Its top as the container's root needs it, whatever mode the archive's `./` had; then its mount points.
+			await fs.chmod(partial, 0o755);
+			await makeMountPoints(partial);
 		} catch (error: unknown) {
 			await fs.rm(partial, {recursive: true, force: true});
-			throw new JobError(`rootfs ${file} is not a directory or a tar file (${firstLine(error)})`);
+			throw error instanceof JobError ? error : new JobError(`rootfs ${file} is not a directory or a tar file (${firstLine(error)})`);
 		}
 
 		await fs.rename(partial, target).catch(async (error: unknown) => {
-			// Another drone of this machine unpacked it first: theirs is the same.
+			// An unpack of the same version that ended first: the same files.
 			await fs.rm(partial, {recursive: true, force: true});
 			if (!existsSync(target)) {
 				throw error;
@@ -270,7 +301,7 @@ export class Runc implements ContainerRuntime {
 Throws a `JobError` unless a container's user (no user of this machine: see `hostUid` in oci.ts) can
 reach `dir`: every directory on its way must be searchable by others.
 */
-async function mustReach(dir: string): Promise<void> {
+async function mustReach(dir: string, rootfs = dir): Promise<void> {
 	const ways: string[] = [];
 	for (let each = path.resolve(dir); ; each = path.dirname(each)) {
 		ways.unshift(each);
@@ -283,7 +314,7 @@ async function mustReach(dir: string): Promise<void> {
 		// eslint-disable-next-line no-await-in-loop -- from / down, the first one closed is the one to name
 		const {mode} = await fs.stat(each);
 		if ((mode & 0o001) === 0) {
-			throw new JobError(`rootfs ${dir} is out of a container's reach: ${each} is not searchable by others (chmod o+x ${each}; a container's root is no user of this machine)`);
+			throw new JobError(`rootfs ${rootfs} is out of a container's reach: ${each} is not searchable by others (chmod o+x ${each}; a container's root is no user of this machine)`);
 		}
 	}
 }
@@ -328,6 +359,23 @@ async function runcFailure(logFile: string): Promise<string | undefined> {
 	}
 
 	return undefined;
+}
+
+/** A promise, or a rejection as soon as `signal` aborts (the promise goes on, its end unheard). */
+async function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+	signal.throwIfAborted();
+	let onAbort: (() => void) | undefined;
+	try {
+		return await Promise.race([promise, new Promise<never>((_resolve, reject) => {
+			onAbort = () => {
+				reject(new JobError('stopped before it started'));
+			};
+
+			signal.addEventListener('abort', onAbort, {once: true});
+		})]);
+	} finally {
+		signal.removeEventListener('abort', onAbort!);
+	}
 }
 
 /** An exec error's stderr, first line, or its message. */

@@ -47,6 +47,9 @@ function jsonBytes(text: string, limit: number): number {
 	return (text.length * 6) <= limit ? text.length : Buffer.byteLength(JSON.stringify(text)) - 2;
 }
 
+/** A container task's id, as a drone takes it: a runc container id, and a directory name (never `..`). */
+export const containerIdPattern = /^[A-Za-z\d][\w-]{0,99}$/;
+
 /** The least memory a container may be given: less, and its runtime cannot even start it. */
 export const minContainerMemory = 4 * 1024 * 1024;
 
@@ -65,8 +68,7 @@ export const containerSpec: z.ZodType<ContainerSpec> = z.object({
 	command: z.array(z.string({error: 'must be an array of strings'}).refine(noNul, {error: 'must not contain a NUL character'}), {error: 'must be an array of strings, e.g. ["sh", "-c", "echo hi"]'})
 		.min(1, {error: 'must not be empty: the program to run, then its arguments'})
 		.max(1024, {error: 'has more than 1024 arguments'})
-		.refine(args => args[0] !== '', {error: 'must start with the program to run'})
-		.refine(args => Buffer.byteLength(args.join('')) <= maxCommandBytes, {error: `must be at most ${maxCommandBytes / 1024} KiB in all`}),
+		.refine(args => args[0] !== '', {error: 'must start with the program to run'}),
 	env: z.record(
 		z.string().regex(/^[A-Za-z_]\w*$/, {error: 'keys must be variable names (letters, digits, _)'}),
 		z.string({error: 'must be an object of strings'}).max(32 * 1024).refine(noNul, {error: 'must not contain a NUL character'}),
@@ -104,8 +106,18 @@ const task = z.object({
 
 	const kind = body.kind ?? (given[0] as 'text' | 'command' | 'container' | undefined) ?? 'text';
 	if (kind === 'container') {
-		return body.container === undefined
-			? fail('container', 'is required: {"rootfs": "/path", "command": ["sh", "-c", "..."]}')
+		if (body.container === undefined) {
+			return fail('container', 'is required: {"rootfs": "/path", "command": ["sh", "-c", "..."]}');
+		}
+
+		if (body.id !== undefined && !containerIdPattern.test(body.id)) {
+			// It names the container, its bundle's directory and its cgroup on the drone.
+			return fail('id', 'of a container task must be letters, digits, - and _ (the queen\'s are UUIDs)');
+		}
+
+		const argBytes = Buffer.byteLength(body.container.command.join(''));
+		return argBytes > maxCommandBytes
+			? fail('container.command', `is ${argBytes} bytes; a command may be at most ${maxCommandBytes} bytes (${maxCommandBytes / 1024} KiB) in UTF-8`, 413)
 			: {id: body.id, kind, container: body.container, selector: body.selector} as const;
 	}
 

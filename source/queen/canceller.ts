@@ -34,7 +34,7 @@ export class Canceller {
 		const task = this.#hive.resolveTask(ref);
 		const cancelled = await this.#hive.cancel(task.id, by);
 		this.#log.info({task: task.id, drone: task.drone, by}, `task ${task.id} cancelled by ${by}`);
-		if (!isPlacedCommand(task) || task.drone === undefined) {
+		if (!isPlacedOnDrone(task) || task.drone === undefined) {
 			return cancelled;
 		}
 
@@ -72,7 +72,7 @@ export class Canceller {
 	strays(droneName: string, address: string, ids: readonly string[]): void {
 		for (const id of ids) {
 			const task = this.#hive.task(id);
-			const elsewhere = task !== undefined && isPlacedCommand(task) && task.drone !== droneName;
+			const elsewhere = task !== undefined && isPlacedOnDrone(task) && task.drone !== droneName;
 			if ((task?.state !== 'cancelled' && !elsewhere) || this.#stopping.has(id)) {
 				continue;
 			}
@@ -88,7 +88,7 @@ export class Canceller {
 	}
 }
 
-/** A command a drone has, or is being handed. */
-function isPlacedCommand(task: Task): boolean {
+/** A command or a container a drone runs, or is being handed. */
+function isPlacedOnDrone(task: Task): boolean {
 	return runsOnDrone(task.kind) && (task.state === 'dispatched' || task.state === 'running');
 }

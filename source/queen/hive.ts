@@ -992,7 +992,14 @@ function capacityOf(spec: DroneSpec): Pick<DroneRecord, 'slots' | 'allowExec' | 
 }
 
 function sameTask(task: Task, spec: TaskSpec): boolean {
-	return JSON.stringify(what(task)) === JSON.stringify(what(spec)) && JSON.stringify(task.selector) === JSON.stringify(spec.selector ?? {});
+	return canonical(what(task)) === canonical(what(spec)) && canonical(task.selector) === canonical(spec.selector ?? {});
+}
+
+/** A value as JSON with every object's keys in order: two submits of one task compare equal however their keys came. */
+function canonical(value: unknown): string {
+	return JSON.stringify(value, (_key, each: unknown) => (each !== null && typeof each === 'object' && !Array.isArray(each)
+		? Object.fromEntries(Object.entries(each).sort(([a], [b]) => (a < b ? -1 : (a > b ? 1 : 0))))
+		: each));
 }
 
 /** What a task does, and nothing else of it: its kind and its text, command or container. */

@@ -81,7 +81,7 @@ export const runsContainers: Filter = {
 	accepts: (drone, context) => context.task.kind !== 'container' || (drone.runtimes?.length ?? 0) > 0,
 };
 
-/** A drone never runs more command tasks than its slots. Text tasks take no slot: they are done once printed. */
+/** A drone never runs more command and container tasks than its slots. Text tasks take no slot: they are done once printed. */
 export const hasFreeSlot: Filter = {
 	name: 'free-slot',
 	refusal: 'have no free slot',

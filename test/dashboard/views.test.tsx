@@ -13,7 +13,7 @@ import type {HiveSnapshot} from '../../source/dashboard/hive-store.js';
 import {layout} from '../../source/dashboard/layout.js';
 import {Prompt} from '../../source/dashboard/Prompt.js';
 import {findMatches, taskViewLines, type ViewLine} from '../../source/dashboard/task-lines.js';
-import {TaskList, taskWhat} from '../../source/dashboard/TaskList.js';
+import {TaskList, taskAsTyped} from '../../source/dashboard/TaskList.js';
 import {TaskView} from '../../source/dashboard/TaskView.js';
 import {drone, t0, task} from './fixtures.js';
 import {plain} from './frame.js';
@@ -451,8 +451,8 @@ test('a container task: its record says its root, its command as a shell reads i
 		'attempts   0',
 	].join('\n'));
 	assert.ok(taskViewLines(task('t', {kind: 'container', text: null, container: {rootfs: '/r', command: ['true']}}), undefined).some(line => line.text === 'limits     none'));
-	assert.equal(taskWhat(record), '$[/srv/busybox memory=64M cpus=0.5 pids=32] echo "hi there"');
-	assert.equal(taskWhat(task('t', {kind: 'container', text: null, container: {rootfs: '/r', command: ['echo', 'a b']}})), '$[/r] echo \'a b\'');
+	assert.equal(taskAsTyped(record), '$[/srv/busybox memory=64M cpus=0.5 pids=32] echo "hi there"');
+	assert.equal(taskAsTyped(task('t', {kind: 'container', text: null, container: {rootfs: '/r', command: ['echo', 'a b']}})), '$[/r] echo \'a b\'');
 });
 
 test('findMatches: the lines that contain the search in any case, as typed (not a pattern); none for an empty search', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import {execFile} from 'node:child_process';
-import {chmodSync, cpSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
+import {chmodSync, cpSync, existsSync, statSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
 import {after, before, test, type TestContext} from 'node:test';
 import {promisify} from 'node:util';
@@ -139,12 +139,15 @@ test('a memory hog is killed by the kernel, and the task says its memory limit w
 	assert.equal(fine.body.task.state, 'succeeded');
 });
 
-/** A cgroup file of a running container (v1's pids controller, or v2's unified tree); undefined when gone. */
+/** A cgroup file of a running container, in its drone's part of the tree (v1's pids controller, or v2's unified tree); undefined when gone. */
 function pidsFile(id: string, file: string): string | undefined {
-	for (const dir of [`/sys/fs/cgroup/pids/hive/${id}`, `/sys/fs/cgroup/hive/${id}`]) {
-		try {
-			return readFileSync(path.join(dir, file), 'utf8');
-		} catch {}
+	for (const parent of ['/sys/fs/cgroup/pids/hive', '/sys/fs/cgroup/hive']) {
+		const groups = existsSync(parent) ? readdirSync(parent, {withFileTypes: true}).filter(each => each.isDirectory()) : [];
+		for (const group of groups) {
+			try {
+				return readFileSync(path.join(parent, group.name, id, file), 'utf8');
+			} catch {}
+		}
 	}
 
 	return undefined;
@@ -259,11 +262,27 @@ test('a drone killed with -9 with its guard leaves its container running; starte
 
 test('a rootfs may be a tar file; one that does not exist, or is neither a directory nor a tar file, fails the task with why', needsRunc, async t => {
 	const hive = await containerHive(t);
-	const tarFile = path.join(temporaryDirectory(t), 'busybox.tar');
-	await run('tar', ['-cf', tarFile, '-C', rootfs, '.']);
+	const tarDir = temporaryDirectory(t);
+	chmodSync(tarDir, 0o755);
+	const tarFile = path.join(tarDir, 'busybox.tar');
+	// As root made it: its files root's, its modes kept, a setuid file among them; unpacked as a container's user all the same.
+	const extra = temporaryDirectory(t);
+	writeFileSync(path.join(extra, 'suid'), '#!/bin/sh\n', {mode: 0o4755});
+	await run('tar', ['-cf', tarFile, '-C', rootfs, '.', '-C', extra, 'suid']);
 	const fromTar = await hive.submit({rootfs: tarFile, command: ['sh', '-c', 'echo from a tar']});
 	assert.equal(fromTar.body.task.state, 'succeeded', JSON.stringify(fromTar.body.task));
 	assert.equal(fromTar.body.task.result.stdout, 'from a tar\n');
+	const [image] = readdirSync(path.join(hive.dataDir, 'images'));
+	const suid = statSync(path.join(hive.dataDir, 'images', image!, 'suid'));
+	assert.equal(suid.uid, hostUid, 'the tar\'s files are the container user\'s, not root\'s');
+	assert.equal(suid.mode & 0o6000, 0, 'no setuid bit made real on the machine');
+	// A tar only root may read is not unpacked for a container.
+	const secretTar = path.join(tarDir, 'secret.tar');
+	cpSync(tarFile, secretTar);
+	chmodSync(secretTar, 0o600);
+	const unread = await hive.submit({rootfs: secretTar, command: ['true']});
+	assert.equal(unread.body.task.state, 'failed');
+	assert.equal(unread.body.task.error, `rootfs ${secretTar} is not readable by others (chmod o+r ${secretTar}; a container's root is no user of this machine)`);
 	const missing = await hive.submit({rootfs: '/nonexistent/rootfs', command: ['sh']});
 	assert.equal(missing.body.task.state, 'failed');
 	assert.equal(missing.body.task.error, 'rootfs /nonexistent/rootfs does not exist on this drone');
@@ -354,4 +373,23 @@ test('--runtime runc on a drone that is not root: it says why, and does not star
 	assert.equal(await drone.exited, 1);
 	assert.match(drone.stderr, /hive-larve: --runtime runc: runc runs containers for root only here: start the drone as root \(rootless containers are not supported\)\n$/);
 	assert.deepEqual((await request(`${queen.url}/drones`)).body.drones, []);
+});
+
+test('a drone refuses a container task whose id could name another directory: 400, nothing run', needsRunc, async t => {
+	const hive = await containerHive(t);
+	for (const id of ['../../etc', '.', 'a/b', '-rf']) {
+		// eslint-disable-next-line no-await-in-loop -- one id after another
+		const answer = await request(`${hive.drone.url}/do_task`, {body: {id, container: {rootfs, command: ['true']}}});
+		assert.equal(answer.status, 400, id);
+		assert.equal(answer.body.error, "id of a container task must be letters, digits, - and _ (the queen's are UUIDs)");
+	}
+
+	assert.equal((await request(`${hive.drone.url}/healthz`)).body.running, 0);
+});
+
+test('two drones never share a data directory: the second says which drone holds it, and does not start', needsRunc, async t => {
+	const hive = await containerHive(t);
+	const second = spawnLarve(t, ['--queen-host', hive.queen.address, '--port', '0', '--runtime', 'runc', '--data-dir', hive.dataDir]);
+	assert.equal(await second.exited, 1);
+	assert.match(second.stderr, new RegExp(`hive-larve: --runtime runc: ${hive.dataDir} is in use by another drone \\(pid ${process.pid}\\); stop it, or give this one another --data-dir\\n$`));
 });

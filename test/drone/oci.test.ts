@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import {test} from 'node:test';
-import {hostUid, ociConfig} from '../../source/drone/oci.js';
+import {defaultPids, hostUid, ociConfig} from '../../source/drone/oci.js';
 
 const options = {rootfs: '/srv/busybox', cgroupsPath: '/hive/t1', hostname: 'hive-t1', swapAccounted: true};
 
@@ -22,8 +22,8 @@ test('a container config: the command, a read-only root, a /tmp of its own, its 
 	assert.equal(tmp.type, 'tmpfs');
 	assert.ok(tmp.options.includes('mode=1777'));
 	assert.deepEqual(config.process.capabilities.bounding, ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE']);
-	// No limits asked, none set.
-	assert.deepEqual(config.linux.resources, {devices: [{allow: false, access: 'rwm'}]});
+	// No limits asked: none set but a bound on processes, so that a fork bomb stays inside.
+	assert.deepEqual(config.linux.resources, {devices: [{allow: false, access: 'rwm'}], pids: {limit: defaultPids}});
 });
 
 test('a container config: memory, CPUs and pids become the kernel\'s limits; /tmp is bounded by the memory limit', () => {

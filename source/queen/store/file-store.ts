@@ -1,8 +1,8 @@
 import fs from 'node:fs/promises';
 import {constants as fsConstants} from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import {crc32} from 'node:zlib';
+import {lockDirectory} from '../../lock.js';
 import type {Fact, StoredFact} from '../state/facts.js';
 import {acknowledgment, type Acknowledgment, type Loaded, type StateImage, type Store, type StoreStats} from './store.js';
 
@@ -72,7 +72,7 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
 		throw new StoreLockedError(`${dir} is in use by another queen in this process; give this one another --data-dir`);
 	}
 
-	const lockFile = await lock(dir);
+	const lockFile = await lockDirectory(dir, 'queen', message => new StoreLockedError(message));
 	openHere.add(dir);
 	const compactBytes = options.compactBytes ?? 8 * 1024 * 1024;
 
@@ -419,48 +419,5 @@ async function syncDirectory(dir: string): Promise<void> {
 		await handle.sync();
 	} finally {
 		await handle.close();
-	}
-}
-
-/**
-Takes the directory's `LOCK` for this process: refused while the queen that holds it runs; the lock
-of a queen that died (killed, crashed) is taken over.
-*/
-async function lock(dir: string): Promise<string> {
-	const file = path.join(dir, 'LOCK');
-	const mine = JSON.stringify({pid: process.pid, host: os.hostname(), since: new Date().toISOString()});
-	for (let attempt = 0; attempt < 2; attempt++) {
-		try {
-			// eslint-disable-next-line no-await-in-loop
-			await fs.writeFile(file, mine, {flag: 'wx', mode: 0o600});
-			return file;
-		} catch (error: unknown) {
-			if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-				throw error;
-			}
-		}
-
-		// eslint-disable-next-line no-await-in-loop
-		const holder = await fs.readFile(file, 'utf8').then(text => JSON.parse(text) as {pid?: number; host?: string}, () => ({pid: undefined, host: undefined}));
-		if (holder.pid !== undefined && holder.pid !== process.pid && (holder.host === undefined || holder.host === os.hostname()) && isRunning(holder.pid)) {
-			throw new StoreLockedError(`${dir} is in use by another queen (pid ${holder.pid}); stop it, or give this one another --data-dir`);
-		}
-
-		// The queen that held it is gone: move its lock aside (one of two racing queens wins the rename).
-		// eslint-disable-next-line no-await-in-loop
-		await fs.rename(file, `${file}.stale-${process.pid}`).catch(() => undefined);
-		// eslint-disable-next-line no-await-in-loop
-		await fs.rm(`${file}.stale-${process.pid}`, {force: true});
-	}
-
-	throw new StoreLockedError(`${dir} is in use by another queen that is starting; give this one another --data-dir`);
-}
-
-function isRunning(pid: number): boolean {
-	try {
-		process.kill(pid, 0);
-		return true;
-	} catch (error: unknown) {
-		return (error as NodeJS.ErrnoException).code === 'EPERM';
 	}
 }

@@ -307,10 +307,12 @@ async function runcContainers(root: string): Promise<string[]> {
 	return [...listed, ...unloadable];
 }
 
-/** The cgroup directories (`/hive/ID` under each controller, or the unified root) of the given containers that still exist. */
+/** The cgroup directories (`/hive/DRONE/ID` under each controller, or the unified root) of the given containers that still exist. */
 function cgroupsOf(ids: Iterable<string>): string[] {
 	const root = '/sys/fs/cgroup';
-	const parents = [path.join(root, 'hive'), ...readdirSync(root).map(controller => path.join(root, controller, 'hive'))].filter(dir => existsSync(dir));
+	const hives = [path.join(root, 'hive'), ...readdirSync(root).map(controller => path.join(root, controller, 'hive'))].filter(dir => existsSync(dir));
+	// Each drone has a branch of its own under /hive.
+	const parents = hives.flatMap(hive => readdirSync(hive, {withFileTypes: true}).filter(each => each.isDirectory()).map(each => path.join(hive, each.name)));
 	const found: string[] = [];
 	for (const id of ids) {
 		for (const parent of parents) {

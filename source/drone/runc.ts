@@ -197,8 +197,11 @@ export class Runc implements ContainerRuntime {
 		return ids;
 	}
 
-	/** Gives the data directory back (the drone stops, its containers deleted). */
+	/** Gives the data directory back, and its branch of the cgroup tree (the drone stops, its containers deleted). */
 	async close(): Promise<void> {
+		const controllers = this.#unified ? [cgroupRoot] : (await fs.readdir(cgroupRoot).catch(() => [])).map(each => path.join(cgroupRoot, each));
+		// Empty once its containers are deleted; rmdir is how a cgroup is removed (and it leaves one in use alone).
+		await Promise.all(controllers.map(async each => fs.rmdir(path.join(each, cgroupParent, this.#cgroupGroup)).catch(() => undefined)));
 		await fs.rm(this.#lockFile, {force: true});
 	}
 

@@ -139,18 +139,27 @@ test('a memory hog is killed by the kernel, and the task says its memory limit w
 	assert.equal(fine.body.task.state, 'succeeded');
 });
 
-/** A cgroup file of a running container, in its drone's part of the tree (v1's pids controller, or v2's unified tree); undefined when gone. */
-function pidsFile(id: string, file: string): string | undefined {
+/** A running container's cgroup, in its drone's branch of the tree (v1's pids controller, or v2's unified tree); undefined when gone. */
+function cgroupDir(id: string): string | undefined {
 	for (const parent of ['/sys/fs/cgroup/pids/hive', '/sys/fs/cgroup/hive']) {
-		const groups = existsSync(parent) ? readdirSync(parent, {withFileTypes: true}).filter(each => each.isDirectory()) : [];
-		for (const group of groups) {
-			try {
-				return readFileSync(path.join(parent, group.name, id, file), 'utf8');
-			} catch {}
+		const branches = existsSync(parent) ? readdirSync(parent, {withFileTypes: true}).filter(each => each.isDirectory()) : [];
+		const found = branches.map(branch => path.join(parent, branch.name, id)).find(dir => existsSync(dir));
+		if (found) {
+			return found;
 		}
 	}
 
 	return undefined;
+}
+
+/** A file of a running container's cgroup; undefined when gone. */
+function pidsFile(id: string, file: string): string | undefined {
+	const dir = cgroupDir(id);
+	try {
+		return dir === undefined ? undefined : readFileSync(path.join(dir, file), 'utf8');
+	} catch {
+		return undefined;
+	}
 }
 
 test('a fork bomb stays inside its pids limit, the drone answers meanwhile, and its timeout ends it all', needsRunc, async t => {
@@ -207,10 +216,13 @@ test('a drone that stops deletes its containers', needsRunc, async t => {
 	const hive = await containerHive(t);
 	const marker = uniqueSleep();
 	t.after(() => killProcessesWith(marker));
-	await hive.submit({command: ['sleep', marker]}, false);
+	const {body} = await hive.submit({command: ['sleep', marker]}, false);
 	await waitFor(() => processesWith(marker).length === 1, 'the container to run');
+	// The drone's branch of the cgroup tree, its container's cgroup in it.
+	const branch = path.dirname(cgroupDir(body.task.id as string)!);
 	await hive.drone.stop();
 	await assertNothingLeft(hive.dataDir, marker);
+	assert.equal(existsSync(branch), false, `${branch} is left`);
 });
 
 /** A drone run as the real binary with `--runtime runc`, one container of it sleeping: what -9 is tried on. */

@@ -1,33 +1,15 @@
 import assert from 'node:assert/strict';
-import {spawn} from 'node:child_process';
 import {test} from 'node:test';
-import {cliPath, temporaryDirectory} from '../helpers/binary.js';
+import {temporaryDirectory} from '../helpers/binary.js';
+import {startCtl, type Run} from '../helpers/ctl.js';
 import {request, startDrone, startQueen} from '../helpers/larves.js';
 import {buildBusyboxRootfs, whyNoRunc} from '../helpers/rootfs.js';
 
 /** `hive-larve submit --image DIR -- PROGRAM ARGS...` and what shows a container task: the built client against real larves. */
 
-type Run = {readonly status: number | string; readonly stdout: string; readonly stderr: string};
-
-/** The client as a shell runs it: its arguments as given, none of the test runner's HIVE_ variables. */
+/** The client as a shell runs it, asking the queen at `queenAddress`. */
 async function ctl(queenAddress: string, args: readonly string[]): Promise<Run> {
-	const env: NodeJS.ProcessEnv = {...process.env, HIVE_QUEEN: queenAddress};
-	delete env.HIVE_TOKEN;
-	delete env.COLUMNS;
-	const child = spawn(process.execPath, [cliPath, ...args], {env, stdio: ['ignore', 'pipe', 'pipe']});
-	let stdout = '';
-	let stderr = '';
-	child.stdout.on('data', (chunk: Buffer) => {
-		stdout += chunk.toString();
-	});
-	child.stderr.on('data', (chunk: Buffer) => {
-		stderr += chunk.toString();
-	});
-	return new Promise(resolve => {
-		child.on('close', (code, signal) => {
-			resolve({status: code ?? signal ?? -1, stdout, stderr});
-		});
-	});
+	return startCtl(args, {HIVE_QUEEN: queenAddress}).done;
 }
 
 const whyNot = await whyNoRunc();

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import {execFileSync, spawn, type ChildProcess} from 'node:child_process';
+import {execFileSync, spawn} from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {after, before, describe, test, type TestContext} from 'node:test';
 import stringWidth from 'string-width';
 import {cliPath, spawnLarve, type Spawned} from '../helpers/binary.js';
+import {clientEnv, startCtl as start, type Run, type Running} from '../helpers/ctl.js';
 import {request} from '../helpers/larves.js';
 import {killProcessesWith, processesWith, uniqueSleep} from '../helpers/processes.js';
 import {deadAddress} from '../helpers/servers.js';
@@ -25,42 +26,6 @@ const hasScript = (() => {
 	}
 })();
 const fast = ['--heartbeat-interval', '0.2', '--retry-delay', '0.1', '--heartbeat-timeout', '0.5'];
-
-type Run = {readonly status: number | string; readonly stdout: string; readonly stderr: string};
-
-/** A running `hive-larve COMMAND ...`: what it printed so far, and its end. */
-type Running = {readonly child: ChildProcess; stdout: string; stderr: string; readonly done: Promise<Run>};
-
-/** Environment of the client: nothing of the test runner's own HIVE_ variables. */
-function clientEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-	const env = {...process.env};
-	delete env.HIVE_QUEEN;
-	delete env.HIVE_TOKEN;
-	delete env.COLUMNS;
-	return {...env, ...extra};
-}
-
-function start(args: readonly string[], env: NodeJS.ProcessEnv): Running {
-	const child = spawn(process.execPath, [cliPath, ...args], {env: clientEnv(env), stdio: ['ignore', 'pipe', 'pipe']});
-	const running: Running = {
-		child,
-		stdout: '',
-		stderr: '',
-		// 'close', not 'exit': all it printed has been read.
-		done: new Promise(resolve => {
-			child.on('close', (code, signal) => {
-				resolve({status: code ?? signal ?? -1, stdout: running.stdout, stderr: running.stderr});
-			});
-		}),
-	};
-	child.stdout.on('data', (chunk: Buffer) => {
-		running.stdout += chunk.toString();
-	});
-	child.stderr.on('data', (chunk: Buffer) => {
-		running.stderr += chunk.toString();
-	});
-	return running;
-}
 
 function stop(running: Running): void {
 	if (running.child.exitCode === null && running.child.signalCode === null) {

@@ -173,9 +173,11 @@ export class Executor {
 			throw new Error(`task ${id} runs already`);
 		}
 
+		// Made first: a job that cannot even be made takes no slot.
+		const job = this.#jobFor(id, work);
 		const running: Running = {kill() {}, done: Promise.resolve(undefined as never), stdout: new Capture(), stderr: new Capture(), listeners: new Set(), cancelled: false};
 		this.#running.set(id, running);
-		running.done = this.#execute(id, this.#jobFor(id, work), running).finally(() => {
+		running.done = this.#execute(id, job, running).finally(() => {
 			this.#running.delete(id);
 			running.listeners.clear();
 		});
